@@ -1,0 +1,882 @@
+// zchat_msg.c - ZCHAT/1 JSON messages in and out: the only module that touches cJSON
+//
+// cJSON is lenient (raw control bytes, "01", "1.", bad UTF-8, duplicate keys, trailing garbage
+// after ParseWithLength), so a frame first goes through a strict RFC 8259 scan; cJSON then
+// builds the tree, and a walk applies what the scan learnt that cJSON cannot keep: which
+// numbers had a fraction or exponent, and where an escaped NUL cut a string short.
+#include "zchat.h"
+#include "zchat_msg.h"
+#include "zchat_text.h"
+#include <cjson/cJSON.h>
+
+// A cJSON type bit of ours on numbers written with a fraction or an exponent ("1.0", "1e2").
+// cJSON tests types with (type & 0xFF) and owns bits 256 and 512 only.
+#define S_NOT_INTEGER (1 << 12)
+
+#define S_INT_LIMIT 9007199254740992.0  // 2^53: beyond, doubles skip integers
+
+// What the scan learnt about one string or number value, by its position in document order.
+typedef struct {
+    size_t index;   // among string and number values, in document order
+    size_t length;  // string: decoded bytes, NULs included
+    bool is_number;
+} s_note_t;
+
+typedef struct {
+    const char *pos;
+    const char *end;
+    size_t values;  // string and number values seen so far
+    s_note_t *notes;
+    size_t notes_size;
+    size_t notes_max;
+    const char *error;
+} s_scan_t;
+
+static bool s_scan_value(s_scan_t *scan, int depth);
+
+static void
+s_note(s_scan_t *scan, size_t length, bool is_number)
+{
+    if (scan->notes_size == scan->notes_max) {
+        scan->notes_max = scan->notes_max ? scan->notes_max * 2 : 8;
+        scan->notes = realloc(scan->notes, scan->notes_max * sizeof(s_note_t));
+        assert(scan->notes);
+    }
+    scan->notes[scan->notes_size++] = (s_note_t){scan->values, length, is_number};
+}
+
+static bool
+s_fail(s_scan_t *scan, const char *error)
+{
+    if (!scan->error)
+        scan->error = error;
+    return false;
+}
+
+static void
+s_skip_space(s_scan_t *scan)
+{
+    while (scan->pos < scan->end
+           && (*scan->pos == ' ' || *scan->pos == '\t' || *scan->pos == '\n'
+               || *scan->pos == '\r'))
+        scan->pos++;
+}
+
+static int
+s_hex4(const char *p)
+{
+    int value = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int digit = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+        if (digit < 0)
+            return -1;
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+// Scan a string at pos (on the opening quote). is_key: a member name, where NUL is refused.
+static bool
+s_scan_string(s_scan_t *scan, bool is_key)
+{
+    scan->pos++;  // opening quote
+    size_t length = 0;
+    bool has_nul = false;
+    while (true) {
+        if (scan->pos >= scan->end)
+            return s_fail(scan, "unterminated string");
+        unsigned char c = (unsigned char)*scan->pos;
+        if (c == '"') {
+            scan->pos++;
+            break;
+        }
+        if (c < 0x20)
+            return s_fail(scan, "raw control character in a string");
+        if (c == '\\') {
+            if (scan->end - scan->pos < 2)
+                return s_fail(scan, "unterminated string");
+            char e = scan->pos[1];
+            if (e == 'u') {
+                if (scan->end - scan->pos < 6)
+                    return s_fail(scan, "bad \\u escape");
+                int unit = s_hex4(scan->pos + 2);
+                if (unit < 0)
+                    return s_fail(scan, "bad \\u escape");
+                scan->pos += 6;
+                if (unit >= 0xDC00 && unit <= 0xDFFF)
+                    return s_fail(scan, "lone low surrogate escape");
+                if (unit >= 0xD800 && unit <= 0xDBFF) {
+                    int low = -1;
+                    if (scan->end - scan->pos >= 6 && scan->pos[0] == '\\' && scan->pos[1] == 'u')
+                        low = s_hex4(scan->pos + 2);
+                    if (low < 0xDC00 || low > 0xDFFF)
+                        return s_fail(scan, "lone high surrogate escape");
+                    scan->pos += 6;
+                    length += 4;
+                } else {
+                    if (unit == 0)
+                        has_nul = true;
+                    length += unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3;
+                }
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", e) || e == 0)
+                return s_fail(scan, "bad escape in a string");
+            scan->pos += 2;
+            length++;
+            continue;
+        }
+        if (c < 0x80) {
+            scan->pos++;
+            length++;
+            continue;
+        }
+        uint32_t cp;
+        size_t len = zchat_text_decode(scan->pos, (size_t)(scan->end - scan->pos), &cp);
+        if (len == 0)
+            return s_fail(scan, "invalid UTF-8");
+        scan->pos += len;
+        length += len;
+    }
+    if (is_key) {
+        if (has_nul)
+            return s_fail(scan, "member name contains U+0000");
+        return true;
+    }
+    if (has_nul)
+        s_note(scan, length, false);
+    scan->values++;
+    return true;
+}
+
+static bool
+s_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool
+s_scan_number(s_scan_t *scan)
+{
+    const char *p = scan->pos;
+    const char *end = scan->end;
+    bool integer = true;
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0')
+        p++;
+    else if (p < end && *p >= '1' && *p <= '9')
+        while (p < end && s_is_digit(*p))
+            p++;
+    else
+        return s_fail(scan, "bad number");
+    if (p < end && *p == '.') {
+        integer = false;
+        p++;
+        if (!(p < end && s_is_digit(*p)))
+            return s_fail(scan, "bad number");
+        while (p < end && s_is_digit(*p))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        integer = false;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (!(p < end && s_is_digit(*p)))
+            return s_fail(scan, "bad number");
+        while (p < end && s_is_digit(*p))
+            p++;
+    }
+    scan->pos = p;
+    if (!integer)
+        s_note(scan, 0, true);
+    scan->values++;
+    return true;
+}
+
+static bool
+s_scan_literal(s_scan_t *scan, const char *word)
+{
+    size_t len = strlen(word);
+    if ((size_t)(scan->end - scan->pos) < len || memcmp(scan->pos, word, len) != 0)
+        return s_fail(scan, "unexpected character");
+    scan->pos += len;
+    return true;
+}
+
+// Scan an object or an array at pos (on '{' or '[').
+static bool
+s_scan_container(s_scan_t *scan, int depth)
+{
+    if (depth > ZCHAT_JSON_DEPTH_MAX)
+        return s_fail(scan, "nested too deeply");
+    bool object = *scan->pos == '{';
+    char close = object ? '}' : ']';
+    scan->pos++;
+    s_skip_space(scan);
+    if (scan->pos < scan->end && *scan->pos == close) {
+        scan->pos++;
+        return true;
+    }
+    while (true) {
+        if (object) {
+            s_skip_space(scan);
+            if (!(scan->pos < scan->end && *scan->pos == '"'))
+                return s_fail(scan, "expected a member name");
+            if (!s_scan_string(scan, true))
+                return false;
+            s_skip_space(scan);
+            if (!(scan->pos < scan->end && *scan->pos == ':'))
+                return s_fail(scan, "expected ':'");
+            scan->pos++;
+        }
+        if (!s_scan_value(scan, depth))
+            return false;
+        s_skip_space(scan);
+        if (scan->pos < scan->end && *scan->pos == ',') {
+            scan->pos++;
+            continue;
+        }
+        if (scan->pos < scan->end && *scan->pos == close) {
+            scan->pos++;
+            return true;
+        }
+        return s_fail(scan, object ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static bool
+s_scan_value(s_scan_t *scan, int depth)
+{
+    s_skip_space(scan);
+    if (scan->pos >= scan->end)
+        return s_fail(scan, "unexpected end");
+    switch (*scan->pos) {
+    case '{':
+    case '[':
+        return s_scan_container(scan, depth + 1);
+    case '"':
+        return s_scan_string(scan, false);
+    case 't':
+        return s_scan_literal(scan, "true");
+    case 'f':
+        return s_scan_literal(scan, "false");
+    case 'n':
+        return s_scan_literal(scan, "null");
+    default:
+        return s_scan_number(scan);
+    }
+}
+
+// True if two members of one object share a name.
+static bool
+s_has_duplicate_keys(const cJSON *object)
+{
+    size_t count = 0;
+    for (const cJSON *item = object->child; item; item = item->next)
+        count++;
+    if (count < 2)
+        return false;
+    if (count <= 16) {
+        for (const cJSON *a = object->child; a; a = a->next)
+            for (const cJSON *b = a->next; b; b = b->next)
+                if (streq(a->string, b->string))
+                    return true;
+        return false;
+    }
+    // Many members: a hash keeps a hostile frame of thousands of keys linear.
+    zhashx_t *seen = zhashx_new();
+    bool duplicate = false;
+    for (const cJSON *item = object->child; item && !duplicate; item = item->next)
+        duplicate = zhashx_insert(seen, item->string, (void *)item) == -1;
+    zhashx_destroy(&seen);
+    return duplicate;
+}
+
+// Walk the tree in document order, as the scan did: apply its notes, find duplicate keys.
+static bool
+s_annotate(cJSON *item, const s_scan_t *scan, size_t *value, size_t *note)
+{
+    for (; item; item = item->next) {
+        if (cJSON_IsString(item) || cJSON_IsNumber(item)) {
+            if (*note < scan->notes_size && scan->notes[*note].index == *value) {
+                const s_note_t *n = &scan->notes[(*note)++];
+                if (n->is_number)
+                    item->type |= S_NOT_INTEGER;
+                else
+                    for (size_t i = 0; i < n->length; i++)
+                        if (item->valuestring[i] == 0)
+                            item->valuestring[i] = 0x01;
+            }
+            (*value)++;
+        }
+        if (cJSON_IsObject(item) && s_has_duplicate_keys(item))
+            return false;
+        if (item->child && !s_annotate(item->child, scan, value, note))
+            return false;
+    }
+    return true;
+}
+
+zchat_msg_t *
+zchat_msg_decode(const char *data, size_t size, const char **reason)
+{
+    assert(data || size == 0);
+    const char *dummy;
+    if (!reason)
+        reason = &dummy;
+    *reason = NULL;
+    s_scan_t scan = {.pos = data, .end = data + size};
+    s_skip_space(&scan);
+    if (scan.pos == scan.end) {
+        *reason = size ? "the frame holds only white space" : "the frame is empty";
+        return NULL;
+    }
+    if (*scan.pos != '{') {
+        *reason = "the JSON value is not an object";
+        // still tell invalid JSON apart from a valid non-object, for the message only
+        if (s_scan_value(&scan, 0)) {
+            s_skip_space(&scan);
+            if (scan.pos != scan.end)
+                *reason = "trailing characters after the JSON value";
+        } else {
+            *reason = scan.error;
+        }
+        free(scan.notes);
+        return NULL;
+    }
+    bool ok = s_scan_value(&scan, 0);
+    if (ok) {
+        s_skip_space(&scan);
+        if (scan.pos != scan.end)
+            ok = s_fail(&scan, "trailing characters after the JSON value");
+    }
+    cJSON *root = ok ? cJSON_ParseWithLength(data, size) : NULL;
+    if (ok && !root)
+        ok = s_fail(&scan, "invalid JSON");
+    if (ok) {
+        size_t value = 0, note = 0;
+        if (s_has_duplicate_keys(root) || !s_annotate(root->child, &scan, &value, &note))
+            ok = s_fail(&scan, "duplicate member name");
+    }
+    free(scan.notes);
+    if (!ok) {
+        cJSON_Delete(root);
+        *reason = scan.error;
+        return NULL;
+    }
+    return (zchat_msg_t *)root;
+}
+
+zchat_msg_t *
+zchat_msg_new(const char *type)
+{
+    assert(type);
+    cJSON *root = cJSON_CreateObject();
+    assert(root);
+    zchat_msg_t *self = (zchat_msg_t *)root;
+    zchat_msg_set_string(self, "type", type);
+    return self;
+}
+
+void
+zchat_msg_destroy(zchat_msg_t **self_p)
+{
+    assert(self_p);
+    if (*self_p) {
+        cJSON_Delete((cJSON *)*self_p);
+        *self_p = NULL;
+    }
+}
+
+char *
+zchat_msg_encode(const zchat_msg_t *self)
+{
+    assert(self);
+    char *json = cJSON_PrintUnformatted((const cJSON *)self);
+    assert(json);  // cJSON fails only on OOM
+    return json;   // cJSON's default hooks allocate with malloc: free() is right
+}
+
+static const cJSON *
+s_member(const zchat_msg_t *self, const char *key)
+{
+    assert(self && key);
+    return cJSON_GetObjectItemCaseSensitive((const cJSON *)self, key);
+}
+
+bool
+zchat_msg_has(const zchat_msg_t *self, const char *key)
+{
+    return s_member(self, key) != NULL;
+}
+
+const char *
+zchat_msg_string(const zchat_msg_t *self, const char *key)
+{
+    const cJSON *item = s_member(self, key);
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+const char *
+zchat_msg_type(const zchat_msg_t *self)
+{
+    return zchat_msg_string(self, "type");
+}
+
+int
+zchat_msg_opt_string(const zchat_msg_t *self, const char *key, const char **value)
+{
+    assert(value);
+    const cJSON *item = s_member(self, key);
+    if (!item)
+        return 0;
+    if (!cJSON_IsString(item))
+        return -1;
+    *value = item->valuestring;
+    return 0;
+}
+
+static bool
+s_is_integer(const cJSON *item)
+{
+    if (!cJSON_IsNumber(item) || (item->type & S_NOT_INTEGER))
+        return false;
+    double d = item->valuedouble;
+    return d > -S_INT_LIMIT && d < S_INT_LIMIT;  // the safe integers of RFC 8259 §6
+}
+
+int
+zchat_msg_opt_int(const zchat_msg_t *self, const char *key, int64_t *value)
+{
+    assert(value);
+    const cJSON *item = s_member(self, key);
+    if (!item)
+        return 0;
+    if (!s_is_integer(item))
+        return -1;
+    *value = (int64_t)item->valuedouble;
+    return 0;
+}
+
+int
+zchat_msg_opt_bool(const zchat_msg_t *self, const char *key, bool *value)
+{
+    assert(value);
+    const cJSON *item = s_member(self, key);
+    if (!item)
+        return 0;
+    if (!cJSON_IsBool(item))
+        return -1;
+    *value = cJSON_IsTrue(item);
+    return 0;
+}
+
+zchat_msg_t *
+zchat_msg_object(const zchat_msg_t *self, const char *key)
+{
+    const cJSON *item = s_member(self, key);
+    return cJSON_IsObject(item) ? (zchat_msg_t *)item : NULL;
+}
+
+size_t
+zchat_msg_array_size(const zchat_msg_t *self, const char *key)
+{
+    const cJSON *item = s_member(self, key);
+    return cJSON_IsArray(item) ? (size_t)cJSON_GetArraySize(item) : 0;
+}
+
+static const cJSON *
+s_element(const zchat_msg_t *self, const char *key, size_t index)
+{
+    const cJSON *array = s_member(self, key);
+    if (!cJSON_IsArray(array) || index > INT_MAX)
+        return NULL;
+    return cJSON_GetArrayItem(array, (int)index);
+}
+
+zchat_msg_t *
+zchat_msg_array_object(const zchat_msg_t *self, const char *key, size_t index)
+{
+    const cJSON *item = s_element(self, key, index);
+    return cJSON_IsObject(item) ? (zchat_msg_t *)item : NULL;
+}
+
+const char *
+zchat_msg_array_string(const zchat_msg_t *self, const char *key, size_t index)
+{
+    const cJSON *item = s_element(self, key, index);
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+const char *
+zchat_msg_member(const zchat_msg_t *self, size_t index)
+{
+    assert(self);
+    const cJSON *item = ((const cJSON *)self)->child;
+    for (; item && index; index--)
+        item = item->next;
+    return item ? item->string : NULL;
+}
+
+static void
+s_set(zchat_msg_t *self, const char *key, cJSON *item)
+{
+    assert(self && key && item);
+    cJSON *object = (cJSON *)self;
+    if (cJSON_GetObjectItemCaseSensitive(object, key))
+        cJSON_ReplaceItemInObjectCaseSensitive(object, key, item);
+    else
+        cJSON_AddItemToObject(object, key, item);
+}
+
+void
+zchat_msg_set_string(zchat_msg_t *self, const char *key, const char *value)
+{
+    assert(value);
+    cJSON *item = cJSON_CreateString(value);
+    assert(item);
+    s_set(self, key, item);
+}
+
+void
+zchat_msg_set_int(zchat_msg_t *self, const char *key, int64_t value)
+{
+    cJSON *item = cJSON_CreateNumber((double)value);
+    assert(item);
+    s_set(self, key, item);
+}
+
+void
+zchat_msg_set_bool(zchat_msg_t *self, const char *key, bool value)
+{
+    cJSON *item = cJSON_CreateBool(value);
+    assert(item);
+    s_set(self, key, item);
+}
+
+void
+zchat_msg_set_raw(zchat_msg_t *self, const char *key, const char *json)
+{
+    assert(json);
+    cJSON *item = cJSON_CreateRaw(json);
+    assert(item);
+    s_set(self, key, item);
+}
+
+zchat_msg_t *
+zchat_msg_set_object(zchat_msg_t *self, const char *key)
+{
+    cJSON *item = cJSON_CreateObject();
+    assert(item);
+    s_set(self, key, item);
+    return (zchat_msg_t *)item;
+}
+
+void
+zchat_msg_set_array(zchat_msg_t *self, const char *key)
+{
+    cJSON *item = cJSON_CreateArray();
+    assert(item);
+    s_set(self, key, item);
+}
+
+static cJSON *
+s_array(zchat_msg_t *self, const char *key)
+{
+    cJSON *array = cJSON_GetObjectItemCaseSensitive((cJSON *)self, key);
+    if (!cJSON_IsArray(array)) {
+        zchat_msg_set_array(self, key);
+        array = cJSON_GetObjectItemCaseSensitive((cJSON *)self, key);
+    }
+    return array;
+}
+
+static void
+s_append(zchat_msg_t *self, const char *key, cJSON *item)
+{
+    assert(item);
+    cJSON_AddItemToArray(s_array(self, key), item);
+}
+
+void
+zchat_msg_append_string(zchat_msg_t *self, const char *key, const char *value)
+{
+    assert(value);
+    s_append(self, key, cJSON_CreateString(value));
+}
+
+void
+zchat_msg_append_raw(zchat_msg_t *self, const char *key, const char *json)
+{
+    assert(json);
+    s_append(self, key, cJSON_CreateRaw(json));
+}
+
+zchat_msg_t *
+zchat_msg_append_object(zchat_msg_t *self, const char *key)
+{
+    cJSON *item = cJSON_CreateObject();
+    s_append(self, key, item);
+    return (zchat_msg_t *)item;
+}
+
+// --- Requests ---
+
+typedef enum { S_STRING, S_INT, S_BOOL } s_kind_t;
+
+typedef struct {
+    const char *name;
+    s_kind_t kind;
+} s_field_t;
+
+#define S_FIELDS_MAX 6
+
+static const struct {
+    const char *type;
+    s_field_t fields[S_FIELDS_MAX];
+} s_requests[] = {
+    {"hello",
+     {{"user", S_STRING},
+      {"proto", S_INT},
+      {"password", S_STRING},
+      {"resume", S_STRING},
+      {"client", S_STRING},
+      {"observer", S_BOOL}}},
+    {"join", {{"room", S_STRING}}},
+    {"leave", {{"room", S_STRING}}},
+    {"rooms", {{NULL, S_STRING}}},
+    {"users", {{"room", S_STRING}}},
+    {"say", {{"room", S_STRING}, {"text", S_STRING}}},
+    {"msg", {{"to", S_STRING}, {"text", S_STRING}}},
+    {"history", {{"room", S_STRING}, {"since", S_INT}, {"limit", S_INT}}},
+    {"status", {{"status", S_STRING}, {"note", S_STRING}}},
+    {"ping", {{NULL, S_STRING}}},
+    {"quit", {{"reason", S_STRING}}},
+};
+
+#define S_REQUESTS (sizeof s_requests / sizeof s_requests[0])
+
+bool
+zchat_msg_is_request_type(const char *type)
+{
+    assert(type);
+    for (size_t i = 0; i < S_REQUESTS; i++)
+        if (streq(type, s_requests[i].type))
+            return true;
+    return false;
+}
+
+const char *
+zchat_msg_id(const zchat_msg_t *self)
+{
+    const char *id = zchat_msg_string(self, "id");
+    if (!id)
+        return NULL;
+    size_t len = strlen(id);
+    return len >= 1 && len <= ZCHAT_ID_MAX ? id : NULL;
+}
+
+bool
+zchat_msg_request_fields_ok(const zchat_msg_t *self)
+{
+    const char *type = zchat_msg_type(self);
+    assert(type);
+    if (zchat_msg_has(self, "id") && !zchat_msg_id(self))
+        return false;
+    for (size_t i = 0; i < S_REQUESTS; i++) {
+        if (!streq(type, s_requests[i].type))
+            continue;
+        for (const s_field_t *f = s_requests[i].fields; f < s_requests[i].fields + S_FIELDS_MAX;
+             f++) {
+            if (!f->name)
+                break;
+            const char *s;
+            int64_t n;
+            bool b;
+            int rc = f->kind == S_STRING ? zchat_msg_opt_string(self, f->name, &s)
+                     : f->kind == S_INT  ? zchat_msg_opt_int(self, f->name, &n)
+                                         : zchat_msg_opt_bool(self, f->name, &b);
+            if (rc == -1)
+                return false;
+        }
+        return true;
+    }
+    return false;  // not a request type
+}
+
+// --- Self-test ---
+
+static bool
+s_decodes(const char *json)
+{
+    zchat_msg_t *msg = zchat_msg_decode(json, strlen(json), NULL);
+    bool ok = msg != NULL;
+    zchat_msg_destroy(&msg);
+    return ok;
+}
+
+void
+zchat_msg_test(bool verbose)
+{
+    (void)verbose;
+    // Strict JSON: accepted
+    assert(s_decodes("{}"));
+    assert(s_decodes(" \r\n\t{\"type\":\"ping\"} \n"));
+    assert(s_decodes("{\"a\":[1,-0,0.5,1e9,-1.5E-3,true,false,null,\"\",{}],\"b\":{\"c\":[]}}"));
+    assert(s_decodes("{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"}"));
+    assert(s_decodes("{\"s\":\"caf\xC3\xA9\"}"));
+    // Refused
+    const char *bad[] = {
+        "",
+        "   ",
+        "[]",
+        "\"str\"",
+        "42",
+        "null",
+        "{",
+        "{\"a\":1,}",
+        "{\"a\":1} x",
+        "{\"a\":1}{}",
+        "{'a':1}",
+        "{\"a\":NaN}",
+        "{\"a\":Infinity}",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":+1}",
+        "{\"a\":1e}",
+        "{\"a\":-}",
+        "{/*c*/\"a\":1}",
+        "{\"a\":1}//c",
+        "{\"a\":tru}",
+        "{\"a\":\"x\ty\"}",  // raw TAB inside a string
+        "{\"a\":\"\\x41\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\\ud800\"}",
+        "{\"a\":\"\xC3\"}",
+        "{\"a\":\"\xED\xA0\x80\"}",
+        "{\"a\":1,\"a\":2}",
+        "{\"o\":{\"k\":1,\"k\":1}}",
+        "{\"k\\u0000x\":1}",
+        "{\"a\" 1}",
+        "{\"a\":[1 2]}",
+        "{\"a\":1 \"b\":2}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *reason = NULL;
+        zchat_msg_t *msg = zchat_msg_decode(bad[i], strlen(bad[i]), &reason);
+        if (msg)
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+        assert(!msg && reason);
+    }
+    // A frame is not NUL-terminated: only size bytes count.
+    zchat_msg_t *msg = zchat_msg_decode("{}garbage", 2, NULL);
+    zchat_msg_destroy(&msg);
+    assert(!zchat_msg_decode("{\"a\":1}", 3, NULL));
+
+    // Depth: ZCHAT_JSON_DEPTH_MAX levels pass, one more fails.
+    char deep[2 * ZCHAT_JSON_DEPTH_MAX + 8];
+    size_t n = 0;
+    deep[n++] = '{', deep[n++] = '"', deep[n++] = 'a', deep[n++] = '"', deep[n++] = ':';
+    for (int i = 1; i < ZCHAT_JSON_DEPTH_MAX; i++)
+        deep[n++] = '[';
+    for (int i = 1; i < ZCHAT_JSON_DEPTH_MAX; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    msg = zchat_msg_decode(deep, n, NULL);
+    assert(msg);
+    zchat_msg_destroy(&msg);
+    char *deeper = zmalloc(20002);
+    memset(deeper, '[', 10000);
+    memset(deeper + 10000, ']', 10000);
+    assert(!zchat_msg_decode(deeper, 20000, NULL));
+    deeper[0] = '{';
+    assert(!zchat_msg_decode(deeper, 20000, NULL));
+    freen(deeper);
+
+    // Many keys: duplicate found through the hash path
+    char *wide = zmalloc(100 * 12 + 8);
+    n = 0;
+    wide[n++] = '{';
+    for (int i = 0; i < 100; i++)
+        n += (size_t)sprintf(wide + n, "%s\"k%d\":0", i ? "," : "", i % 99);
+    wide[n++] = '}';
+    assert(!zchat_msg_decode(wide, n, NULL));
+    freen(wide);
+
+    // Types
+    const char *json = "{\"type\":\"history\",\"room\":\"py\",\"since\":5,\"limit\":1.0,"
+                       "\"big\":9007199254740993,\"neg\":-3,\"e\":1e2,\"t\":true,\"z\":null,"
+                       "\"nul\":\"al\\u0000ice\",\"id\":\"r1\"}";
+    msg = zchat_msg_decode(json, strlen(json), NULL);
+    assert(msg);
+    assert(streq(zchat_msg_type(msg), "history"));
+    int64_t i64 = 0;
+    assert(zchat_msg_opt_int(msg, "since", &i64) == 0 && i64 == 5);
+    assert(zchat_msg_opt_int(msg, "neg", &i64) == 0 && i64 == -3);
+    assert(zchat_msg_opt_int(msg, "limit", &i64) == -1);
+    assert(zchat_msg_opt_int(msg, "e", &i64) == -1);
+    assert(zchat_msg_opt_int(msg, "big", &i64) == -1);
+    assert(zchat_msg_opt_int(msg, "z", &i64) == -1);
+    i64 = 77;
+    assert(zchat_msg_opt_int(msg, "absent", &i64) == 0 && i64 == 77);
+    bool b = false;
+    assert(zchat_msg_opt_bool(msg, "t", &b) == 0 && b);
+    assert(zchat_msg_opt_bool(msg, "room", &b) == -1);
+    const char *s = NULL;
+    assert(zchat_msg_opt_string(msg, "z", &s) == -1);
+    assert(zchat_msg_opt_string(msg, "nul", &s) == 0);
+    assert(strlen(s) == 6 && s[2] == 0x01);  // not cut short to "al"
+    assert(zchat_msg_has(msg, "z") && !zchat_msg_has(msg, "Z"));
+    assert(!zchat_msg_string(msg, "TYPE"));  // case-sensitive
+    assert(streq(zchat_msg_id(msg), "r1"));
+    assert(!zchat_msg_request_fields_ok(msg));  // limit 1.0
+    assert(zchat_msg_is_request_type("history") && !zchat_msg_is_request_type("History"));
+    zchat_msg_destroy(&msg);
+
+    json = "{\"type\":\"hello\",\"user\":\"al\",\"proto\":1,\"observer\":true,\"x\":[1]}";
+    msg = zchat_msg_decode(json, strlen(json), NULL);
+    assert(zchat_msg_request_fields_ok(msg));
+    zchat_msg_set_string(msg, "observer", "yes");
+    assert(!zchat_msg_request_fields_ok(msg));
+    zchat_msg_destroy(&msg);
+    json = "{\"type\":\"ping\",\"id\":\"\"}";
+    msg = zchat_msg_decode(json, strlen(json), NULL);
+    assert(!zchat_msg_id(msg) && !zchat_msg_request_fields_ok(msg));
+    zchat_msg_destroy(&msg);
+
+    // Building and encoding
+    msg = zchat_msg_new("rooms");
+    zchat_msg_set_array(msg, "rooms");
+    zchat_msg_t *room = zchat_msg_append_object(msg, "rooms");
+    zchat_msg_set_string(room, "name", "lobby");
+    zchat_msg_set_int(room, "seq", 1790000000123);
+    zchat_msg_append_raw(msg, "events", "{\"seq\":1}");
+    zchat_msg_set_object(msg, "seqs");
+    zchat_msg_set_bool(msg, "complete", true);
+    zchat_msg_set_string(msg, "text", "a\"b\x01");
+    zchat_msg_set_string(msg, "text", "a\"b\x01");  // replaces
+    char *out = zchat_msg_encode(msg);
+    assert(streq(out, "{\"type\":\"rooms\",\"rooms\":[{\"name\":\"lobby\",\"seq\":1790000000123}],"
+                      "\"events\":[{\"seq\":1}],\"seqs\":{},\"complete\":true,"
+                      "\"text\":\"a\\\"b\\u0001\"}"));
+    zchat_msg_t *back = zchat_msg_decode(out, strlen(out), NULL);
+    assert(back);
+    assert(zchat_msg_array_size(back, "rooms") == 1);
+    assert(streq(zchat_msg_string(zchat_msg_array_object(back, "rooms", 0), "name"), "lobby"));
+    assert(!zchat_msg_array_object(back, "rooms", 1));
+    assert(zchat_msg_object(back, "seqs") && !zchat_msg_object(back, "rooms"));
+    assert(streq(zchat_msg_member(back, 0), "type") && !zchat_msg_member(back, 6));
+    zchat_msg_destroy(&back);
+    free(out);
+    zchat_msg_destroy(&msg);
+    zchat_msg_destroy(&msg);
+    assert(msg == NULL);
+}

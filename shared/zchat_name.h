@@ -1,0 +1,20 @@
+// zchat_name.h - user and room names (PROTOCOL.md §2)
+#ifndef ZCHAT_NAME_H_INCLUDED
+#define ZCHAT_NAME_H_INCLUDED
+
+#include "zchat.h"
+
+// True if name is a valid user name: ^[A-Za-z][A-Za-z0-9_-]{0,31}$
+bool zchat_name_is_user(const char *name);
+
+// Case-fold a user name (ASCII lower-case) into fold[size]. Returns 0, or -1 if it does not
+// fit. Two users clash when their folded names are equal.
+int zchat_name_fold(const char *name, char *fold, size_t size);
+
+// Canonicalise room input into room[size]: strip one leading '#', lower-case, then require
+// ^[a-z0-9][a-z0-9_-]{0,31}$. Returns 0, or -1 if invalid (any non-ASCII byte is invalid).
+int zchat_name_room(const char *input, char *room, size_t size);
+
+void zchat_name_test(bool verbose);
+
+#endif

@@ -1,0 +1,52 @@
+// selftest.c - runs every module's self-test, or the one named: selftest [--list] [NAME...]
+#include "zchat.h"
+#include "zchat_msg.h"
+#include "zchat_name.h"
+#include "zchat_text.h"
+
+typedef void test_fn(bool verbose);
+
+static const struct {
+    const char *name;
+    test_fn *run;
+} s_tests[] = {
+    {"zchat_err", zchat_err_test},
+    {"zchat_text", zchat_text_test},
+    {"zchat_name", zchat_name_test},
+    {"zchat_msg", zchat_msg_test},
+};
+
+#define S_TESTS (sizeof s_tests / sizeof s_tests[0])
+
+int
+main(int argc, char **argv)
+{
+    bool verbose = false;
+    int named = 0;
+    for (int i = 1; i < argc; i++) {
+        if (streq(argv[i], "--list")) {
+            for (size_t t = 0; t < S_TESTS; t++)
+                printf("%s\n", s_tests[t].name);
+            return 0;
+        }
+        if (streq(argv[i], "-v"))
+            verbose = true;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            continue;
+        named++;
+        size_t t = 0;
+        while (t < S_TESTS && !streq(argv[i], s_tests[t].name))
+            t++;
+        if (t == S_TESTS) {
+            fprintf(stderr, "selftest: no test named '%s' (try --list)\n", argv[i]);
+            return 2;
+        }
+        s_tests[t].run(verbose);
+    }
+    if (named == 0)
+        for (size_t t = 0; t < S_TESTS; t++)
+            s_tests[t].run(verbose);
+    return 0;
+}
