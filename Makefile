@@ -12,7 +12,7 @@ DESTDIR ?=
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS  = $(STD) $(WARN) $(WERROR) $(CFLAGS) $(EXTRA) -MMD -MP -Ishared $(PKG_CFLAGS)
+ALL_CFLAGS  = $(STD) $(WARN) $(WERROR) $(CFLAGS) $(EXTRA) -MMD -MP -Ishared -Ibroker $(PKG_CFLAGS)
 LDLIBS      = $(PKG_LIBS)
 
 SHARED_SRC = $(wildcard shared/*.c)

@@ -3,6 +3,12 @@
 #include "zchat_msg.h"
 #include "zchat_name.h"
 #include "zchat_text.h"
+#include "broker.h"
+#include "limiter.h"
+#include "options.h"
+#include "room.h"
+#include "session.h"
+#include "store.h"
 
 typedef void test_fn(bool verbose);
 
@@ -14,6 +20,12 @@ static const struct {
     {"zchat_text", zchat_text_test},
     {"zchat_name", zchat_name_test},
     {"zchat_msg", zchat_msg_test},
+    {"limiter", limiter_test},
+    {"options", options_test},
+    {"room", room_test},
+    {"session", session_test},
+    {"store", store_test},
+    {"broker", broker_test},
 };
 
 #define S_TESTS (sizeof s_tests / sizeof s_tests[0])

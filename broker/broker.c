@@ -1,0 +1,1121 @@
+// broker.c - the ZCHAT/1 broker: sockets, event loop, request dispatch
+//
+// One thread, one zloop over the ROUTER (requests) and a sweep timer. A loop turn reads every
+// request that is ready (up to BROKER_BATCH), appends the room events it makes to one SQLite
+// transaction, commits, and only then sends the turn's replies and events: a seq a client has
+// seen is always durable, so it never repeats after a restart.
+#include "zchat.h"
+#include "broker.h"
+#include "room.h"
+#include "session.h"
+#include "store.h"
+#include "zchat_msg.h"
+#include "zchat_name.h"
+#include "zchat_text.h"
+
+#define BROKER_BATCH     256    // requests per loop turn, then commit and send
+#define BROKER_ROUTER_HWM 1000  // replies queued per client before it counts as slow
+#define BROKER_PUB_HWM   10000  // feed messages queued per subscriber before PUB drops
+#define BROKER_LINGER_MS 1000   // at shutdown, time for the last events to leave
+
+// A reply or event waiting for the turn's commit.
+typedef struct {
+    bool to_feed;   // PUB (address is the topic) or ROUTER (address is the routing id)
+    char *address;  // owned
+    size_t address_size;
+    char *json;     // owned
+} s_out_t;
+
+struct broker {
+    options_t options;
+    zsock_t *router;
+    zsock_t *pub;
+    zloop_t *loop;
+    store_t *store;
+    char *endpoint;  // bound command endpoint
+    char *feed;      // bound feed endpoint
+    char *feed_ad;   // feed endpoint told to clients in welcome
+    char epoch[ZCHAT_TOKEN_LEN + 1];
+    zhashx_t *sessions;  // token -> session_t *, owner: live and resumable expired sessions
+    zhashx_t *by_key;    // identity key -> session_t *, borrowed: live sessions
+    zhashx_t *by_name;   // folded user -> session_t *, borrowed: live non-observers
+    zhashx_t *rooms;     // name -> room_t *, owner
+    zhashx_t *guests;    // identity key -> limiter_t *, owner: rate buckets before hello
+    s_out_t *outbox;     // this turn's replies and events, sent after the commit
+    size_t outbox_size;
+    size_t outbox_max;
+    // The request being handled
+    const byte *identity;
+    size_t identity_size;
+    char key[SESSION_KEY_MAX];
+    const char *request_id;    // its valid "id", or NULL
+    const char *request_type;  // its known type, or NULL
+    char detail[512];          // message for the error reply; "" for the default sentence
+    int64_t now;
+    uint64_t dropped;  // replies a full or vanished connection could not take
+};
+
+typedef zchat_err_t handler_fn(broker_t *self, session_t *session, zchat_msg_t *request);
+
+// --- Output ---
+
+static void
+s_queue(broker_t *self, bool to_feed, const void *address, size_t size, char *json)
+{
+    if (self->outbox_size == self->outbox_max) {
+        self->outbox_max = self->outbox_max ? self->outbox_max * 2 : 64;
+        self->outbox = realloc(self->outbox, self->outbox_max * sizeof(s_out_t));
+        assert(self->outbox);
+    }
+    s_out_t *out = &self->outbox[self->outbox_size++];
+    out->to_feed = to_feed;
+    out->address = zmalloc(size ? size : 1);
+    memcpy(out->address, address, size);
+    out->address_size = size;
+    out->json = json;
+}
+
+// Send one message to a routing id now, never blocking. Returns 0, or -1 if the peer is gone
+// or its queue is full (the message is then dropped and counted).
+static int
+s_send_to(broker_t *self, const void *identity, size_t size, const char *json)
+{
+    void *router = zsock_resolve(self->router);
+    // ROUTER_MANDATORY: an unroutable or full peer fails on the first frame, not silently
+    int rc = zmq_send(router, identity, size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc != -1)
+        rc = zmq_send(router, json, strlen(json), ZMQ_DONTWAIT);
+    char key[SESSION_KEY_MAX];
+    session_identity_key(identity, size, key);
+    session_t *session = zhashx_lookup(self->by_key, key);
+    if (rc == -1) {
+        self->dropped++;
+        if (errno == EAGAIN && session)
+            session_set_blocked(session, self->now);
+        zchat_debug("dropped a reply to %s: %s", session ? session_user(session) : key,
+                    zmq_strerror(errno));
+        return -1;
+    }
+    if (session)
+        session_set_blocked(session, 0);
+    return 0;
+}
+
+// Commit the turn's events, then send everything the turn produced.
+static void
+s_end_turn(broker_t *self)
+{
+    store_commit(self->store);
+    void *pub = zsock_resolve(self->pub);
+    for (size_t i = 0; i < self->outbox_size; i++) {
+        s_out_t *out = &self->outbox[i];
+        if (out->to_feed) {
+            // PUB never blocks: past its high-water mark it drops, and seq repairs that
+            zmq_send(pub, out->address, out->address_size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(pub, out->json, strlen(out->json), ZMQ_DONTWAIT);
+        } else {
+            s_send_to(self, out->address, out->address_size, out->json);
+        }
+        free(out->address);
+        free(out->json);
+    }
+    self->outbox_size = 0;
+}
+
+// Queue a reply to the current request, with its id. Returns the encoded reply (borrowed
+// until the end of the turn).
+static const char *
+s_reply(broker_t *self, zchat_msg_t **reply_p)
+{
+    assert(reply_p && *reply_p);
+    if (self->request_id)
+        zchat_msg_set_string(*reply_p, "id", self->request_id);
+    char *json = zchat_msg_encode(*reply_p);
+    zchat_msg_destroy(reply_p);
+    s_queue(self, false, self->identity, self->identity_size, json);
+    return json;
+}
+
+static void
+s_reply_error(broker_t *self, zchat_err_t err)
+{
+    zchat_msg_t *reply = zchat_msg_new("error");
+    zchat_msg_set_string(reply, "code", zchat_err_code(err));
+    zchat_msg_set_string(reply, "message", *self->detail ? self->detail : zchat_err_message(err));
+    if (self->request_type)
+        zchat_msg_set_string(reply, "request", self->request_type);
+    s_reply(self, &reply);
+}
+
+// Say which error this is, for the error reply's message.
+static zchat_err_t
+s_fail(broker_t *self, zchat_err_t err, const char *format, ...) CHECK_PRINTF(3);
+
+static zchat_err_t
+s_fail(broker_t *self, zchat_err_t err, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(self->detail, sizeof self->detail, format, args);
+    va_end(args);
+    return err;
+}
+
+// --- Rooms and events ---
+
+// Start a room event: type, room, seq, ts. The caller adds its fields, then s_publish.
+static zchat_msg_t *
+s_event_new(broker_t *self, room_t *room, const char *type)
+{
+    zchat_msg_t *event = zchat_msg_new(type);
+    zchat_msg_set_string(event, "room", room_name(room));
+    zchat_msg_set_int(event, "seq", (int64_t)room_next_seq(room));
+    zchat_msg_set_int(event, "ts", self->now);
+    return event;
+}
+
+// Store a room event and queue it for the feed. Takes ownership of *event_p.
+static void
+s_publish(broker_t *self, room_t *room, zchat_msg_t **event_p)
+{
+    char *json = zchat_msg_encode(*event_p);
+    zchat_msg_destroy(event_p);
+    if (store_append(self->store, room_name(room), room_last_seq(room), json) == -1)
+        zsys_error("cannot store event %s#%" PRIu64 ": history will miss it", room_name(room),
+                   room_last_seq(room));
+    s_queue(self, true, room_topic(room), strlen(room_topic(room)), json);
+}
+
+static void
+s_publish_presence(broker_t *self, room_t *room, session_t *session, const char *what,
+                   const char *reason, const char *note)
+{
+    zchat_msg_t *event = s_event_new(self, room, "presence");
+    zchat_msg_set_string(event, "user", session_user(session));
+    zchat_msg_set_string(event, "event", what);
+    if (reason)
+        zchat_msg_set_string(event, "reason", reason);
+    if (streq(what, "status"))
+        zchat_msg_set_string(event, "status", session_status(session));
+    if (note && *note)
+        zchat_msg_set_string(event, "note", note);
+    s_publish(self, room, &event);
+}
+
+static room_t *
+s_room_require(broker_t *self, const char *name)
+{
+    room_t *room = zhashx_lookup(self->rooms, name);
+    if (!room) {
+        room = room_new(name, 0);
+        zhashx_insert(self->rooms, name, room);
+    }
+    return room;
+}
+
+// Put a live session into the member list of its room at index, announcing it.
+static void
+s_enter(broker_t *self, session_t *session, size_t index)
+{
+    room_t *room = session_room(session, index);
+    session_set_room_handle(session, index, room_join(room, session));
+    s_publish_presence(self, room, session, "join", NULL, NULL);
+}
+
+// Take a session out of the member list of its room at index, announcing why.
+static void
+s_exit(broker_t *self, session_t *session, size_t index, const char *reason, const char *note)
+{
+    room_t *room = session_room(session, index);
+    void *handle = session_room_handle(session, index);
+    if (!handle)
+        return;
+    room_leave(room, handle);
+    session_set_room_handle(session, index, NULL);
+    s_publish_presence(self, room, session, "leave", reason, note);
+}
+
+// Canonical room name from request field key. BAD_REQUEST if absent, INVALID_NAME if bad.
+static zchat_err_t
+s_room_field(broker_t *self, zchat_msg_t *request, const char *key, char *name)
+{
+    const char *input = zchat_msg_string(request, key);
+    if (!input)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
+    if (zchat_name_room(input, name, ZCHAT_NAME_MAX + 1) == -1)
+        return s_fail(self, ZCHAT_ERR_INVALID_NAME,
+                      "Invalid room name: 1-32 of a-z 0-9 _ -, starting with a letter or digit.");
+    return ZCHAT_OK;
+}
+
+// --- Sessions ---
+
+// The connection of the current request becomes the session's.
+static void
+s_bind(broker_t *self, session_t *session)
+{
+    if (*session_key(session))
+        zhashx_delete(self->by_key, session_key(session));
+    session_set_identity(session, self->identity, self->identity_size);
+    zhashx_update(self->by_key, session_key(session), session);
+}
+
+static void
+s_welcome(broker_t *self, session_t *session)
+{
+    zchat_msg_t *reply = zchat_msg_new("welcome");
+    zchat_msg_set_string(reply, "user", session_user(session));
+    zchat_msg_set_string(reply, "session", session_token(session));
+    zchat_msg_set_string(reply, "feed", self->feed_ad);
+    zchat_msg_set_string(reply, "epoch", self->epoch);
+    zchat_msg_set_int(reply, "heartbeat_ms", self->options.heartbeat_ms);
+    zchat_msg_set_array(reply, "rooms");
+    for (size_t i = 0; i < session_rooms(session); i++)
+        zchat_msg_append_string(reply, "rooms", room_name(session_room(session, i)));
+    s_reply(self, &reply);
+}
+
+// Expire a live session (silent or too slow): it leaves its rooms, its name is free, and it
+// stays resumable for ZCHAT_RESUME_GRACE_MS.
+static void
+s_expire(broker_t *self, session_t *session, const char *why)
+{
+    zsys_info("%s%s expired (%s)", session_is_observer(session) ? "observer " : "",
+              session_user(session), why);
+    for (size_t i = 0; i < session_rooms(session); i++)
+        s_exit(self, session, i, "timeout", NULL);
+    if (!session_is_observer(session))
+        zhashx_delete(self->by_name, session_fold(session));
+    zhashx_delete(self->by_key, session_key(session));
+    session_set_expired(session, self->now);
+}
+
+// End a session for good: it leaves its rooms and is destroyed.
+static void
+s_end(broker_t *self, session_t *session, const char *reason, const char *note)
+{
+    while (session_rooms(session)) {
+        s_exit(self, session, 0, reason, note);
+        session_remove_room(session, session_room(session, 0));
+    }
+    if (session_is_live(session)) {
+        if (!session_is_observer(session))
+            zhashx_delete(self->by_name, session_fold(session));
+        zhashx_delete(self->by_key, session_key(session));
+    }
+    zhashx_delete(self->sessions, session_token(session));  // destroys it
+}
+
+static int
+s_compare_fold(const void *a, const void *b)
+{
+    return strcmp(session_fold(*(session_t *const *)a), session_fold(*(session_t *const *)b));
+}
+
+// The members of room (or, with NULL, every live user), sorted by folded name.
+// Returns a new array of *size borrowed sessions: free() it.
+static session_t **
+s_sorted_users(broker_t *self, room_t *room, size_t *size)
+{
+    size_t max = room ? room_size(room) : zhashx_size(self->by_name);
+    session_t **users = zmalloc((max ? max : 1) * sizeof(session_t *));
+    size_t n = 0;
+    if (room)
+        for (session_t *s = room_first(room); s; s = room_next(room))
+            users[n++] = s;
+    else
+        for (session_t *s = zhashx_first(self->by_name); s; s = zhashx_next(self->by_name))
+            users[n++] = s;
+    qsort(users, n, sizeof(session_t *), s_compare_fold);
+    *size = n;
+    return users;
+}
+
+// --- Request handlers: every check first, then change state; never send an error ---
+
+static zchat_err_t
+s_handle_hello(broker_t *self, session_t *none, zchat_msg_t *request)
+{
+    (void)none;
+    bool observer = false;
+    zchat_msg_opt_bool(request, "observer", &observer);
+    const char *user = zchat_msg_string(request, "user");
+    int64_t proto = -1;
+    if (!zchat_msg_has(request, "proto"))
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: proto (an integer, 1).");
+    zchat_msg_opt_int(request, "proto", &proto);
+    if (!user && !observer)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
+    if (proto != ZCHAT_PROTO)
+        return s_fail(self, ZCHAT_ERR_PROTO_MISMATCH,
+                      "This broker speaks ZCHAT/1: send proto 1 (got %" PRId64 ").", proto);
+    if (user && !zchat_name_is_user(user))
+        return s_fail(self, ZCHAT_ERR_INVALID_NAME,
+                      "Invalid user name: a letter, then up to 31 of A-Z a-z 0-9 _ -.");
+    if (!user)
+        user = "";
+    char fold[ZCHAT_NAME_MAX + 1];
+    zchat_name_fold(user, fold, sizeof fold);
+
+    // resume: a token of a live or recently expired session of the same user and kind
+    session_t *session = NULL;
+    const char *token = zchat_msg_string(request, "resume");
+    if (token) {
+        session = zhashx_lookup(self->sessions, token);
+        if (session
+            && (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
+            session = NULL;
+    }
+    if (session && session_is_live(session)) {
+        // Taken over by a new connection: the old identity now gets not_logged_in
+        s_bind(self, session);
+        zsys_info("%s resumed on a new connection", session_user(session));
+        s_welcome(self, session);
+        return ZCHAT_OK;
+    }
+    if (!observer && zhashx_lookup(self->by_name, fold))
+        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is in use: pick another.", user);
+
+    const char *client = zchat_msg_string(request, "client");
+    char *safe_client = zchat_text_safe(client ? client : "unknown");
+    if (session) {
+        // Expired but within the grace time: back into its rooms
+        session_set_expired(session, 0);
+        session_touch(session, self->now);
+        s_bind(self, session);
+        if (!observer)
+            zhashx_insert(self->by_name, fold, session);
+        for (size_t i = 0; i < session_rooms(session); i++)
+            s_enter(self, session, i);
+        zsys_info("%s resumed after expiry (client %s)", user, safe_client);
+    } else {
+        session = session_new(user, observer, self->now);
+        zhashx_insert(self->sessions, session_token(session), session);
+        s_bind(self, session);
+        if (!observer) {
+            zhashx_insert(self->by_name, fold, session);
+            session_add_room(session, s_room_require(self, "lobby"));
+            s_enter(self, session, 0);
+        }
+        zsys_info("%s%s logged in (client %s)", observer ? "observer " : "",
+                  *user ? user : "(anonymous)", safe_client);
+    }
+    free(safe_client);
+    s_welcome(self, session);
+    return ZCHAT_OK;
+}
+
+static void
+s_reply_joined(broker_t *self, room_t *room, uint64_t seq)
+{
+    zchat_msg_t *reply = zchat_msg_new("joined");
+    zchat_msg_set_string(reply, "room", room_name(room));
+    zchat_msg_set_int(reply, "seq", (int64_t)seq);
+    zchat_msg_set_array(reply, "members");
+    size_t size;
+    session_t **members = s_sorted_users(self, room, &size);
+    for (size_t i = 0; i < size; i++)
+        zchat_msg_append_string(reply, "members", session_user(members[i]));
+    free(members);
+    s_reply(self, &reply);
+}
+
+static zchat_err_t
+s_handle_join(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    char name[ZCHAT_NAME_MAX + 1];
+    zchat_err_t err = s_room_field(self, request, "room", name);
+    if (err)
+        return err;
+    room_t *room = zhashx_lookup(self->rooms, name);
+    if (room && session_in_room(session, room)) {
+        s_reply_joined(self, room, room_last_seq(room));  // already a member: no event
+        return ZCHAT_OK;
+    }
+    if (session_rooms(session) >= ZCHAT_ROOMS_MAX)
+        return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
+                      "You are in %d rooms, the most allowed: leave one first.", ZCHAT_ROOMS_MAX);
+    room = s_room_require(self, name);
+    session_add_room(session, room);
+    s_enter(self, session, session_rooms(session) - 1);
+    s_reply_joined(self, room, room_last_seq(room));
+    return ZCHAT_OK;
+}
+
+static zchat_err_t
+s_handle_leave(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    char name[ZCHAT_NAME_MAX + 1];
+    zchat_err_t err = s_room_field(self, request, "room", name);
+    if (err)
+        return err;
+    room_t *room = zhashx_lookup(self->rooms, name);
+    if (!room || !session_in_room(session, room))
+        return s_fail(self, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s.", name);
+    for (size_t i = 0; i < session_rooms(session); i++)
+        if (session_room(session, i) == room)
+            s_exit(self, session, i, "leave", NULL);
+    session_remove_room(session, room);
+    zchat_msg_t *reply = zchat_msg_new("left");
+    zchat_msg_set_string(reply, "room", name);
+    s_reply(self, &reply);
+    return ZCHAT_OK;
+}
+
+static int
+s_compare_room(const void *a, const void *b)
+{
+    return strcmp(room_name(*(room_t *const *)a), room_name(*(room_t *const *)b));
+}
+
+static zchat_err_t
+s_handle_rooms(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    (void)session;
+    (void)request;
+    size_t max = zhashx_size(self->rooms);
+    room_t **rooms = zmalloc((max ? max : 1) * sizeof(room_t *));
+    size_t n = 0;
+    for (room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
+        if (room_size(room) > 0 || room_last_seq(room) > 0)
+            rooms[n++] = room;
+    qsort(rooms, n, sizeof(room_t *), s_compare_room);
+    zchat_msg_t *reply = zchat_msg_new("rooms");
+    zchat_msg_set_array(reply, "rooms");
+    for (size_t i = 0; i < n; i++) {
+        zchat_msg_t *entry = zchat_msg_append_object(reply, "rooms");
+        zchat_msg_set_string(entry, "name", room_name(rooms[i]));
+        zchat_msg_set_int(entry, "members", (int64_t)room_size(rooms[i]));
+        zchat_msg_set_int(entry, "seq", (int64_t)room_last_seq(rooms[i]));
+    }
+    free(rooms);
+    s_reply(self, &reply);
+    return ZCHAT_OK;
+}
+
+static zchat_err_t
+s_handle_users(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    (void)session;
+    room_t *room = NULL;
+    char name[ZCHAT_NAME_MAX + 1];
+    if (zchat_msg_has(request, "room")) {
+        zchat_err_t err = s_room_field(self, request, "room", name);
+        if (err)
+            return err;
+        room = zhashx_lookup(self->rooms, name);
+        if (!room)
+            return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
+    }
+    zchat_msg_t *reply = zchat_msg_new("users");
+    if (room)
+        zchat_msg_set_string(reply, "room", name);
+    zchat_msg_set_array(reply, "users");
+    size_t size;
+    session_t **users = s_sorted_users(self, room, &size);
+    for (size_t i = 0; i < size; i++) {
+        zchat_msg_t *entry = zchat_msg_append_object(reply, "users");
+        zchat_msg_set_string(entry, "name", session_user(users[i]));
+        zchat_msg_set_string(entry, "status", session_status(users[i]));
+        if (*session_note(users[i]))
+            zchat_msg_set_string(entry, "note", session_note(users[i]));
+    }
+    free(users);
+    s_reply(self, &reply);
+    return ZCHAT_OK;
+}
+
+// Text field key: BAD_REQUEST if absent, BAD_TEXT if not min..max bytes of clean UTF-8.
+static zchat_err_t
+s_text_field(broker_t *self, zchat_msg_t *request, const char *key, bool required, size_t min,
+             size_t max, const char **text)
+{
+    *text = zchat_msg_string(request, key);
+    if (!*text && required)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
+    if (*text && !zchat_text_is_valid(*text, min, max))
+        return s_fail(self, ZCHAT_ERR_BAD_TEXT,
+                      "The %s must be %zu to %zu bytes of UTF-8 without control characters.",
+                      key, min, max);
+    return ZCHAT_OK;
+}
+
+static zchat_err_t
+s_handle_say(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    char name[ZCHAT_NAME_MAX + 1];
+    zchat_err_t err = s_room_field(self, request, "room", name);
+    const char *text;
+    if (!err)
+        err = s_text_field(self, request, "text", true, 1, ZCHAT_TEXT_MAX, &text);
+    if (err)
+        return err;
+    room_t *room = zhashx_lookup(self->rooms, name);
+    if (!room)
+        return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
+    if (!session_in_room(session, room))
+        return s_fail(self, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s: join it first.", name);
+
+    zchat_msg_t *event = s_event_new(self, room, "message");
+    zchat_msg_set_string(event, "from", session_user(session));
+    zchat_msg_set_string(event, "text", text);
+    s_publish(self, room, &event);
+    if (self->request_id) {
+        zchat_msg_t *ack = zchat_msg_new("ack");
+        zchat_msg_set_int(ack, "seq", (int64_t)room_last_seq(room));
+        session_remember(session, self->request_id, s_reply(self, &ack));
+    }
+    return ZCHAT_OK;
+}
+
+static zchat_err_t
+s_handle_msg(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    const char *to = zchat_msg_string(request, "to");
+    if (!to)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: to.");
+    const char *text;
+    zchat_err_t err = s_text_field(self, request, "text", true, 1, ZCHAT_TEXT_MAX, &text);
+    if (err)
+        return err;
+    char fold[ZCHAT_NAME_MAX + 1];
+    session_t *peer = NULL;
+    if (zchat_name_is_user(to) && zchat_name_fold(to, fold, sizeof fold) == 0)
+        peer = zhashx_lookup(self->by_name, fold);
+    char *safe_to = zchat_text_safe(to);
+    snprintf(self->detail, sizeof self->detail, "No such user: %.64s.", safe_to);
+    free(safe_to);
+    if (!peer)
+        return ZCHAT_ERR_NO_SUCH_USER;
+
+    // Private messages travel over ROUTER only, and now: a peer that cannot take it is an error
+    zchat_msg_t *private = zchat_msg_new("private");
+    zchat_msg_set_string(private, "from", session_user(session));
+    zchat_msg_set_string(private, "to", session_user(peer));
+    zchat_msg_set_string(private, "text", text);
+    zchat_msg_set_int(private, "ts", self->now);
+    char *json = zchat_msg_encode(private);
+    zchat_msg_destroy(&private);
+    size_t size;
+    const byte *identity = session_identity(peer, &size);
+    int rc = s_send_to(self, identity, size, json);
+    free(json);
+    if (rc == -1)
+        return ZCHAT_ERR_NO_SUCH_USER;
+    self->detail[0] = 0;
+    if (self->request_id) {
+        zchat_msg_t *ack = zchat_msg_new("ack");
+        session_remember(session, self->request_id, s_reply(self, &ack));
+    }
+    return ZCHAT_OK;
+}
+
+typedef struct {
+    zchat_msg_t *reply;
+    uint64_t last;
+} s_history_t;
+
+static void
+s_add_event(void *arg, uint64_t seq, const char *json)
+{
+    s_history_t *history = arg;
+    zchat_msg_append_raw(history->reply, "events", json);
+    history->last = seq;
+}
+
+static zchat_err_t
+s_handle_history(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    (void)session;
+    char name[ZCHAT_NAME_MAX + 1];
+    zchat_err_t err = s_room_field(self, request, "room", name);
+    if (err)
+        return err;
+    int64_t since = 0, limit = ZCHAT_HISTORY_DEFAULT;
+    zchat_msg_opt_int(request, "since", &since);
+    zchat_msg_opt_int(request, "limit", &limit);
+    if (since < 0)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "since must be 0 or more.");
+    if (limit < 1)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "limit must be 1 or more.");
+    if (limit > ZCHAT_HISTORY_MAX)
+        limit = ZCHAT_HISTORY_MAX;
+    room_t *room = zhashx_lookup(self->rooms, name);
+    if (!room)
+        return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
+
+    s_history_t history = {zchat_msg_new("history"), 0};
+    zchat_msg_set_string(history.reply, "room", name);
+    zchat_msg_set_array(history.reply, "events");
+    int count = store_history(self->store, name, (uint64_t)since, (size_t)limit, s_add_event,
+                              &history);
+    if (count < 0) {
+        zchat_msg_destroy(&history.reply);
+        return s_fail(self, ZCHAT_ERR_INTERNAL, "The history cannot be read now: try again.");
+    }
+    bool complete = count < limit || history.last >= room_last_seq(room);
+    zchat_msg_set_bool(history.reply, "complete", complete);
+    s_reply(self, &history.reply);
+    return ZCHAT_OK;
+}
+
+static zchat_err_t
+s_handle_status(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    const char *status = zchat_msg_string(request, "status");
+    if (!status || !(streq(status, "online") || streq(status, "away")))
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "status must be \"online\" or \"away\".");
+    const char *note;
+    zchat_err_t err = s_text_field(self, request, "note", false, 0, ZCHAT_NOTE_MAX, &note);
+    if (err)
+        return err;
+    session_set_status(session, status, note ? note : "");
+    for (size_t i = 0; i < session_rooms(session); i++)
+        s_publish_presence(self, session_room(session, i), session, "status", NULL,
+                           session_note(session));
+    zchat_msg_t *reply = zchat_msg_new("ok");
+    s_reply(self, &reply);
+    return ZCHAT_OK;
+}
+
+static zchat_err_t
+s_handle_ping(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    (void)request;
+    zchat_msg_t *reply = zchat_msg_new("pong");
+    zchat_msg_t *seqs = zchat_msg_set_object(reply, "seqs");
+    for (size_t i = 0; session && i < session_rooms(session); i++) {
+        room_t *room = session_room(session, i);
+        zchat_msg_set_int(seqs, room_name(room), (int64_t)room_last_seq(room));
+    }
+    s_reply(self, &reply);
+    return ZCHAT_OK;
+}
+
+static zchat_err_t
+s_handle_quit(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    const char *reason;
+    zchat_err_t err = s_text_field(self, request, "reason", false, 0, ZCHAT_NOTE_MAX, &reason);
+    if (err)
+        return err;
+    zchat_msg_t *reply = zchat_msg_new("bye");
+    s_reply(self, &reply);
+    zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "",
+              session_user(session));
+    s_end(self, session, "quit", reason);
+    return ZCHAT_OK;
+}
+
+// PROTOCOL.md §3: every request type, who may send it
+static const struct {
+    const char *type;
+    handler_fn *handle;
+    bool needs_session;  // false: allowed before hello
+    bool observer_ok;    // allowed for observer sessions
+} s_handlers[] = {
+    {"hello", s_handle_hello, false, true},
+    {"join", s_handle_join, true, false},
+    {"leave", s_handle_leave, true, false},
+    {"rooms", s_handle_rooms, true, true},
+    {"users", s_handle_users, true, true},
+    {"say", s_handle_say, true, false},
+    {"msg", s_handle_msg, true, false},
+    {"history", s_handle_history, true, true},
+    {"status", s_handle_status, true, false},
+    {"ping", s_handle_ping, false, true},
+    {"quit", s_handle_quit, true, true},
+};
+
+#define S_HANDLERS (sizeof s_handlers / sizeof s_handlers[0])
+
+// The rate bucket of a connection that has not said hello yet.
+static limiter_t *
+s_guest_bucket(broker_t *self)
+{
+    limiter_t *bucket = zhashx_lookup(self->guests, self->key);
+    if (!bucket) {
+        bucket = zmalloc(sizeof(limiter_t));
+        zhashx_insert(self->guests, self->key, bucket);
+    }
+    return bucket;
+}
+
+// Check a decoded request in PROTOCOL.md §1 order (type, login state, fields, state) and run it.
+static zchat_err_t
+s_handle(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    self->request_id = zchat_msg_id(request);
+    const char *type = zchat_msg_type(request);
+    if (!type)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: type (a string).");
+    size_t h = 0;
+    while (h < S_HANDLERS && !streq(type, s_handlers[h].type))
+        h++;
+    if (h == S_HANDLERS) {
+        char *safe = zchat_text_safe(type);
+        s_fail(self, ZCHAT_ERR_UNKNOWN_TYPE, "Unknown request type: %.64s.", safe);
+        free(safe);
+        return ZCHAT_ERR_UNKNOWN_TYPE;
+    }
+    self->request_type = s_handlers[h].type;
+
+    // ping takes no token, so a client over its limit can still show it is alive
+    if (!streq(type, "ping")) {
+        limiter_t *bucket = session ? session_limiter(session) : s_guest_bucket(self);
+        if (!limiter_take(bucket, self->options.rate, self->options.burst, self->now))
+            return ZCHAT_ERR_RATE_LIMITED;
+    }
+    if (!session && s_handlers[h].needs_session)
+        return ZCHAT_ERR_NOT_LOGGED_IN;
+    if (session && streq(type, "hello"))
+        return ZCHAT_ERR_ALREADY_LOGGED_IN;
+    if (session && session_is_observer(session) && !s_handlers[h].observer_ok)
+        return s_fail(self, ZCHAT_ERR_FORBIDDEN, "Observer sessions may not send %s.", type);
+    if (!zchat_msg_request_fields_ok(request))
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST,
+                      "A field of this %s has the wrong type (or id is not 1-64 bytes).", type);
+
+    // A retried say or msg gets its first ack again and is not delivered twice
+    if (session && self->request_id && (streq(type, "say") || streq(type, "msg"))) {
+        const char *ack = session_ack_for(session, self->request_id);
+        if (ack) {
+            char *copy = strdup(ack);
+            assert(copy);
+            s_queue(self, false, self->identity, self->identity_size, copy);
+            return ZCHAT_OK;
+        }
+    }
+    return s_handlers[h].handle(self, session, request);
+}
+
+// Handle one message from the ROUTER: [identity][frames...]. Sends the one error reply.
+static void
+s_dispatch(broker_t *self, zmsg_t *msg)
+{
+    zframe_t *address = zmsg_pop(msg);
+    if (!address)
+        return;
+    self->identity = zframe_data(address);
+    self->identity_size = zframe_size(address);
+    session_identity_key(self->identity, self->identity_size, self->key);
+    self->request_id = NULL;
+    self->request_type = NULL;
+    self->detail[0] = 0;
+
+    session_t *session = zhashx_lookup(self->by_key, self->key);
+    if (session)
+        session_touch(session, self->now);  // every request counts as activity, errors too
+
+    zchat_err_t err;
+    zchat_msg_t *request = NULL;
+    zframe_t *frame = zmsg_first(msg);
+    if (zmsg_size(msg) != 1)
+        err = s_fail(self, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.",
+                     zmsg_size(msg));
+    else {
+        const char *reason;
+        request = zchat_msg_decode((const char *)zframe_data(frame), zframe_size(frame), &reason);
+        err = request ? s_handle(self, session, request)
+                      : s_fail(self, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
+    }
+    if (err) {
+        zchat_debug("%s: %s (%s)", session ? session_user(session) : self->key,
+                    zchat_err_code(err), self->request_type ? self->request_type : "-");
+        s_reply_error(self, err);
+    } else {
+        zchat_debug("%s: %s", session ? session_user(session) : self->key, self->request_type);
+    }
+    zchat_msg_destroy(&request);
+    zframe_destroy(&address);
+}
+
+// --- Loop ---
+
+static int
+s_on_request(zloop_t *loop, zsock_t *router, void *arg)
+{
+    (void)loop;
+    broker_t *self = arg;
+    self->now = zclock_time();
+    for (int n = 0; n < BROKER_BATCH; n++) {
+        if (n > 0 && !(zsock_events(router) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv(router);
+        if (!msg)
+            break;  // interrupted: zloop sees it and stops
+        s_dispatch(self, msg);
+        zmsg_destroy(&msg);
+    }
+    s_end_turn(self);
+    return 0;
+}
+
+// Expire silent and stuck sessions, forget stale ones and idle guest buckets.
+static int
+s_on_sweep(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    broker_t *self = arg;
+    self->now = zclock_time();
+    int64_t limit = 3 * (int64_t)self->options.heartbeat_ms;
+    // Collect first: ending a session changes the hash being walked
+    zlistx_t *expire = zlistx_new();
+    zlistx_t *forget = zlistx_new();
+    for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions)) {
+        if (!session_is_live(s)) {
+            if (self->now - session_expired_at(s) > ZCHAT_RESUME_GRACE_MS)
+                zlistx_add_end(forget, s);
+        } else if (self->now - session_last_active(s) > limit
+                   || (session_blocked_since(s) && self->now - session_blocked_since(s) > limit))
+            zlistx_add_end(expire, s);
+    }
+    for (session_t *s = zlistx_first(expire); s; s = zlistx_next(expire))
+        s_expire(self, s, session_blocked_since(s) ? "its queue stayed full" : "silent");
+    for (session_t *s = zlistx_first(forget); s; s = zlistx_next(forget))
+        s_end(self, s, "timeout", NULL);
+    zlistx_destroy(&expire);
+    zlistx_destroy(&forget);
+
+    zlistx_t *idle = zlistx_new();
+    for (limiter_t *b = zhashx_first(self->guests); b; b = zhashx_next(self->guests))
+        if (limiter_is_full(b, self->options.rate, self->options.burst, self->now))
+            zlistx_add_end(idle, (void *)zhashx_cursor(self->guests));
+    for (const char *key = zlistx_first(idle); key; key = zlistx_next(idle))
+        zhashx_delete(self->guests, key);
+    zlistx_destroy(&idle);
+    s_end_turn(self);
+    return 0;
+}
+
+// --- Construction ---
+
+static void
+s_load_room(void *arg, const char *name, uint64_t last_seq)
+{
+    broker_t *self = arg;
+    zhashx_insert(self->rooms, name, room_new(name, last_seq));
+}
+
+static bool
+s_is_wildcard(const char *host)
+{
+    return streq(host, "*") || streq(host, "0.0.0.0") || streq(host, "::") || streq(host, "[::]");
+}
+
+// tcp://HOST:PORT, with IPv6 literals in brackets.
+static char *
+s_endpoint(const char *host, const char *port)
+{
+    bool v6 = strchr(host, ':') && host[0] != '[';
+    return zsys_sprintf(v6 ? "tcp://[%s]:%s" : "tcp://%s:%s", host, port);
+}
+
+// Bind sock to host:port (0: any free port). Returns the bound endpoint, or NULL.
+static char *
+s_bind_socket(zsock_t *sock, const char *host, int port)
+{
+    char port_text[8];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    char *endpoint = s_endpoint(host, port ? port_text : "*");
+    if (strchr(host, ':'))
+        zsock_set_ipv6(sock, 1);
+    int rc = zsock_bind(sock, "%s", endpoint);
+    if (rc == -1) {
+        zsys_error("cannot bind %s: %s%s", endpoint, zmq_strerror(zmq_errno()),
+                   zmq_errno() == EADDRINUSE ? " (is another broker running? try --port)" : "");
+        zstr_free(&endpoint);
+        return NULL;
+    }
+    zstr_free(&endpoint);
+    snprintf(port_text, sizeof port_text, "%d", rc);
+    return s_endpoint(s_is_wildcard(host) ? "*" : host, port_text);
+}
+
+broker_t *
+broker_new(const options_t *options)
+{
+    assert(options);
+    broker_t *self = zmalloc(sizeof(broker_t));
+    self->options = *options;
+    self->sessions = zhashx_new();
+    zhashx_set_destructor(self->sessions, (zhashx_destructor_fn *)session_destroy);
+    self->by_key = zhashx_new();
+    self->by_name = zhashx_new();
+    self->rooms = zhashx_new();
+    zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)room_destroy);
+    self->guests = zhashx_new();
+    zhashx_set_destructor(self->guests, (zhashx_destructor_fn *)zstr_free);
+    zuuid_t *uuid = zuuid_new();
+    snprintf(self->epoch, sizeof self->epoch, "%s", zuuid_str_canonical(uuid));
+    zuuid_destroy(&uuid);
+
+    char *error = NULL;
+    self->store = store_new(options->db, (size_t)options->history, &error);
+    if (!self->store) {
+        zsys_error("database %s: %s", options->db, error);
+        zstr_free(&error);
+        broker_destroy(&self);
+        return NULL;
+    }
+    if (store_rooms(self->store, s_load_room, self) == -1) {
+        zsys_error("database %s: cannot read its rooms", options->db);
+        broker_destroy(&self);
+        return NULL;
+    }
+
+    self->router = zsock_new(ZMQ_ROUTER);
+    self->pub = zsock_new(ZMQ_PUB);
+    assert(self->router && self->pub);
+    zsock_set_router_handover(self->router, 1);   // a reconnecting client takes its id back
+    zsock_set_router_mandatory(self->router, 1);  // a send to a vanished peer fails
+    zsock_set_maxmsgsize(self->router, ZCHAT_FRAME_MAX);
+    zsock_set_maxmsgsize(self->pub, ZCHAT_FRAME_MAX);  // subscriptions are short
+    zsock_set_sndhwm(self->router, BROKER_ROUTER_HWM);
+    zsock_set_sndhwm(self->pub, BROKER_PUB_HWM);
+    zsock_set_linger(self->router, 0);
+    self->endpoint = s_bind_socket(self->router, options->host, options->port);
+    if (self->endpoint)
+        self->feed = s_bind_socket(self->pub, options->host, options->feed_port);
+    if (!self->endpoint || !self->feed) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    if (*options->feed_endpoint)
+        self->feed_ad = strdup(options->feed_endpoint);
+    else if (s_is_wildcard(options->host))
+        // a wildcard is no address to connect to: tell clients this machine's name
+        self->feed_ad = zsys_sprintf("tcp://%s:%s", zsys_hostname(), strrchr(self->feed, ':') + 1);
+    else
+        self->feed_ad = strdup(self->feed);
+    assert(self->feed_ad);
+
+    self->loop = zloop_new();
+    zloop_reader(self->loop, self->router, s_on_request, self);
+    int sweep_ms = options->heartbeat_ms / 2;
+    zloop_timer(self->loop, (size_t)sweep_ms, 0, s_on_sweep, self);
+    return self;
+}
+
+void
+broker_destroy(broker_t **self_p)
+{
+    assert(self_p);
+    if (*self_p) {
+        broker_t *self = *self_p;
+        if (self->loop && self->store) {
+            // Graceful stop: tell every room who is leaving, make it durable, send it
+            self->now = zclock_time();
+            for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
+                for (size_t i = 0; session_is_live(s) && i < session_rooms(s); i++)
+                    s_exit(self, s, i, "shutdown", NULL);
+            s_end_turn(self);
+            zsys_info("stopped: %zu sessions closed, %" PRIu64 " replies dropped in all",
+                      zhashx_size(self->by_key), self->dropped);
+            zsock_set_linger(self->pub, BROKER_LINGER_MS);
+        }
+        zloop_destroy(&self->loop);
+        zsock_destroy(&self->router);
+        zsock_destroy(&self->pub);
+        store_destroy(&self->store);
+        zhashx_destroy(&self->by_key);
+        zhashx_destroy(&self->by_name);
+        zhashx_destroy(&self->sessions);  // before rooms: sessions borrow them
+        zhashx_destroy(&self->rooms);
+        zhashx_destroy(&self->guests);
+        for (size_t i = 0; i < self->outbox_size; i++) {
+            free(self->outbox[i].address);
+            free(self->outbox[i].json);
+        }
+        free(self->outbox);
+        zstr_free(&self->endpoint);
+        zstr_free(&self->feed);
+        zstr_free(&self->feed_ad);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+broker_endpoint(const broker_t *self)
+{
+    assert(self);
+    return self->endpoint;
+}
+
+const char *
+broker_feed(const broker_t *self)
+{
+    assert(self);
+    return self->feed;
+}
+
+int
+broker_run(broker_t *self)
+{
+    assert(self);
+    int rc = zloop_start(self->loop);
+    return zsys_interrupted ? 0 : rc;
+}
+
+// --- Self-test ---
+
+static int
+s_stop_loop(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    return -1;
+}
+
+// Run the broker's loop for a short while, then return.
+static void
+s_run_briefly(broker_t *self)
+{
+    zloop_timer(self->loop, 100, 1, s_stop_loop, NULL);
+    zloop_start(self->loop);
+}
+
+static char *
+s_ask(broker_t *broker, zsock_t *client, const char *json)
+{
+    zstr_send(client, json);
+    s_run_briefly(broker);
+    zsock_set_rcvtimeo(client, 1000);
+    return zstr_recv(client);
+}
+
+void
+broker_test(bool verbose)
+{
+    (void)verbose;
+    options_t options;
+    char *argv[] = {"zchat-broker", "--port", "0", "--db", ":memory:", NULL};
+    assert(options_parse(&options, 5, argv) == -1);
+    broker_t *broker = broker_new(&options);
+    assert(broker);
+    assert(strneq(broker_endpoint(broker), broker_feed(broker)));
+
+    zsock_t *client = zsock_new_dealer(broker_endpoint(broker));
+    assert(client);
+    char *reply = s_ask(broker, client, "{\"type\":\"ping\"}");
+    assert(reply && streq(reply, "{\"type\":\"pong\",\"seqs\":{}}"));
+    zstr_free(&reply);
+    reply = s_ask(broker, client, "{\"type\":\"join\",\"room\":\"py\",\"id\":\"j1\"}");
+    assert(reply && strstr(reply, "\"code\":\"not_logged_in\"") && strstr(reply, "\"id\":\"j1\""));
+    zstr_free(&reply);
+    reply = s_ask(broker, client, "{\"type\":\"hello\",\"user\":\"Alice\",\"proto\":1}");
+    assert(reply && strstr(reply, "\"type\":\"welcome\"") && strstr(reply, "\"rooms\":[\"lobby\"]"));
+    zstr_free(&reply);
+    reply = s_ask(broker, client, "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"hi\",\"id\":\"1\"}");
+    assert(reply && streq(reply, "{\"type\":\"ack\",\"seq\":2,\"id\":\"1\"}"));
+    zstr_free(&reply);
+    reply = s_ask(broker, client, "{\"type\":\"history\",\"room\":\"lobby\"}");
+    assert(reply && strstr(reply, "\"text\":\"hi\"") && strstr(reply, "\"complete\":true"));
+    zstr_free(&reply);
+    zsock_destroy(&client);
+    broker_destroy(&broker);
+    assert(broker == NULL);
+}

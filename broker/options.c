@@ -1,0 +1,212 @@
+// options.c - zchat-broker's command line
+#include "zchat.h"
+#include "options.h"
+#include <getopt.h>
+
+static const char *s_usage =
+    "Usage: zchat-broker [OPTION]...\n"
+    "The zchat broker: chat rooms and private messages over ZeroMQ (ZCHAT/1).\n"
+    "\n"
+    "  -H, --host ADDR          bind address (default 127.0.0.1; 0.0.0.0 or * for all)\n"
+    "  -p, --port N             command port, ROUTER (default 12345; 0 picks a free one)\n"
+    "      --feed-port N        room feed port, PUB (default: port + 1)\n"
+    "      --feed-endpoint URL  feed endpoint told to clients (default: tcp://HOST:FEEDPORT)\n"
+    "      --db PATH            SQLite database (default zchat.db; :memory: keeps nothing)\n"
+    "      --heartbeat MS       client heartbeat; silent sessions expire after 3x (default "
+    "5000)\n"
+    "      --rate N             requests per second per session, 0 for no limit (default 20)\n"
+    "      --burst N            requests allowed in a burst (default 40)\n"
+    "      --history N          events kept per room (default 10000)\n"
+    "  -v, --verbose            log every request (debug level)\n"
+    "      --help               show this help and exit\n"
+    "      --version            show the version and exit\n"
+    "\n"
+    "Traffic is plain text: bind only to addresses whose network you trust.\n"
+    "Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on a bad option,\n"
+    "a port in use or a database that cannot be opened.\n"
+    "See zchat-broker(1) and zchat-protocol(7).\n";
+
+enum { OPT_FEED_PORT = 256, OPT_FEED_ENDPOINT, OPT_DB, OPT_HEARTBEAT, OPT_RATE, OPT_BURST,
+       OPT_HISTORY, OPT_HELP, OPT_VERSION };
+
+static const struct option s_options[] = {
+    {"host", required_argument, NULL, 'H'},
+    {"port", required_argument, NULL, 'p'},
+    {"feed-port", required_argument, NULL, OPT_FEED_PORT},
+    {"feed-endpoint", required_argument, NULL, OPT_FEED_ENDPOINT},
+    {"db", required_argument, NULL, OPT_DB},
+    {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"history", required_argument, NULL, OPT_HISTORY},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+// Parse a whole decimal number in [min, max] into *value; -1 if it is not one.
+static int
+s_number(const char *text, long min, long max, long *value)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno || end == text || *end || n < min || n > max)
+        return -1;
+    *value = n;
+    return 0;
+}
+
+static int
+s_bad(const char *option, const char *value, const char *expect)
+{
+    fprintf(stderr, "zchat-broker: invalid %s '%s': expected %s (see --help)\n", option, value,
+            expect);
+    return 2;
+}
+
+static int
+s_copy(char *dest, size_t size, const char *value, const char *option)
+{
+    if (strlen(value) >= size || !*value) {
+        fprintf(stderr, "zchat-broker: invalid %s: empty or too long (see --help)\n", option);
+        return 2;
+    }
+    snprintf(dest, size, "%s", value);
+    return -1;
+}
+
+int
+options_parse(options_t *self, int argc, char **argv)
+{
+    assert(self);
+    *self = (options_t){.port = ZCHAT_DEFAULT_PORT,
+                        .feed_port = -1,
+                        .heartbeat_ms = ZCHAT_DEFAULT_HEARTBEAT,
+                        .rate = 20,
+                        .burst = 40,
+                        .history = 10000};
+    snprintf(self->host, sizeof self->host, "%s", ZCHAT_DEFAULT_HOST);
+    snprintf(self->db, sizeof self->db, "zchat.db");
+
+    optind = 0;  // getopt_long again from the start (the self-test parses several times)
+    opterr = 0;  // our own one-line errors
+    int c;
+    long n;
+    int rc = -1;
+    while (rc == -1 && (c = getopt_long(argc, argv, ":H:p:v", s_options, NULL)) != -1) {
+        switch (c) {
+        case 'H':
+            rc = s_copy(self->host, sizeof self->host, optarg, "--host");
+            break;
+        case 'p':
+            if (s_number(optarg, 0, 65535, &n))
+                return s_bad("--port", optarg, "a port number 0-65535");
+            self->port = (int)n;
+            break;
+        case OPT_FEED_PORT:
+            if (s_number(optarg, 0, 65535, &n))
+                return s_bad("--feed-port", optarg, "a port number 0-65535");
+            self->feed_port = (int)n;
+            break;
+        case OPT_FEED_ENDPOINT:
+            rc = s_copy(self->feed_endpoint, sizeof self->feed_endpoint, optarg,
+                        "--feed-endpoint");
+            break;
+        case OPT_DB:
+            rc = s_copy(self->db, sizeof self->db, optarg, "--db");
+            break;
+        case OPT_HEARTBEAT:
+            if (s_number(optarg, 50, 3600000, &n))
+                return s_bad("--heartbeat", optarg, "milliseconds, 50-3600000");
+            self->heartbeat_ms = (int)n;
+            break;
+        case OPT_RATE:
+            if (s_number(optarg, 0, 1000000, &n))
+                return s_bad("--rate", optarg, "requests per second, 0-1000000 (0: no limit)");
+            self->rate = (double)n;
+            break;
+        case OPT_BURST:
+            if (s_number(optarg, 1, 1000000, &n))
+                return s_bad("--burst", optarg, "a count, 1-1000000");
+            self->burst = (double)n;
+            break;
+        case OPT_HISTORY:
+            if (s_number(optarg, 0, 1000000000, &n))
+                return s_bad("--history", optarg, "a count of events, 0-1000000000");
+            self->history = n;
+            break;
+        case 'v':
+            self->verbose = true;
+            break;
+        case OPT_HELP:
+            fputs(s_usage, stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("zchat-broker %s (ZCHAT/%d)\n", ZCHAT_VERSION, ZCHAT_PROTO);
+            return 0;
+        case ':':
+            fprintf(stderr, "zchat-broker: option '%s' needs a value (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "zchat-broker: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (rc != -1)
+        return rc;
+    if (optind < argc) {
+        fprintf(stderr, "zchat-broker: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (self->feed_port == -1)
+        self->feed_port = self->port == 0 ? 0 : self->port + 1;
+    if (self->feed_port > 65535) {
+        fprintf(stderr, "zchat-broker: --port 65535 needs an explicit --feed-port\n");
+        return 2;
+    }
+    if (self->feed_port != 0 && self->feed_port == self->port) {
+        fprintf(stderr, "zchat-broker: --port and --feed-port must differ\n");
+        return 2;
+    }
+    return -1;
+}
+
+void
+options_test(bool verbose)
+{
+    (void)verbose;
+    options_t options;
+    char *plain[] = {"zchat-broker", NULL};
+    assert(options_parse(&options, 1, plain) == -1);
+    assert(streq(options.host, "127.0.0.1") && options.port == 12345);
+    assert(options.feed_port == 12346 && streq(options.db, "zchat.db"));
+    assert(options.heartbeat_ms == 5000 && options.rate == 20 && options.burst == 40);
+    assert(options.history == 10000 && !options.verbose);
+
+    char *full[] = {"zchat-broker", "-H", "::1", "--port=0", "--db", ":memory:", "--heartbeat",
+                    "200", "--rate", "0", "--burst", "5", "--history", "7", "-v", NULL};
+    assert(options_parse(&options, 15, full) == -1);
+    assert(streq(options.host, "::1") && options.port == 0 && options.feed_port == 0);
+    assert(streq(options.db, ":memory:") && options.heartbeat_ms == 200);
+    assert(options.rate == 0 && options.burst == 5 && options.history == 7 && options.verbose);
+
+    // Errors say so on stderr; keep the self-test quiet
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    assert(stderr);
+    char *bad_port[] = {"zchat-broker", "-p", "70000", NULL};
+    assert(options_parse(&options, 3, bad_port) == 2);
+    char *bad_flag[] = {"zchat-broker", "--nope", NULL};
+    assert(options_parse(&options, 2, bad_flag) == 2);
+    char *missing[] = {"zchat-broker", "--db", NULL};
+    assert(options_parse(&options, 2, missing) == 2);
+    char *same[] = {"zchat-broker", "-p", "5000", "--feed-port", "5000", NULL};
+    assert(options_parse(&options, 5, same) == 2);
+    char *stray[] = {"zchat-broker", "extra", NULL};
+    assert(options_parse(&options, 2, stray) == 2);
+    fclose(stderr);
+    stderr = saved;
+}

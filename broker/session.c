@@ -1,0 +1,359 @@
+// session.c - one logged-in client: identity, rooms, status, rate bucket, liveness, retry ids
+#include "zchat.h"
+#include "session.h"
+#include "zchat_name.h"
+#include <sodium.h>
+
+typedef struct {
+    room_t *room;  // borrowed: the broker owns rooms and never destroys them while it runs
+    void *handle;  // our entry in the room's member list, NULL while not a member there
+} s_membership_t;
+
+struct session {
+    char *user;  // display spelling
+    char fold[ZCHAT_NAME_MAX + 1];
+    char token[ZCHAT_TOKEN_LEN + 1];
+    bool observer;
+    byte *identity;  // routing id of the connection the session answers to
+    size_t identity_size;
+    char key[SESSION_KEY_MAX];  // identity in hex
+    int64_t last_active;
+    int64_t blocked_since;
+    int64_t expired_at;
+    s_membership_t rooms[ZCHAT_ROOMS_MAX];
+    size_t rooms_size;
+    char status[8];  // "online" / "away"
+    char *note;
+    limiter_t limiter;
+    zhashx_t *acks;  // id -> ack JSON (owned strings)
+    zlistx_t *ids;   // ids in the order remembered, oldest first (owned strings)
+};
+
+session_t *
+session_new(const char *user, bool observer, int64_t now_ms)
+{
+    assert(user);
+    session_t *self = zmalloc(sizeof(session_t));
+    self->user = strdup(user);
+    assert(self->user);
+    int rc = zchat_name_fold(user, self->fold, sizeof self->fold);
+    assert(rc == 0);
+    int rc_sodium = sodium_init();  // idempotent; it seeds randombytes on first use
+    assert(rc_sodium >= 0);
+    byte random[ZCHAT_TOKEN_LEN / 2];
+    randombytes_buf(random, sizeof random);
+    sodium_bin2hex(self->token, sizeof self->token, random, sizeof random);
+    self->observer = observer;
+    self->last_active = now_ms;
+    snprintf(self->status, sizeof self->status, "online");
+    self->note = strdup("");
+    assert(self->note);
+    self->acks = zhashx_new();
+    zhashx_set_destructor(self->acks, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_duplicator(self->acks, (zhashx_duplicator_fn *)strdup);
+    self->ids = zlistx_new();
+    zlistx_set_destructor(self->ids, (zlistx_destructor_fn *)zstr_free);
+    zlistx_set_duplicator(self->ids, (zlistx_duplicator_fn *)strdup);
+    return self;
+}
+
+void
+session_destroy(session_t **self_p)
+{
+    assert(self_p);
+    if (*self_p) {
+        session_t *self = *self_p;
+        zlistx_destroy(&self->ids);
+        zhashx_destroy(&self->acks);
+        free(self->note);
+        free(self->identity);
+        free(self->user);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+session_user(const session_t *self)
+{
+    assert(self);
+    return self->user;
+}
+
+const char *
+session_fold(const session_t *self)
+{
+    assert(self);
+    return self->fold;
+}
+
+const char *
+session_token(const session_t *self)
+{
+    assert(self);
+    return self->token;
+}
+
+bool
+session_is_observer(const session_t *self)
+{
+    assert(self);
+    return self->observer;
+}
+
+void
+session_identity_key(const byte *identity, size_t size, char *key)
+{
+    assert(identity || size == 0);
+    assert(size <= 255);
+    sodium_bin2hex(key, SESSION_KEY_MAX, identity, size);
+}
+
+void
+session_set_identity(session_t *self, const byte *identity, size_t size)
+{
+    assert(self);
+    free(self->identity);
+    self->identity = zmalloc(size ? size : 1);
+    memcpy(self->identity, identity, size);
+    self->identity_size = size;
+    session_identity_key(identity, size, self->key);
+}
+
+const byte *
+session_identity(const session_t *self, size_t *size)
+{
+    assert(self && size);
+    *size = self->identity_size;
+    return self->identity;
+}
+
+const char *
+session_key(const session_t *self)
+{
+    assert(self);
+    return self->key;
+}
+
+void
+session_touch(session_t *self, int64_t now_ms)
+{
+    assert(self);
+    self->last_active = now_ms;
+}
+
+int64_t
+session_last_active(const session_t *self)
+{
+    assert(self);
+    return self->last_active;
+}
+
+void
+session_set_blocked(session_t *self, int64_t now_ms)
+{
+    assert(self);
+    if (now_ms == 0 || self->blocked_since == 0)
+        self->blocked_since = now_ms;  // keep the start of a blocked stretch
+}
+
+int64_t
+session_blocked_since(const session_t *self)
+{
+    assert(self);
+    return self->blocked_since;
+}
+
+void
+session_set_expired(session_t *self, int64_t now_ms)
+{
+    assert(self);
+    self->expired_at = now_ms;
+    self->blocked_since = 0;
+}
+
+int64_t
+session_expired_at(const session_t *self)
+{
+    assert(self);
+    return self->expired_at;
+}
+
+bool
+session_is_live(const session_t *self)
+{
+    assert(self);
+    return self->expired_at == 0;
+}
+
+size_t
+session_rooms(const session_t *self)
+{
+    assert(self);
+    return self->rooms_size;
+}
+
+room_t *
+session_room(const session_t *self, size_t index)
+{
+    assert(self && index < self->rooms_size);
+    return self->rooms[index].room;
+}
+
+static size_t
+s_find(const session_t *self, const room_t *room)
+{
+    size_t i = 0;
+    while (i < self->rooms_size && self->rooms[i].room != room)
+        i++;
+    return i;
+}
+
+bool
+session_in_room(const session_t *self, const room_t *room)
+{
+    assert(self && room);
+    return s_find(self, room) < self->rooms_size;
+}
+
+void
+session_add_room(session_t *self, room_t *room)
+{
+    assert(self && room);
+    assert(self->rooms_size < ZCHAT_ROOMS_MAX && !session_in_room(self, room));
+    self->rooms[self->rooms_size++] = (s_membership_t){room, NULL};
+}
+
+void
+session_remove_room(session_t *self, const room_t *room)
+{
+    assert(self && room);
+    size_t i = s_find(self, room);
+    assert(i < self->rooms_size);
+    memmove(&self->rooms[i], &self->rooms[i + 1],
+            (self->rooms_size - i - 1) * sizeof(s_membership_t));
+    self->rooms_size--;
+}
+
+void *
+session_room_handle(const session_t *self, size_t index)
+{
+    assert(self && index < self->rooms_size);
+    return self->rooms[index].handle;
+}
+
+void
+session_set_room_handle(session_t *self, size_t index, void *handle)
+{
+    assert(self && index < self->rooms_size);
+    self->rooms[index].handle = handle;
+}
+
+void
+session_set_status(session_t *self, const char *status, const char *note)
+{
+    assert(self && status && note);
+    snprintf(self->status, sizeof self->status, "%s", status);
+    free(self->note);
+    self->note = strdup(note);
+    assert(self->note);
+}
+
+const char *
+session_status(const session_t *self)
+{
+    assert(self);
+    return self->status;
+}
+
+const char *
+session_note(const session_t *self)
+{
+    assert(self);
+    return self->note;
+}
+
+limiter_t *
+session_limiter(session_t *self)
+{
+    assert(self);
+    return &self->limiter;
+}
+
+const char *
+session_ack_for(const session_t *self, const char *id)
+{
+    assert(self && id);
+    return zhashx_lookup(self->acks, id);
+}
+
+void
+session_remember(session_t *self, const char *id, const char *ack)
+{
+    assert(self && id && ack);
+    if (zhashx_insert(self->acks, id, (void *)ack) == -1)
+        return;  // already known: the first ack stands
+    zlistx_add_end(self->ids, (void *)id);
+    if (zlistx_size(self->ids) > ZCHAT_IDS_REMEMBERED) {
+        const char *oldest = zlistx_first(self->ids);
+        zhashx_delete(self->acks, oldest);
+        zlistx_delete(self->ids, zlistx_cursor(self->ids));
+    }
+}
+
+void
+session_test(bool verbose)
+{
+    (void)verbose;
+    session_t *alice = session_new("Alice", false, 1000);
+    assert(streq(session_user(alice), "Alice"));
+    assert(streq(session_fold(alice), "alice"));
+    assert(strlen(session_token(alice)) == ZCHAT_TOKEN_LEN);
+    assert(!session_is_observer(alice) && session_is_live(alice));
+    session_t *bob = session_new("bob", false, 1000);
+    assert(!streq(session_token(alice), session_token(bob)));  // random tokens
+    session_destroy(&bob);
+
+    byte id[] = {0, 1, 2, 0xff};
+    session_set_identity(alice, id, sizeof id);
+    size_t size;
+    assert(session_identity(alice, &size)[3] == 0xff && size == 4);
+    assert(streq(session_key(alice), "000102ff"));
+
+    int a, b;  // stand-ins: the session only borrows rooms
+    session_add_room(alice, (room_t *)&a);
+    session_add_room(alice, (room_t *)&b);
+    assert(session_rooms(alice) == 2 && session_in_room(alice, (room_t *)&b));
+    session_set_room_handle(alice, 1, &b);
+    assert(session_room_handle(alice, 1) == &b && session_room_handle(alice, 0) == NULL);
+    session_remove_room(alice, (room_t *)&a);
+    assert(session_rooms(alice) == 1 && session_room(alice, 0) == (room_t *)&b);
+    assert(session_room_handle(alice, 0) == &b);
+
+    session_set_status(alice, "away", "lunch");
+    assert(streq(session_status(alice), "away") && streq(session_note(alice), "lunch"));
+
+    session_set_blocked(alice, 5000);
+    session_set_blocked(alice, 6000);
+    assert(session_blocked_since(alice) == 5000);
+    session_set_blocked(alice, 0);
+    assert(session_blocked_since(alice) == 0);
+    session_set_expired(alice, 7000);
+    assert(!session_is_live(alice) && session_expired_at(alice) == 7000);
+
+    for (int i = 0; i < ZCHAT_IDS_REMEMBERED + 10; i++) {
+        char key[16], ack[32];
+        snprintf(key, sizeof key, "id%d", i);
+        snprintf(ack, sizeof ack, "{\"n\":%d}", i);
+        session_remember(alice, key, ack);
+    }
+    session_remember(alice, "id300", "{\"other\":1}");  // exists? no: a new one
+    assert(!session_ack_for(alice, "id0"));             // forgotten
+    assert(!session_ack_for(alice, "id10"));
+    assert(streq(session_ack_for(alice, "id265"), "{\"n\":265}"));
+    session_remember(alice, "id265", "{\"changed\":1}");
+    assert(streq(session_ack_for(alice, "id265"), "{\"n\":265}"));
+    session_destroy(&alice);
+    session_destroy(&alice);
+    assert(alice == NULL);
+}

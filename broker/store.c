@@ -1,0 +1,330 @@
+// store.c - rooms and their history in SQLite (the only module that includes sqlite3.h)
+//
+// Group commit: the broker appends the events of one loop turn to one transaction and commits
+// before it publishes them, so a published seq is always durable and never repeats after a
+// restart. WAL with synchronous=NORMAL survives a killed process; a power cut may lose the last
+// transactions, never the database.
+#include "zchat.h"
+#include "store.h"
+#include <sqlite3.h>
+
+#define S_SCHEMA_VERSION 1
+
+struct store {
+    sqlite3 *db;
+    size_t keep;              // events kept per room
+    bool in_transaction;
+    zhashx_t *touched;        // room -> uint64_t * last seq, for this transaction
+    sqlite3_stmt *begin;
+    sqlite3_stmt *commit;
+    sqlite3_stmt *rollback;
+    sqlite3_stmt *append;
+    sqlite3_stmt *set_last;
+    sqlite3_stmt *trim;
+    sqlite3_stmt *history;
+    sqlite3_stmt *rooms;
+};
+
+static const char *s_schema =
+    "CREATE TABLE IF NOT EXISTS rooms ("
+    "  name TEXT PRIMARY KEY,"
+    "  last_seq INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS events ("
+    "  room TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  PRIMARY KEY (room, seq)"
+    ") WITHOUT ROWID;";
+
+static char *
+s_error(store_t *self, const char *what)
+{
+    return zsys_sprintf("%s: %s", what, self->db ? sqlite3_errmsg(self->db) : "out of memory");
+}
+
+static int
+s_prepare(store_t *self, sqlite3_stmt **stmt, const char *sql)
+{
+    return sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL)
+                   == SQLITE_OK
+               ? 0
+               : -1;
+}
+
+// Run a statement that returns no rows we need, then reset it.
+static int
+s_step(sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+s_user_version(store_t *self)
+{
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2(self->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+        return -1;
+    int version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    return version;
+}
+
+store_t *
+store_new(const char *path, size_t keep, char **error)
+{
+    assert(path && error);
+    *error = NULL;
+    store_t *self = zmalloc(sizeof(store_t));
+    self->keep = keep;
+    self->touched = zhashx_new();
+    zhashx_set_destructor(self->touched, (zhashx_destructor_fn *)zstr_free);
+
+    bool memory = streq(path, ":memory:");
+    int rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        *error = s_error(self, "cannot open the database");
+        store_destroy(&self);
+        return NULL;
+    }
+    sqlite3_busy_timeout(self->db, 2000);
+    // The first statement that reads the file tells a database from anything else.
+    int version = s_user_version(self);
+    if (version < 0) {
+        *error = s_error(self, "cannot read the database");
+        store_destroy(&self);
+        return NULL;
+    }
+    if (version > S_SCHEMA_VERSION) {
+        *error = zsys_sprintf("the database has schema version %d; this zchat-broker knows %d "
+                              "(a newer zchat made it)",
+                              version, S_SCHEMA_VERSION);
+        store_destroy(&self);
+        return NULL;
+    }
+    char *sql = zsys_sprintf("%s%s PRAGMA synchronous=NORMAL; %s PRAGMA user_version=%d;",
+                             memory ? "" : "PRAGMA journal_mode=WAL;", "", s_schema,
+                             S_SCHEMA_VERSION);
+    char *message = NULL;
+    rc = sqlite3_exec(self->db, sql, NULL, NULL, &message);
+    zstr_free(&sql);
+    if (rc != SQLITE_OK) {
+        *error = zsys_sprintf("cannot set up the database: %s", message ? message : "error");
+        sqlite3_free(message);
+        store_destroy(&self);
+        return NULL;
+    }
+    if (s_prepare(self, &self->begin, "BEGIN")
+        || s_prepare(self, &self->commit, "COMMIT")
+        || s_prepare(self, &self->rollback, "ROLLBACK")
+        || s_prepare(self, &self->append, "INSERT INTO events (room, seq, body) VALUES (?1, ?2, ?3)")
+        || s_prepare(self, &self->set_last,
+                     "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2)"
+                     " ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq")
+        || s_prepare(self, &self->trim, "DELETE FROM events WHERE room = ?1 AND seq <= ?2")
+        || s_prepare(self, &self->history,
+                     "SELECT seq, body FROM events WHERE room = ?1 AND seq > ?2"
+                     " ORDER BY seq LIMIT ?3")
+        || s_prepare(self, &self->rooms, "SELECT name, last_seq FROM rooms")) {
+        *error = s_error(self, "cannot prepare statements");
+        store_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+store_destroy(store_t **self_p)
+{
+    assert(self_p);
+    if (*self_p) {
+        store_t *self = *self_p;
+        if (self->in_transaction && store_commit(self) == -1)
+            zsys_error("store: final commit failed: %s", sqlite3_errmsg(self->db));
+        sqlite3_finalize(self->begin);
+        sqlite3_finalize(self->commit);
+        sqlite3_finalize(self->rollback);
+        sqlite3_finalize(self->append);
+        sqlite3_finalize(self->set_last);
+        sqlite3_finalize(self->trim);
+        sqlite3_finalize(self->history);
+        sqlite3_finalize(self->rooms);
+        sqlite3_close(self->db);
+        zhashx_destroy(&self->touched);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+int
+store_rooms(store_t *self, store_room_fn *fn, void *arg)
+{
+    assert(self && fn);
+    int rc;
+    while ((rc = sqlite3_step(self->rooms)) == SQLITE_ROW)
+        fn(arg, (const char *)sqlite3_column_text(self->rooms, 0),
+           (uint64_t)sqlite3_column_int64(self->rooms, 1));
+    sqlite3_reset(self->rooms);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_append(store_t *self, const char *room, uint64_t seq, const char *json)
+{
+    assert(self && room && json);
+    if (!self->in_transaction) {
+        if (s_step(self->begin) == -1)
+            return -1;
+        self->in_transaction = true;
+    }
+    sqlite3_bind_text(self->append, 1, room, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(self->append, 2, (sqlite3_int64)seq);
+    sqlite3_bind_text(self->append, 3, json, -1, SQLITE_STATIC);
+    if (s_step(self->append) == -1)
+        return -1;
+    char *last = zsys_sprintf("%" PRIu64, seq);
+    zhashx_update(self->touched, room, last);
+    return 0;
+}
+
+int
+store_commit(store_t *self)
+{
+    assert(self);
+    if (!self->in_transaction)
+        return 0;
+    int rc = 0;
+    for (char *last = zhashx_first(self->touched); last && rc == 0;
+         last = zhashx_next(self->touched)) {
+        const char *room = zhashx_cursor(self->touched);
+        uint64_t seq = strtoull(last, NULL, 10);
+        sqlite3_bind_text(self->set_last, 1, room, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(self->set_last, 2, (sqlite3_int64)seq);
+        rc = s_step(self->set_last);
+        if (rc == 0 && seq > self->keep) {
+            sqlite3_bind_text(self->trim, 1, room, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(self->trim, 2, (sqlite3_int64)(seq - self->keep));
+            rc = s_step(self->trim);
+        }
+    }
+    if (rc == 0)
+        rc = s_step(self->commit);
+    if (rc == -1) {
+        zsys_error("store: commit failed: %s", sqlite3_errmsg(self->db));
+        if (!sqlite3_get_autocommit(self->db))
+            s_step(self->rollback);
+    }
+    zhashx_purge(self->touched);
+    self->in_transaction = false;
+    return rc;
+}
+
+int
+store_history(store_t *self, const char *room, uint64_t since, size_t limit,
+              store_event_fn *fn, void *arg)
+{
+    assert(self && room && fn);
+    sqlite3_bind_text(self->history, 1, room, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(self->history, 2, (sqlite3_int64)since);
+    sqlite3_bind_int64(self->history, 3, (sqlite3_int64)limit);
+    int count = 0;
+    int rc;
+    while ((rc = sqlite3_step(self->history)) == SQLITE_ROW) {
+        fn(arg, (uint64_t)sqlite3_column_int64(self->history, 0),
+           (const char *)sqlite3_column_text(self->history, 1));
+        count++;
+    }
+    sqlite3_reset(self->history);
+    sqlite3_clear_bindings(self->history);
+    return rc == SQLITE_DONE ? count : -1;
+}
+
+// --- Self-test ---
+
+static void
+s_count_room(void *arg, const char *room, uint64_t last_seq)
+{
+    (void)room;
+    *(uint64_t *)arg += last_seq;
+}
+
+static void
+s_collect(void *arg, uint64_t seq, const char *json)
+{
+    char *out = arg;  // a 512-byte buffer
+    size_t len = strlen(out);
+    snprintf(out + len, 512 - len, "%" PRIu64 "=%s;", seq, json);
+}
+
+void
+store_test(bool verbose)
+{
+    (void)verbose;
+    char *error = NULL;
+    store_t *store = store_new(":memory:", 3, &error);
+    assert(store && !error);
+    for (uint64_t seq = 1; seq <= 5; seq++) {
+        char json[16];
+        snprintf(json, sizeof json, "{\"s\":%" PRIu64 "}", seq);
+        assert(store_append(store, "lobby", seq, json) == 0);
+    }
+    assert(store_append(store, "py", 1, "{}") == 0);
+    char out[512] = "";
+    assert(store_history(store, "lobby", 0, 100, s_collect, out) == 5);  // before commit too
+    assert(store_commit(store) == 0);
+    out[0] = 0;
+    assert(store_history(store, "lobby", 0, 100, s_collect, out) == 3);  // trimmed to 3
+    assert(streq(out, "3={\"s\":3};4={\"s\":4};5={\"s\":5};"));
+    out[0] = 0;
+    assert(store_history(store, "lobby", 3, 1, s_collect, out) == 1);
+    assert(streq(out, "4={\"s\":4};"));
+    assert(store_history(store, "nope", 0, 100, s_collect, out) == 0);
+    uint64_t total = 0;
+    assert(store_rooms(store, s_count_room, &total) == 0);
+    assert(total == 6);  // lobby 5 + py 1
+    assert(store_append(store, "lobby", 5, "{}") == -1);  // a seq is never stored twice
+    assert(store_commit(store) == 0);
+    store_destroy(&store);
+    store_destroy(&store);
+    assert(store == NULL);
+
+    // A directory is no database
+    store = store_new("/", 10, &error);
+    assert(!store && error);
+    zstr_free(&error);
+
+    // Across a reopen of a file
+    char path[] = "/tmp/zchat-store-XXXXXX";
+    int fd = mkstemp(path);
+    assert(fd >= 0);
+    close(fd);
+    store = store_new(path, 10, &error);
+    assert(store);
+    assert(store_append(store, "lobby", 1, "{\"a\":1}") == 0);
+    store_destroy(&store);  // commits
+    store = store_new(path, 10, &error);
+    assert(store);
+    total = 0;
+    assert(store_rooms(store, s_count_room, &total) == 0 && total == 1);
+    store_destroy(&store);
+    // Garbage is no database either
+    FILE *file = fopen(path, "w");
+    assert(file);
+    fputs("this is not a database, just some text that is long enough to have a header.....\n"
+          "more text more text more text more text more text more text more text more text\n",
+          file);
+    fclose(file);
+    store = store_new(path, 10, &error);
+    assert(!store && error);
+    zstr_free(&error);
+    char *extra = zsys_sprintf("%s-wal", path);
+    remove(extra);
+    zstr_free(&extra);
+    extra = zsys_sprintf("%s-shm", path);
+    remove(extra);
+    zstr_free(&extra);
+    remove(path);
+}
