@@ -12,20 +12,24 @@ DESTDIR ?=
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS  = $(STD) $(WARN) $(WERROR) $(CFLAGS) $(EXTRA) -MMD -MP -Ishared -Ibroker $(PKG_CFLAGS)
-LDLIBS      = $(PKG_LIBS)
+ALL_CFLAGS  = $(STD) $(WARN) $(WERROR) $(CFLAGS) $(EXTRA) -MMD -MP -Ishared -Ibroker -Iclient $(PKG_CFLAGS)
+LDLIBS      = $(PKG_LIBS) -lreadline
 
 SHARED_SRC = $(wildcard shared/*.c)
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
+CLIENT_SRC = $(filter-out client/zchat.c client/zchat_logger.c,$(wildcard client/*.c))
 E2E_SRC    = $(wildcard tests/e2e/*.c)
 
 SHARED_OBJ = $(SHARED_SRC:%.c=$(BUILD)/%.o)
 BROKER_OBJ = $(BROKER_SRC:%.c=$(BUILD)/%.o)
+CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 E2E_OBJ    = $(E2E_SRC:%.c=$(BUILD)/%.o)
 
 LIBZCHAT   = $(BUILD)/libzchat.a
 LIBBROKER  = $(BUILD)/libbroker.a
-PROGRAMS   = $(BUILD)/zchat-broker
+LIBCLIENT  = $(BUILD)/libclient.a
+PROGRAMS   = $(BUILD)/zchat-broker $(if $(wildcard client/zchat.c),$(BUILD)/zchat) \
+             $(if $(wildcard client/zchat_logger.c),$(BUILD)/zchat-logger)
 TESTPROGS  = $(BUILD)/selftest $(BUILD)/e2e
 
 .PHONY: all run test check memcheck install uninstall clean deps format lint help
@@ -70,10 +74,19 @@ $(LIBZCHAT): $(SHARED_OBJ)
 $(LIBBROKER): $(BROKER_OBJ)
 	$(AR) rcs $@ $^
 
+$(LIBCLIENT): $(CLIENT_OBJ)
+	$(AR) rcs $@ $^
+
 $(BUILD)/zchat-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/selftest: $(BUILD)/tests/selftest.o $(LIBBROKER) $(LIBZCHAT)
+$(BUILD)/zchat: $(BUILD)/client/zchat.o $(LIBCLIENT) $(LIBZCHAT)
+	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/zchat-logger: $(BUILD)/client/zchat_logger.o $(LIBCLIENT) $(LIBZCHAT)
+	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/selftest: $(BUILD)/tests/selftest.o $(LIBBROKER) $(LIBCLIENT) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/e2e: $(E2E_OBJ) $(LIBZCHAT)
@@ -95,11 +108,11 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i shared/*.[ch] broker/*.[ch] tests/*.c tests/e2e/*.[ch]
+	clang-format -i shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch]
 
 lint:
-	clang-format --dry-run -Werror shared/*.[ch] broker/*.[ch] tests/*.c tests/e2e/*.[ch]
+	clang-format --dry-run -Werror shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch]
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --suppress=missingIncludeSystem -Ishared shared broker tests
+	    --suppress=missingIncludeSystem -Ishared -Ibroker -Iclient shared broker client tests
 
 -include $(shell find build -name '*.d' 2>/dev/null)

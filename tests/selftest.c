@@ -9,6 +9,7 @@
 #include "room.h"
 #include "session.h"
 #include "store.h"
+#include "conn.h"
 
 typedef void test_fn(bool verbose);
 
@@ -26,6 +27,7 @@ static const struct {
     {"session", session_test},
     {"store", store_test},
     {"broker", broker_test},
+    {"conn", conn_test},
 };
 
 #define S_TESTS (sizeof s_tests / sizeof s_tests[0])

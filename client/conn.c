@@ -1,0 +1,961 @@
+// conn.c - a client's connection to the broker: DEALER + SUB, hello/resume, heartbeat,
+// reconnect, and every room event delivered exactly once, in seq order
+//
+// Each room has a tracker holding the last seq delivered. A feed event with the next seq is
+// delivered at once; one further ahead waits while `history` (since the last seq) fills the
+// gap; one at or below the last seq is a duplicate. `pong.seqs` (members) or `rooms`
+// (observers), polled every heartbeat, reveal a lost last event. History is the authority:
+// what it no longer holds is reported through on_lost, never skipped silently.
+#include "zchat.h"
+#include "conn.h"
+#include "zchat_name.h"
+#include <sodium.h>
+
+#define CONN_RETRY_MIN_MS 500   // first reconnect attempt after a loss
+#define CONN_RETRY_MAX_MS 5000  // backoff ceiling
+#define CONN_QUIT_WAIT_MS 1000  // how long conn_destroy waits for bye
+
+typedef struct {
+    char *name;
+    char *topic;
+    int64_t last;        // seq delivered up to; -1: unknown until joined
+    uint64_t known;      // newest seq the broker has told of
+    bool member;         // we are in the room (not an observer's follow)
+    bool own_join;       // deliver the join event of our own pending join
+    bool fetching;       // a history request is in flight
+    zlistx_t *waiting;   // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
+} s_track_t;
+
+typedef struct {
+    char id[24];
+    char *json;          // the request as sent, for a resend after reconnect
+    char kind[8];        // "say" / "msg"
+    char *target;        // room or user
+} s_unacked_t;
+
+struct conn {
+    char *host;
+    int port;
+    char *user;          // as given; NULL for an anonymous observer
+    bool observer;
+    char *client;
+    int connect_ms;
+    int sub_hwm;
+    conn_handler_t handler;
+    void *arg;
+    zsock_t *dealer;
+    zsock_t *sub;
+    char *token;         // resume token
+    char *epoch;
+    char *feed;
+    char *display;       // user as the broker spells it
+    int heartbeat_ms;
+    bool online;
+    bool ever_online;
+    bool follow_all;
+    zhashx_t *rooms;     // name -> s_track_t *, owner
+    zlistx_t *unacked;   // s_unacked_t *, owner: say/msg not acked yet, oldest first
+    zhashx_t *joins;     // id -> room name: user joins waiting for their reply
+    uint64_t next_id;
+    char hello_id[24];   // id of the hello in flight, "" if none
+    int64_t last_heard;
+    int64_t next_poll;
+    int64_t hello_at;
+    int retry_ms;
+    char error_code[32];
+    char error[256];
+};
+
+// --- Trackers ---
+
+static int
+s_compare_seq(const void *a, const void *b)
+{
+    int64_t sa = 0, sb = 0;
+    zchat_msg_opt_int(a, "seq", &sa);
+    zchat_msg_opt_int(b, "seq", &sb);
+    return sa < sb ? -1 : sa > sb;
+}
+
+static void
+s_event_destroy(void **item)
+{
+    zchat_msg_destroy((zchat_msg_t **)item);
+}
+
+static s_track_t *
+s_track_new(const char *name, int64_t last)
+{
+    s_track_t *self = zmalloc(sizeof(s_track_t));
+    self->name = strdup(name);
+    assert(self->name);
+    self->topic = zsys_sprintf("room/%s/", name);
+    self->last = last;
+    self->waiting = zlistx_new();
+    zlistx_set_comparator(self->waiting, s_compare_seq);
+    zlistx_set_destructor(self->waiting, s_event_destroy);
+    return self;
+}
+
+static void
+s_track_destroy(s_track_t **self_p)
+{
+    if (*self_p) {
+        s_track_t *self = *self_p;
+        zlistx_destroy(&self->waiting);
+        zstr_free(&self->topic);
+        free(self->name);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_unacked_destroy(s_unacked_t **self_p)
+{
+    if (*self_p) {
+        free((*self_p)->json);
+        free((*self_p)->target);
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
+
+static int64_t
+s_seq(const zchat_msg_t *event)
+{
+    int64_t seq = -1;
+    zchat_msg_opt_int(event, "seq", &seq);
+    return seq;
+}
+
+// --- Sending ---
+
+// Send a request with a new id ('i' internal: its reply stays here; 'u' for the front end).
+// Takes ownership of *request_p; writes the id into id[24] when id is not NULL.
+static void
+s_send(conn_t *self, zchat_msg_t **request_p, char prefix, char *id)
+{
+    char my_id[24];
+    snprintf(my_id, sizeof my_id, "%c%" PRIu64, prefix, ++self->next_id);
+    zchat_msg_set_string(*request_p, "id", my_id);
+    char *json = zchat_msg_encode(*request_p);
+    zchat_msg_destroy(request_p);
+    if (self->dealer)
+        zstr_send(self->dealer, json);
+    free(json);
+    if (id)
+        memcpy(id, my_id, sizeof my_id);
+}
+
+static void
+s_fetch(conn_t *self, s_track_t *track)
+{
+    if (track->fetching || track->last < 0 || !self->online)
+        return;
+    track->fetching = true;
+    zchat_msg_t *request = zchat_msg_new("history");
+    zchat_msg_set_string(request, "room", track->name);
+    zchat_msg_set_int(request, "since", track->last);
+    zchat_msg_set_int(request, "limit", ZCHAT_HISTORY_MAX);
+    s_send(self, &request, 'i', NULL);
+}
+
+static void
+s_join(conn_t *self, const char *room, char prefix, char *id)
+{
+    zchat_msg_t *request = zchat_msg_new("join");
+    zchat_msg_set_string(request, "room", room);
+    s_send(self, &request, prefix, id);
+}
+
+// --- Delivery in seq order ---
+
+static void
+s_deliver(conn_t *self, s_track_t *track, const zchat_msg_t *event)
+{
+    track->last = s_seq(event);
+    if ((uint64_t)track->last > track->known)
+        track->known = (uint64_t)track->last;
+    if (self->handler.on_event)
+        self->handler.on_event(self->arg, event);
+}
+
+static void
+s_lost(conn_t *self, s_track_t *track, uint64_t first, uint64_t last)
+{
+    if (self->handler.on_lost)
+        self->handler.on_lost(self->arg, track->name, first, last);
+    track->last = (int64_t)last;
+}
+
+// Deliver the waiting events that now follow on; fetch history if a gap remains.
+static void
+s_drain(conn_t *self, s_track_t *track)
+{
+    zchat_msg_t *event;
+    while ((event = zlistx_first(track->waiting))) {
+        int64_t seq = s_seq(event);
+        if (seq > track->last + 1)
+            break;
+        if (seq == track->last + 1)
+            s_deliver(self, track, event);
+        zlistx_delete(track->waiting, zlistx_cursor(track->waiting));
+    }
+    if (zlistx_size(track->waiting) || track->known > (uint64_t)track->last)
+        s_fetch(self, track);
+}
+
+// A room event from the feed or from history. Takes ownership of *event_p.
+static void
+s_take(conn_t *self, s_track_t *track, zchat_msg_t **event_p)
+{
+    int64_t seq = s_seq(*event_p);
+    if (seq < 1 || (track->last >= 0 && seq <= track->last)) {
+        zchat_msg_destroy(event_p);  // duplicate (or no seq at all)
+        return;
+    }
+    if (track->last >= 0 && seq == track->last + 1 && zlistx_size(track->waiting) == 0) {
+        s_deliver(self, track, *event_p);
+        zchat_msg_destroy(event_p);
+        return;
+    }
+    for (zchat_msg_t *e = zlistx_first(track->waiting); e; e = zlistx_next(track->waiting))
+        if (s_seq(e) == seq) {
+            zchat_msg_destroy(event_p);
+            return;
+        }
+    zlistx_insert(track->waiting, *event_p, true);
+    *event_p = NULL;
+    if (track->last >= 0)
+        s_drain(self, track);
+}
+
+static s_track_t *
+s_track_require(conn_t *self, const char *room, int64_t last)
+{
+    s_track_t *track = zhashx_lookup(self->rooms, room);
+    if (!track) {
+        track = s_track_new(room, last);
+        zhashx_insert(self->rooms, room, track);
+        if (self->sub && !self->follow_all)
+            zsock_set_subscribe(self->sub, track->topic);
+    }
+    return track;
+}
+
+static void
+s_track_remove(conn_t *self, const char *room)
+{
+    s_track_t *track = zhashx_lookup(self->rooms, room);
+    if (!track)
+        return;
+    if (self->sub && !self->follow_all)
+        zsock_set_unsubscribe(self->sub, track->topic);
+    zhashx_delete(self->rooms, room);
+}
+
+// --- Replies ---
+
+static void
+s_subscribe_all(conn_t *self)
+{
+    zsock_destroy(&self->sub);
+    self->sub = zsock_new(ZMQ_SUB);
+    assert(self->sub);
+    if (self->sub_hwm > 0)
+        zsock_set_rcvhwm(self->sub, self->sub_hwm);
+    if (self->follow_all)
+        zsock_set_subscribe(self->sub, "room/");
+    for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
+        if (!self->follow_all)
+            zsock_set_subscribe(self->sub, t->topic);
+    if (zsock_connect(self->sub, "%s", self->feed) == -1)
+        zsys_error("cannot connect to the feed %s", self->feed);
+}
+
+static void
+s_on_welcome(conn_t *self, zchat_msg_t *welcome)
+{
+    const char *epoch = zchat_msg_string(welcome, "epoch");
+    const char *feed = zchat_msg_string(welcome, "feed");
+    const char *token = zchat_msg_string(welcome, "session");
+    const char *user = zchat_msg_string(welcome, "user");
+    int64_t heartbeat = 0;
+    zchat_msg_opt_int(welcome, "heartbeat_ms", &heartbeat);
+    if (!epoch || !feed || !token || !user) {
+        zsys_warning("ignoring a welcome without epoch, feed, session or user");
+        return;
+    }
+    bool reconnect = self->ever_online;
+    bool new_feed = !self->feed || !streq(self->feed, feed);
+    zstr_free(&self->epoch);
+    zstr_free(&self->token);
+    zstr_free(&self->display);
+    self->epoch = strdup(epoch);
+    self->token = strdup(token);
+    self->display = strdup(user);
+    if (new_feed) {
+        zstr_free(&self->feed);
+        self->feed = strdup(feed);
+    }
+    self->heartbeat_ms = heartbeat > 0 ? (int)heartbeat : ZCHAT_DEFAULT_HEARTBEAT;
+    self->online = true;
+    self->ever_online = true;
+    self->hello_at = 0;
+    self->hello_id[0] = 0;
+    self->retry_ms = CONN_RETRY_MIN_MS;
+    self->next_poll = zclock_mono();
+    if (new_feed || !self->sub)
+        s_subscribe_all(self);
+
+    // Our rooms: the broker's list (a fresh login: lobby) and the ones we were in before
+    zhashx_t *in_session = zhashx_new();
+    for (size_t i = 0; i < zchat_msg_array_size(welcome, "rooms"); i++) {
+        const char *room = zchat_msg_array_string(welcome, "rooms", i);
+        if (room) {
+            s_track_require(self, room, -1)->member = true;
+            zhashx_insert(in_session, room, (void *)room);
+        }
+    }
+    for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms)) {
+        t->fetching = false;  // whatever was in flight went to the old connection
+        if (t->member && (!zhashx_lookup(in_session, t->name) || t->last < 0))
+            s_join(self, t->name, 'i', NULL);  // back in, or a baseline seq from joined
+        else
+            s_fetch(self, t);  // resumed (or followed): fill what we missed
+    }
+    zhashx_destroy(&in_session);
+    if (self->observer && self->follow_all) {
+        zchat_msg_t *request = zchat_msg_new("rooms");
+        s_send(self, &request, 'i', NULL);
+    }
+    // What was never acked goes again, with the same ids: the broker drops repeats
+    for (s_unacked_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked))
+        zstr_send(self->dealer, u->json);
+    if (reconnect && self->handler.on_state)
+        self->handler.on_state(self->arg, CONN_RECONNECTED);
+}
+
+static void
+s_on_joined(conn_t *self, zchat_msg_t *joined)
+{
+    const char *room = zchat_msg_string(joined, "room");
+    int64_t seq = s_seq(joined);
+    if (!room || seq < 0)
+        return;
+    s_track_t *track = s_track_require(self, room, -1);
+    track->member = true;
+    if (track->last < 0 || seq < track->last)  // new here, or the broker lost its history
+        track->last = track->own_join && seq > 0 ? seq - 1 : seq;
+    track->own_join = false;
+    if ((uint64_t)seq > track->known)
+        track->known = (uint64_t)seq;
+    s_drain(self, track);
+}
+
+static void
+s_on_history(conn_t *self, zchat_msg_t *history)
+{
+    const char *room = zchat_msg_string(history, "room");
+    s_track_t *track = room ? zhashx_lookup(self->rooms, room) : NULL;
+    if (!track)
+        return;
+    track->fetching = false;
+    bool complete = false;
+    zchat_msg_opt_bool(history, "complete", &complete);
+    for (size_t i = 0; i < zchat_msg_array_size(history, "events"); i++) {
+        zchat_msg_t *event = zchat_msg_array_object(history, "events", i);
+        int64_t seq = event ? s_seq(event) : -1;
+        if (seq <= track->last)
+            continue;
+        if (seq > track->last + 1)  // the broker no longer holds these
+            s_lost(self, track, (uint64_t)track->last + 1, (uint64_t)seq - 1);
+        s_deliver(self, track, event);
+    }
+    if (!complete) {
+        s_fetch(self, track);
+        return;
+    }
+    // Complete: whatever is still missing before the waiting events is gone for good
+    zchat_msg_t *first = zlistx_first(track->waiting);
+    if (first && s_seq(first) > track->last + 1)
+        s_lost(self, track, (uint64_t)track->last + 1, (uint64_t)s_seq(first) - 1);
+    else if (!first && track->known > (uint64_t)track->last)
+        s_lost(self, track, (uint64_t)track->last + 1, track->known);
+    s_drain(self, track);
+}
+
+// pong.seqs or a rooms list: the newest seq of rooms
+static void
+s_on_seq(conn_t *self, const char *room, int64_t seq)
+{
+    s_track_t *track = zhashx_lookup(self->rooms, room);
+    if (!track && self->follow_all) {
+        uint64_t since = self->handler.on_new_room ? self->handler.on_new_room(self->arg, room) : 0;
+        track = s_track_require(self, room, (int64_t)since);
+    }
+    if (!track || seq < 0)
+        return;
+    if ((uint64_t)seq > track->known)
+        track->known = (uint64_t)seq;
+    if (track->last >= 0 && (uint64_t)seq > (uint64_t)track->last)
+        s_fetch(self, track);
+}
+
+static s_unacked_t *
+s_unacked_take(conn_t *self, const char *id)
+{
+    if (!id)
+        return NULL;
+    for (s_unacked_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked))
+        if (streq(u->id, id)) {
+            zlistx_detach_cur(self->unacked);
+            return u;
+        }
+    return NULL;
+}
+
+static void
+s_hello(conn_t *self)
+{
+    zchat_msg_t *hello = zchat_msg_new("hello");
+    if (self->user)
+        zchat_msg_set_string(hello, "user", self->user);
+    zchat_msg_set_int(hello, "proto", ZCHAT_PROTO);
+    zchat_msg_set_string(hello, "client", self->client);
+    if (self->observer)
+        zchat_msg_set_bool(hello, "observer", true);
+    if (self->token)
+        zchat_msg_set_string(hello, "resume", self->token);
+    s_send(self, &hello, 'i', self->hello_id);
+    self->hello_at = zclock_mono();
+}
+
+static void
+s_forward(conn_t *self, const zchat_msg_t *reply)
+{
+    if (self->handler.on_reply)
+        self->handler.on_reply(self->arg, reply);
+}
+
+static void
+s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
+{
+    const char *code = zchat_msg_string(error, "code");
+    const char *message = zchat_msg_string(error, "message");
+    if (!code)
+        return;
+    if (id && streq(id, self->hello_id)) {
+        self->hello_id[0] = 0;
+        snprintf(self->error_code, sizeof self->error_code, "%s", code);
+        snprintf(self->error, sizeof self->error, "%s", message ? message : code);
+        if (self->ever_online)
+            s_forward(self, error);
+        return;
+    }
+    if (streq(code, "not_logged_in")) {
+        // The broker forgot us (a restart): log in again; say/msg stay queued for a resend
+        if (self->online) {
+            self->online = false;
+            if (self->handler.on_state)
+                self->handler.on_state(self->arg, CONN_LOST);
+        }
+        if (!self->hello_id[0])
+            s_hello(self);
+        return;
+    }
+    s_unacked_t *unacked = s_unacked_take(self, id);
+    s_unacked_destroy(&unacked);
+    if (id && id[0] == 'u') {
+        char *room = zhashx_lookup(self->joins, id);
+        if (room) {
+            s_track_t *track = zhashx_lookup(self->rooms, room);
+            if (track && !track->member)
+                s_track_remove(self, room);  // the join failed: stop listening
+            zhashx_delete(self->joins, id);
+        }
+        s_forward(self, error);
+    } else if (id) {
+        zsys_warning("broker refused an internal request: %s", code);
+    } else {
+        s_forward(self, error);
+    }
+}
+
+static void
+s_on_command(conn_t *self)
+{
+    char *json = zstr_recv(self->dealer);
+    if (!json)
+        return;
+    zchat_msg_t *reply = zchat_msg_decode(json, strlen(json), NULL);
+    zstr_free(&json);
+    if (!reply || !zchat_msg_type(reply)) {
+        zsys_warning("ignoring a malformed message from the broker");
+        zchat_msg_destroy(&reply);
+        return;
+    }
+    self->last_heard = zclock_mono();
+    const char *type = zchat_msg_type(reply);
+    const char *id = zchat_msg_string(reply, "id");
+    bool mine = id && id[0] == 'u';
+    if (streq(type, "welcome")) {
+        s_on_welcome(self, reply);
+    } else if (streq(type, "error")) {
+        s_on_error(self, reply, id);
+    } else if (streq(type, "joined")) {
+        s_on_joined(self, reply);
+        if (mine) {
+            zhashx_delete(self->joins, id);
+            s_forward(self, reply);
+        }
+    } else if (streq(type, "left")) {
+        const char *room = zchat_msg_string(reply, "room");
+        if (room)
+            s_track_remove(self, room);
+        s_forward(self, reply);
+    } else if (streq(type, "history") && !mine) {
+        s_on_history(self, reply);
+    } else if (streq(type, "pong")) {
+        zchat_msg_t *seqs = zchat_msg_object(reply, "seqs");
+        const char *room;
+        for (size_t i = 0; seqs && (room = zchat_msg_member(seqs, i)); i++) {
+            int64_t seq = -1;
+            zchat_msg_opt_int(seqs, room, &seq);
+            s_on_seq(self, room, seq);
+        }
+    } else if (streq(type, "rooms") && !mine) {
+        for (size_t i = 0; i < zchat_msg_array_size(reply, "rooms"); i++) {
+            zchat_msg_t *room = zchat_msg_array_object(reply, "rooms", i);
+            const char *name = room ? zchat_msg_string(room, "name") : NULL;
+            int64_t seq = -1;
+            if (name && zchat_msg_opt_int(room, "seq", &seq) == 0)
+                s_on_seq(self, name, seq);
+        }
+    } else if (streq(type, "ack")) {
+        s_unacked_t *unacked = s_unacked_take(self, id);
+        if (unacked) {
+            zchat_msg_set_string(reply, "request", unacked->kind);
+            zchat_msg_set_string(reply, streq(unacked->kind, "msg") ? "to" : "room",
+                                 unacked->target);
+            s_forward(self, reply);
+        }
+        s_unacked_destroy(&unacked);
+    } else if (!id || mine) {
+        s_forward(self, reply);  // private, users, rooms, history, ok, bye...
+    }
+    zchat_msg_destroy(&reply);
+}
+
+static void
+s_on_feed(conn_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->sub);
+    if (!msg)
+        return;
+    char *topic = zmsg_popstr(msg);
+    char *json = zmsg_popstr(msg);
+    zmsg_destroy(&msg);
+    zchat_msg_t *event = json ? zchat_msg_decode(json, strlen(json), NULL) : NULL;
+    const char *room = event ? zchat_msg_string(event, "room") : NULL;
+    if (room) {
+        s_track_t *track = zhashx_lookup(self->rooms, room);
+        if (!track && self->follow_all) {
+            uint64_t since =
+                self->handler.on_new_room ? self->handler.on_new_room(self->arg, room) : 0;
+            track = s_track_require(self, room, (int64_t)since);
+        }
+        if (track)
+            s_take(self, track, &event);
+    }
+    zchat_msg_destroy(&event);
+    zstr_free(&topic);
+    zstr_free(&json);
+}
+
+// --- Timers: heartbeat, liveness, reconnect ---
+
+static void
+s_new_dealer(conn_t *self)
+{
+    zsock_destroy(&self->dealer);
+    self->dealer = zsock_new(ZMQ_DEALER);
+    assert(self->dealer);
+    // A random routing id; not starting with a zero byte, which libzmq reserves
+    byte noise[16];
+    char identity[2 * sizeof noise + 2] = "c";
+    randombytes_buf(noise, sizeof noise);
+    sodium_bin2hex(identity + 1, sizeof identity - 1, noise, sizeof noise);
+    zsock_set_identity(self->dealer, identity);
+    zsock_set_linger(self->dealer, 0);
+    zsock_set_maxmsgsize(self->dealer, -1);
+    if (zsock_connect(self->dealer, "tcp://%s:%d", self->host, self->port) == -1)
+        zsys_error("cannot connect to tcp://%s:%d", self->host, self->port);
+}
+
+static void
+s_on_timers(conn_t *self)
+{
+    int64_t now = zclock_mono();
+    if (self->online) {
+        if (now - self->last_heard > 3 * (int64_t)self->heartbeat_ms) {
+            self->online = false;
+            zsys_warning("the broker stopped answering: reconnecting");
+            if (self->handler.on_state)
+                self->handler.on_state(self->arg, CONN_LOST);
+            s_new_dealer(self);
+            s_hello(self);
+            self->retry_ms = CONN_RETRY_MIN_MS;
+        } else if (now >= self->next_poll) {
+            zchat_msg_t *poll = zchat_msg_new(self->observer ? "rooms" : "ping");
+            s_send(self, &poll, 'i', NULL);
+            self->next_poll = now + self->heartbeat_ms;
+        }
+    } else if (self->ever_online && now - self->hello_at > self->retry_ms) {
+        // No welcome yet: try again on a fresh connection, backing off
+        s_new_dealer(self);
+        s_hello(self);
+        self->retry_ms = self->retry_ms * 2 > CONN_RETRY_MAX_MS ? CONN_RETRY_MAX_MS
+                                                               : self->retry_ms * 2;
+    }
+}
+
+static int64_t
+s_next_timer(const conn_t *self)
+{
+    if (self->online) {
+        int64_t dead = self->last_heard + 3 * (int64_t)self->heartbeat_ms + 1;
+        return self->next_poll < dead ? self->next_poll : dead;
+    }
+    return self->ever_online ? self->hello_at + self->retry_ms + 1 : zclock_mono() + 100;
+}
+
+// --- Public ---
+
+conn_t *
+conn_new(const conn_options_t *options, const conn_handler_t *handler, void *arg)
+{
+    assert(options && options->host && handler);
+    conn_t *self = zmalloc(sizeof(conn_t));
+    self->host = strdup(options->host);
+    self->port = options->port;
+    self->user = options->user ? strdup(options->user) : NULL;
+    self->observer = options->observer;
+    self->client = strdup(options->client ? options->client : "zchat/" ZCHAT_VERSION);
+    self->connect_ms = options->connect_ms > 0 ? options->connect_ms : 5000;
+    self->sub_hwm = options->sub_hwm;
+    self->handler = *handler;
+    self->arg = arg;
+    self->heartbeat_ms = ZCHAT_DEFAULT_HEARTBEAT;
+    self->retry_ms = CONN_RETRY_MIN_MS;
+    self->rooms = zhashx_new();
+    zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)s_track_destroy);
+    self->unacked = zlistx_new();
+    zlistx_set_destructor(self->unacked, (zlistx_destructor_fn *)s_unacked_destroy);
+    self->joins = zhashx_new();
+    zhashx_set_destructor(self->joins, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_duplicator(self->joins, (zhashx_duplicator_fn *)strdup);
+    return self;
+}
+
+void
+conn_destroy(conn_t **self_p, const char *reason)
+{
+    assert(self_p);
+    if (*self_p) {
+        conn_t *self = *self_p;
+        if (self->online && self->dealer) {
+            zchat_msg_t *quit = zchat_msg_new("quit");
+            if (reason && *reason)
+                zchat_msg_set_string(quit, "reason", reason);
+            char id[24];
+            s_send(self, &quit, 'i', id);
+            // Wait a moment for bye, so the quit surely left before the socket closes
+            int64_t until = zclock_mono() + CONN_QUIT_WAIT_MS;
+            zsock_set_rcvtimeo(self->dealer, CONN_QUIT_WAIT_MS);
+            while (zclock_mono() < until) {
+                char *json = zstr_recv(self->dealer);
+                if (!json)
+                    break;
+                bool bye = strstr(json, "\"bye\"") != NULL;
+                zstr_free(&json);
+                if (bye)
+                    break;
+            }
+        }
+        zsock_destroy(&self->dealer);
+        zsock_destroy(&self->sub);
+        zhashx_destroy(&self->rooms);
+        zlistx_destroy(&self->unacked);
+        zhashx_destroy(&self->joins);
+        zstr_free(&self->token);
+        zstr_free(&self->epoch);
+        zstr_free(&self->feed);
+        zstr_free(&self->display);
+        free(self->host);
+        free(self->user);
+        free(self->client);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+int
+conn_connect(conn_t *self)
+{
+    assert(self);
+    self->error_code[0] = self->error[0] = 0;
+    s_new_dealer(self);
+    s_hello(self);
+    int64_t until = zclock_mono() + self->connect_ms;
+    while (!self->online && self->hello_id[0]) {
+        int64_t left = until - zclock_mono();
+        if (left <= 0)
+            break;
+        if (conn_wait(self, -1, (int)left) == -1) {
+            snprintf(self->error_code, sizeof self->error_code, "interrupted");
+            snprintf(self->error, sizeof self->error, "interrupted");
+            return -1;
+        }
+    }
+    if (self->online)
+        return 0;
+    if (!self->error_code[0]) {
+        snprintf(self->error_code, sizeof self->error_code, "unreachable");
+        snprintf(self->error, sizeof self->error,
+                 "cannot reach the broker at tcp://%s:%d within %d ms (is zchat-broker running?)",
+                 self->host, self->port, self->connect_ms);
+    }
+    return -1;
+}
+
+const char *
+conn_error_code(const conn_t *self)
+{
+    assert(self);
+    return self->error_code;
+}
+
+const char *
+conn_error(const conn_t *self)
+{
+    assert(self);
+    return self->error;
+}
+
+int
+conn_wait(conn_t *self, int fd, int timeout_ms)
+{
+    assert(self);
+    int64_t until = zclock_mono() + timeout_ms;
+    while (true) {
+        if (zsys_interrupted)
+            return -1;
+        s_on_timers(self);
+        int64_t now = zclock_mono();
+        int64_t wake = s_next_timer(self);
+        if (wake > until)
+            wake = until;
+        long wait = wake > now ? (long)(wake - now) : 0;
+        zmq_pollitem_t items[3];
+        int n = 0;
+        int dealer_at = -1, sub_at = -1, fd_at = -1;
+        if (self->dealer)
+            dealer_at = n, items[n++] = (zmq_pollitem_t){zsock_resolve(self->dealer), 0,
+                                                         ZMQ_POLLIN, 0};
+        if (self->sub)
+            sub_at = n, items[n++] = (zmq_pollitem_t){zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0};
+        if (fd >= 0)
+            fd_at = n, items[n++] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(items, n, wait);
+        if (rc == -1)
+            return zsys_interrupted || errno == EINTR ? -1 : 0;
+        // Drain what is ready, commands first: a joined reply sets the baseline for the feed
+        if (dealer_at >= 0 && (items[dealer_at].revents & ZMQ_POLLIN))
+            while (self->dealer && (zsock_events(self->dealer) & ZMQ_POLLIN))
+                s_on_command(self);
+        if (sub_at >= 0 && (items[sub_at].revents & ZMQ_POLLIN))
+            while (self->sub && (zsock_events(self->sub) & ZMQ_POLLIN))
+                s_on_feed(self);
+        if (fd_at >= 0 && (items[fd_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+            return 1;
+        if (zclock_mono() >= until)
+            return 0;
+    }
+}
+
+const char *
+conn_user(const conn_t *self)
+{
+    assert(self);
+    return self->display ? self->display : (self->user ? self->user : "");
+}
+
+bool
+conn_is_online(const conn_t *self)
+{
+    assert(self);
+    return self->online;
+}
+
+void
+conn_join(conn_t *self, const char *room)
+{
+    assert(self && room);
+    char name[ZCHAT_NAME_MAX + 1];
+    char id[24];
+    bool valid = zchat_name_room(room, name, sizeof name) == 0;
+    if (valid && !zhashx_lookup(self->rooms, name))
+        // Subscribe before joining, so no event of this membership can pass us by
+        s_track_require(self, name, -1)->own_join = true;
+    s_join(self, valid ? name : room, 'u', id);
+    if (valid)
+        zhashx_insert(self->joins, id, name);
+}
+
+void
+conn_leave(conn_t *self, const char *room)
+{
+    assert(self && room);
+    zchat_msg_t *request = zchat_msg_new("leave");
+    zchat_msg_set_string(request, "room", room);
+    s_send(self, &request, 'u', NULL);
+}
+
+static void
+s_send_tracked(conn_t *self, zchat_msg_t **request_p, const char *kind, const char *target)
+{
+    s_unacked_t *unacked = zmalloc(sizeof(s_unacked_t));
+    snprintf(unacked->kind, sizeof unacked->kind, "%s", kind);
+    unacked->target = strdup(target);
+    snprintf(unacked->id, sizeof unacked->id, "u%" PRIu64, ++self->next_id);
+    zchat_msg_set_string(*request_p, "id", unacked->id);
+    unacked->json = zchat_msg_encode(*request_p);
+    zchat_msg_destroy(request_p);
+    if (self->online && self->dealer)
+        zstr_send(self->dealer, unacked->json);
+    zlistx_add_end(self->unacked, unacked);
+}
+
+void
+conn_say(conn_t *self, const char *room, const char *text)
+{
+    assert(self && room && text);
+    zchat_msg_t *request = zchat_msg_new("say");
+    zchat_msg_set_string(request, "room", room);
+    zchat_msg_set_string(request, "text", text);
+    s_send_tracked(self, &request, "say", room);
+}
+
+void
+conn_msg(conn_t *self, const char *to, const char *text)
+{
+    assert(self && to && text);
+    zchat_msg_t *request = zchat_msg_new("msg");
+    zchat_msg_set_string(request, "to", to);
+    zchat_msg_set_string(request, "text", text);
+    s_send_tracked(self, &request, "msg", to);
+}
+
+void
+conn_send(conn_t *self, zchat_msg_t **request_p)
+{
+    assert(self && request_p && *request_p);
+    s_send(self, request_p, 'u', NULL);
+}
+
+void
+conn_follow(conn_t *self, const char *room, uint64_t since)
+{
+    assert(self);
+    if (!room) {
+        self->follow_all = true;
+        if (self->sub)
+            zsock_set_subscribe(self->sub, "room/");
+        return;
+    }
+    s_track_t *track = s_track_require(self, room, (int64_t)since);
+    s_fetch(self, track);
+}
+
+zlist_t *
+conn_rooms(const conn_t *self)
+{
+    assert(self);
+    zlist_t *names = zlist_new();
+    zlist_autofree(names);
+    for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
+        zlist_append(names, t->name);
+    return names;
+}
+
+// --- Self-test: the ordering logic, without a broker ---
+
+typedef struct {
+    char seen[256];
+    char lost[64];
+} s_log_t;
+
+static void
+s_record(void *arg, const zchat_msg_t *event)
+{
+    s_log_t *log = arg;
+    size_t len = strlen(log->seen);
+    snprintf(log->seen + len, sizeof log->seen - len, "%" PRId64 " ", s_seq(event));
+}
+
+static void
+s_record_lost(void *arg, const char *room, uint64_t first, uint64_t last)
+{
+    (void)room;
+    s_log_t *log = arg;
+    size_t len = strlen(log->lost);
+    snprintf(log->lost + len, sizeof log->lost - len, "%" PRIu64 "-%" PRIu64 " ", first, last);
+}
+
+static void
+s_feed(conn_t *conn, s_track_t *track, int64_t seq)
+{
+    char json[96];
+    snprintf(json, sizeof json, "{\"type\":\"message\",\"room\":\"r\",\"seq\":%" PRId64 "}", seq);
+    zchat_msg_t *event = zchat_msg_decode(json, strlen(json), NULL);
+    s_take(conn, track, &event);
+}
+
+void
+conn_test(bool verbose)
+{
+    (void)verbose;
+    s_log_t log = {"", ""};
+    conn_handler_t handler = {.on_event = s_record, .on_lost = s_record_lost};
+    conn_options_t options = {.host = "127.0.0.1", .port = 1, .user = "alice"};
+    conn_t *conn = conn_new(&options, &handler, &log);
+    s_track_t *track = s_track_require(conn, "r", -1);
+    s_feed(conn, track, 5);  // before the baseline: waits
+    assert(streq(log.seen, ""));
+    const char *joined = "{\"type\":\"joined\",\"room\":\"r\",\"seq\":4,\"members\":[]}";
+    zchat_msg_t *reply = zchat_msg_decode(joined, strlen(joined), NULL);
+    s_on_joined(conn, reply);
+    zchat_msg_destroy(&reply);
+    assert(streq(log.seen, "5 "));
+    s_feed(conn, track, 5);  // duplicate
+    s_feed(conn, track, 8);  // gap: waits for history
+    s_feed(conn, track, 7);
+    assert(streq(log.seen, "5 "));
+    s_feed(conn, track, 6);  // fills the gap
+    assert(streq(log.seen, "5 6 7 8 "));
+    s_feed(conn, track, 11);  // 9 and 10 missing
+    const char *history = "{\"type\":\"history\",\"room\":\"r\",\"events\":["
+                          "{\"type\":\"message\",\"room\":\"r\",\"seq\":10}],\"complete\":true}";
+    reply = zchat_msg_decode(history, strlen(history), NULL);
+    s_on_history(conn, reply);  // 9 is gone from history: reported, never skipped silently
+    zchat_msg_destroy(&reply);
+    assert(streq(log.seen, "5 6 7 8 10 11 "));
+    assert(streq(log.lost, "9-9 "));
+    zlist_t *rooms = conn_rooms(conn);
+    assert(zlist_size(rooms) == 1 && streq(zlist_first(rooms), "r"));
+    zlist_destroy(&rooms);
+    conn_destroy(&conn, NULL);
+    assert(conn == NULL);
+}
