@@ -13,17 +13,17 @@
 #include "zchat_name.h"
 #include "zchat_text.h"
 
-#define BROKER_BATCH     256    // requests per loop turn, then commit and send
-#define BROKER_ROUTER_HWM 1000  // replies queued per client before it counts as slow
-#define BROKER_PUB_HWM   10000  // feed messages queued per subscriber before PUB drops
-#define BROKER_LINGER_MS 1000   // at shutdown, time for the last events to leave
+#define BROKER_BATCH      256    // requests per loop turn, then commit and send
+#define BROKER_ROUTER_HWM 1000   // replies queued per client before it counts as slow
+#define BROKER_PUB_HWM    10000  // feed messages queued per subscriber before PUB drops
+#define BROKER_LINGER_MS  1000   // at shutdown, time for the last events to leave
 
 // A reply or event waiting for the turn's commit.
 typedef struct {
     bool to_feed;   // PUB (address is the topic) or ROUTER (address is the routing id)
     char *address;  // owned
     size_t address_size;
-    char *json;     // owned
+    char *json;  // owned
 } s_out_t;
 
 struct broker {
@@ -148,8 +148,7 @@ s_reply_error(broker_t *self, zchat_err_t err)
 }
 
 // Say which error this is, for the error reply's message.
-static zchat_err_t
-s_fail(broker_t *self, zchat_err_t err, const char *format, ...) CHECK_PRINTF(3);
+static zchat_err_t s_fail(broker_t *self, zchat_err_t err, const char *format, ...) CHECK_PRINTF(3);
 
 static zchat_err_t
 s_fail(broker_t *self, zchat_err_t err, const char *format, ...)
@@ -362,8 +361,8 @@ s_handle_hello(broker_t *self, session_t *none, zchat_msg_t *request)
     const char *token = zchat_msg_string(request, "resume");
     if (token) {
         session = zhashx_lookup(self->sessions, token);
-        if (session
-            && (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
+        if (session &&
+            (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
             session = NULL;
     }
     if (session && session_is_live(session)) {
@@ -535,8 +534,8 @@ s_text_field(broker_t *self, zchat_msg_t *request, const char *key, bool require
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
     if (*text && !zchat_text_is_valid(*text, min, max))
         return s_fail(self, ZCHAT_ERR_BAD_TEXT,
-                      "The %s must be %zu to %zu bytes of UTF-8 without control characters.",
-                      key, min, max);
+                      "The %s must be %zu to %zu bytes of UTF-8 without control characters.", key,
+                      min, max);
     return ZCHAT_OK;
 }
 
@@ -647,8 +646,8 @@ s_handle_history(broker_t *self, session_t *session, zchat_msg_t *request)
     s_history_t history = {zchat_msg_new("history"), 0};
     zchat_msg_set_string(history.reply, "room", name);
     zchat_msg_set_array(history.reply, "events");
-    int count = store_history(self->store, name, (uint64_t)since, (size_t)limit, s_add_event,
-                              &history);
+    int count =
+        store_history(self->store, name, (uint64_t)since, (size_t)limit, s_add_event, &history);
     if (count < 0) {
         zchat_msg_destroy(&history.reply);
         return s_fail(self, ZCHAT_ERR_INTERNAL, "The history cannot be read now: try again.");
@@ -701,8 +700,7 @@ s_handle_quit(broker_t *self, session_t *session, zchat_msg_t *request)
         return err;
     zchat_msg_t *reply = zchat_msg_new("bye");
     s_reply(self, &reply);
-    zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "",
-              session_user(session));
+    zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "", session_user(session));
     s_end(self, session, "quit", reason);
     return ZCHAT_OK;
 }
@@ -714,16 +712,11 @@ static const struct {
     bool needs_session;  // false: allowed before hello
     bool observer_ok;    // allowed for observer sessions
 } s_handlers[] = {
-    {"hello", s_handle_hello, false, true},
-    {"join", s_handle_join, true, false},
-    {"leave", s_handle_leave, true, false},
-    {"rooms", s_handle_rooms, true, true},
-    {"users", s_handle_users, true, true},
-    {"say", s_handle_say, true, false},
-    {"msg", s_handle_msg, true, false},
-    {"history", s_handle_history, true, true},
-    {"status", s_handle_status, true, false},
-    {"ping", s_handle_ping, false, true},
+    {"hello", s_handle_hello, false, true},   {"join", s_handle_join, true, false},
+    {"leave", s_handle_leave, true, false},   {"rooms", s_handle_rooms, true, true},
+    {"users", s_handle_users, true, true},    {"say", s_handle_say, true, false},
+    {"msg", s_handle_msg, true, false},       {"history", s_handle_history, true, true},
+    {"status", s_handle_status, true, false}, {"ping", s_handle_ping, false, true},
     {"quit", s_handle_quit, true, true},
 };
 
@@ -820,8 +813,8 @@ s_dispatch(broker_t *self, zmsg_t *msg)
                       : s_fail(self, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
     }
     if (err) {
-        zchat_debug("%s: %s (%s)", session ? session_user(session) : self->key,
-                    zchat_err_code(err), self->request_type ? self->request_type : "-");
+        zchat_debug("%s: %s (%s)", session ? session_user(session) : self->key, zchat_err_code(err),
+                    self->request_type ? self->request_type : "-");
         s_reply_error(self, err);
     } else {
         zchat_debug("%s: %s", session ? session_user(session) : self->key, self->request_type);
@@ -867,8 +860,8 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
         if (!session_is_live(s)) {
             if (self->now - session_expired_at(s) > ZCHAT_RESUME_GRACE_MS)
                 zlistx_add_end(forget, s);
-        } else if (self->now - session_last_active(s) > limit
-                   || (session_blocked_since(s) && self->now - session_blocked_since(s) > limit))
+        } else if (self->now - session_last_active(s) > limit ||
+                   (session_blocked_since(s) && self->now - session_blocked_since(s) > limit))
             zlistx_add_end(expire, s);
     }
     for (session_t *s = zlistx_first(expire); s; s = zlistx_next(expire))
@@ -1107,9 +1100,11 @@ broker_test(bool verbose)
     assert(reply && strstr(reply, "\"code\":\"not_logged_in\"") && strstr(reply, "\"id\":\"j1\""));
     zstr_free(&reply);
     reply = s_ask(broker, client, "{\"type\":\"hello\",\"user\":\"Alice\",\"proto\":1}");
-    assert(reply && strstr(reply, "\"type\":\"welcome\"") && strstr(reply, "\"rooms\":[\"lobby\"]"));
+    assert(reply && strstr(reply, "\"type\":\"welcome\"") &&
+           strstr(reply, "\"rooms\":[\"lobby\"]"));
     zstr_free(&reply);
-    reply = s_ask(broker, client, "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"hi\",\"id\":\"1\"}");
+    reply =
+        s_ask(broker, client, "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"hi\",\"id\":\"1\"}");
     assert(reply && streq(reply, "{\"type\":\"ack\",\"seq\":2,\"id\":\"1\"}"));
     zstr_free(&reply);
     reply = s_ask(broker, client, "{\"type\":\"history\",\"room\":\"lobby\"}");

@@ -44,8 +44,8 @@ limiter_test(bool verbose)
         taken++;
     assert(taken == 40);  // the burst
     assert(!limiter_is_full(&bucket, 20, 40, now));
-    assert(!limiter_take(&bucket, 20, 40, now + 10));   // 0.2 token
-    assert(limiter_take(&bucket, 20, 40, now + 60));    // 1.2 tokens by now
+    assert(!limiter_take(&bucket, 20, 40, now + 10));  // 0.2 token
+    assert(limiter_take(&bucket, 20, 40, now + 60));   // 1.2 tokens by now
     assert(!limiter_take(&bucket, 20, 40, now + 61));
     assert(limiter_is_full(&bucket, 20, 40, now + 5000));
     limiter_t free_bucket = {0};

@@ -26,8 +26,17 @@ static const char *s_usage =
     "a port in use or a database that cannot be opened.\n"
     "See zchat-broker(1) and zchat-protocol(7).\n";
 
-enum { OPT_FEED_PORT = 256, OPT_FEED_ENDPOINT, OPT_DB, OPT_HEARTBEAT, OPT_RATE, OPT_BURST,
-       OPT_HISTORY, OPT_HELP, OPT_VERSION };
+enum {
+    OPT_FEED_PORT = 256,
+    OPT_FEED_ENDPOINT,
+    OPT_DB,
+    OPT_HEARTBEAT,
+    OPT_RATE,
+    OPT_BURST,
+    OPT_HISTORY,
+    OPT_HELP,
+    OPT_VERSION
+};
 
 static const struct option s_options[] = {
     {"host", required_argument, NULL, 'H'},
@@ -111,8 +120,7 @@ options_parse(options_t *self, int argc, char **argv)
             self->feed_port = (int)n;
             break;
         case OPT_FEED_ENDPOINT:
-            rc = s_copy(self->feed_endpoint, sizeof self->feed_endpoint, optarg,
-                        "--feed-endpoint");
+            rc = s_copy(self->feed_endpoint, sizeof self->feed_endpoint, optarg, "--feed-endpoint");
             break;
         case OPT_DB:
             rc = s_copy(self->db, sizeof self->db, optarg, "--db");
@@ -186,8 +194,9 @@ options_test(bool verbose)
     assert(options.heartbeat_ms == 5000 && options.rate == 20 && options.burst == 40);
     assert(options.history == 10000 && !options.verbose);
 
-    char *full[] = {"zchat-broker", "-H", "::1", "--port=0", "--db", ":memory:", "--heartbeat",
-                    "200", "--rate", "0", "--burst", "5", "--history", "7", "-v", NULL};
+    char *full[] = {
+        "zchat-broker", "-H", "::1",     "--port=0", "--db",      ":memory:", "--heartbeat", "200",
+        "--rate",       "0",  "--burst", "5",        "--history", "7",        "-v",          NULL};
     assert(options_parse(&options, 15, full) == -1);
     assert(streq(options.host, "::1") && options.port == 0 && options.feed_port == 0);
     assert(streq(options.db, ":memory:") && options.heartbeat_ms == 200);

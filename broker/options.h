@@ -11,9 +11,9 @@ typedef struct {
     char feed_endpoint[300];  // advertised in welcome.feed; "": derived from host and port
     char db[4096];            // SQLite path, or ":memory:"
     int heartbeat_ms;
-    double rate;              // requests/s per session; 0: no limit
+    double rate;  // requests/s per session; 0: no limit
     double burst;
-    long history;             // events kept per room
+    long history;  // events kept per room
     bool verbose;
 } options_t;
 

@@ -12,9 +12,9 @@
 
 struct store {
     sqlite3 *db;
-    size_t keep;              // events kept per room
+    size_t keep;  // events kept per room
     bool in_transaction;
-    zhashx_t *touched;        // room -> uint64_t * last seq, for this transaction
+    zhashx_t *touched;  // room -> uint64_t * last seq, for this transaction
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;
@@ -25,17 +25,16 @@ struct store {
     sqlite3_stmt *rooms;
 };
 
-static const char *s_schema =
-    "CREATE TABLE IF NOT EXISTS rooms ("
-    "  name TEXT PRIMARY KEY,"
-    "  last_seq INTEGER NOT NULL"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS events ("
-    "  room TEXT NOT NULL,"
-    "  seq INTEGER NOT NULL,"
-    "  body TEXT NOT NULL,"
-    "  PRIMARY KEY (room, seq)"
-    ") WITHOUT ROWID;";
+static const char *s_schema = "CREATE TABLE IF NOT EXISTS rooms ("
+                              "  name TEXT PRIMARY KEY,"
+                              "  last_seq INTEGER NOT NULL"
+                              ") WITHOUT ROWID;"
+                              "CREATE TABLE IF NOT EXISTS events ("
+                              "  room TEXT NOT NULL,"
+                              "  seq INTEGER NOT NULL,"
+                              "  body TEXT NOT NULL,"
+                              "  PRIMARY KEY (room, seq)"
+                              ") WITHOUT ROWID;";
 
 static char *
 s_error(store_t *self, const char *what)
@@ -46,8 +45,7 @@ s_error(store_t *self, const char *what)
 static int
 s_prepare(store_t *self, sqlite3_stmt **stmt, const char *sql)
 {
-    return sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL)
-                   == SQLITE_OK
+    return sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) == SQLITE_OK
                ? 0
                : -1;
 }
@@ -105,9 +103,9 @@ store_new(const char *path, size_t keep, char **error)
         store_destroy(&self);
         return NULL;
     }
-    char *sql = zsys_sprintf("%s%s PRAGMA synchronous=NORMAL; %s PRAGMA user_version=%d;",
-                             memory ? "" : "PRAGMA journal_mode=WAL;", "", s_schema,
-                             S_SCHEMA_VERSION);
+    char *sql =
+        zsys_sprintf("%s%s PRAGMA synchronous=NORMAL; %s PRAGMA user_version=%d;",
+                     memory ? "" : "PRAGMA journal_mode=WAL;", "", s_schema, S_SCHEMA_VERSION);
     char *message = NULL;
     rc = sqlite3_exec(self->db, sql, NULL, NULL, &message);
     zstr_free(&sql);
@@ -117,18 +115,18 @@ store_new(const char *path, size_t keep, char **error)
         store_destroy(&self);
         return NULL;
     }
-    if (s_prepare(self, &self->begin, "BEGIN")
-        || s_prepare(self, &self->commit, "COMMIT")
-        || s_prepare(self, &self->rollback, "ROLLBACK")
-        || s_prepare(self, &self->append, "INSERT INTO events (room, seq, body) VALUES (?1, ?2, ?3)")
-        || s_prepare(self, &self->set_last,
-                     "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2)"
-                     " ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq")
-        || s_prepare(self, &self->trim, "DELETE FROM events WHERE room = ?1 AND seq <= ?2")
-        || s_prepare(self, &self->history,
-                     "SELECT seq, body FROM events WHERE room = ?1 AND seq > ?2"
-                     " ORDER BY seq LIMIT ?3")
-        || s_prepare(self, &self->rooms, "SELECT name, last_seq FROM rooms")) {
+    if (s_prepare(self, &self->begin, "BEGIN") || s_prepare(self, &self->commit, "COMMIT") ||
+        s_prepare(self, &self->rollback, "ROLLBACK") ||
+        s_prepare(self, &self->append,
+                  "INSERT INTO events (room, seq, body) VALUES (?1, ?2, ?3)") ||
+        s_prepare(self, &self->set_last,
+                  "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2)"
+                  " ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq") ||
+        s_prepare(self, &self->trim, "DELETE FROM events WHERE room = ?1 AND seq <= ?2") ||
+        s_prepare(self, &self->history,
+                  "SELECT seq, body FROM events WHERE room = ?1 AND seq > ?2"
+                  " ORDER BY seq LIMIT ?3") ||
+        s_prepare(self, &self->rooms, "SELECT name, last_seq FROM rooms")) {
         *error = s_error(self, "cannot prepare statements");
         store_destroy(&self);
         return NULL;
@@ -223,8 +221,8 @@ store_commit(store_t *self)
 }
 
 int
-store_history(store_t *self, const char *room, uint64_t since, size_t limit,
-              store_event_fn *fn, void *arg)
+store_history(store_t *self, const char *room, uint64_t since, size_t limit, store_event_fn *fn,
+              void *arg)
 {
     assert(self && room && fn);
     sqlite3_bind_text(self->history, 1, room, -1, SQLITE_STATIC);
@@ -284,7 +282,7 @@ store_test(bool verbose)
     assert(store_history(store, "nope", 0, 100, s_collect, out) == 0);
     uint64_t total = 0;
     assert(store_rooms(store, s_count_room, &total) == 0);
-    assert(total == 6);  // lobby 5 + py 1
+    assert(total == 6);                                   // lobby 5 + py 1
     assert(store_append(store, "lobby", 5, "{}") == -1);  // a seq is never stored twice
     assert(store_commit(store) == 0);
     store_destroy(&store);

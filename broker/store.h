@@ -31,8 +31,8 @@ typedef void store_event_fn(void *arg, uint64_t seq, const char *json);
 
 // Call fn for each event of room with seq > since, oldest first, at most limit of them.
 // Events appended in the current transaction are included. Returns the count, or -1.
-int store_history(store_t *self, const char *room, uint64_t since, size_t limit,
-                  store_event_fn *fn, void *arg);
+int store_history(store_t *self, const char *room, uint64_t since, size_t limit, store_event_fn *fn,
+                  void *arg);
 
 void store_test(bool verbose);
 

@@ -18,25 +18,25 @@
 typedef struct {
     char *name;
     char *topic;
-    int64_t last;        // seq delivered up to; -1: unknown until joined
-    uint64_t known;      // newest seq the broker has told of
-    bool member;         // we are in the room (not an observer's follow)
-    bool own_join;       // deliver the join event of our own pending join
-    bool fetching;       // a history request is in flight
-    zlistx_t *waiting;   // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
+    int64_t last;       // seq delivered up to; -1: unknown until joined
+    uint64_t known;     // newest seq the broker has told of
+    bool member;        // we are in the room (not an observer's follow)
+    bool own_join;      // deliver the join event of our own pending join
+    bool fetching;      // a history request is in flight
+    zlistx_t *waiting;  // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
 } s_track_t;
 
 typedef struct {
     char id[24];
-    char *json;          // the request as sent, for a resend after reconnect
-    char kind[8];        // "say" / "msg"
-    char *target;        // room or user
+    char *json;    // the request as sent, for a resend after reconnect
+    char kind[8];  // "say" / "msg"
+    char *target;  // room or user
 } s_unacked_t;
 
 struct conn {
     char *host;
     int port;
-    char *user;          // as given; NULL for an anonymous observer
+    char *user;  // as given; NULL for an anonymous observer
     bool observer;
     char *client;
     int connect_ms;
@@ -45,19 +45,19 @@ struct conn {
     void *arg;
     zsock_t *dealer;
     zsock_t *sub;
-    char *token;         // resume token
+    char *token;  // resume token
     char *epoch;
     char *feed;
-    char *display;       // user as the broker spells it
+    char *display;  // user as the broker spells it
     int heartbeat_ms;
     bool online;
     bool ever_online;
     bool follow_all;
-    zhashx_t *rooms;     // name -> s_track_t *, owner
-    zlistx_t *unacked;   // s_unacked_t *, owner: say/msg not acked yet, oldest first
-    zhashx_t *joins;     // id -> room name: user joins waiting for their reply
+    zhashx_t *rooms;    // name -> s_track_t *, owner
+    zlistx_t *unacked;  // s_unacked_t *, owner: say/msg not acked yet, oldest first
+    zhashx_t *joins;    // id -> room name: user joins waiting for their reply
     uint64_t next_id;
-    char hello_id[24];   // id of the hello in flight, "" if none
+    char hello_id[24];  // id of the hello in flight, "" if none
     int64_t last_heard;
     int64_t next_poll;
     int64_t hello_at;
@@ -616,8 +616,8 @@ s_on_timers(conn_t *self)
         // No welcome yet: try again on a fresh connection, backing off
         s_new_dealer(self);
         s_hello(self);
-        self->retry_ms = self->retry_ms * 2 > CONN_RETRY_MAX_MS ? CONN_RETRY_MAX_MS
-                                                               : self->retry_ms * 2;
+        self->retry_ms =
+            self->retry_ms * 2 > CONN_RETRY_MAX_MS ? CONN_RETRY_MAX_MS : self->retry_ms * 2;
     }
 }
 
@@ -762,8 +762,8 @@ conn_wait(conn_t *self, int fd, int timeout_ms)
         int n = 0;
         int dealer_at = -1, sub_at = -1, fd_at = -1;
         if (self->dealer)
-            dealer_at = n, items[n++] = (zmq_pollitem_t){zsock_resolve(self->dealer), 0,
-                                                         ZMQ_POLLIN, 0};
+            dealer_at = n,
+            items[n++] = (zmq_pollitem_t){zsock_resolve(self->dealer), 0, ZMQ_POLLIN, 0};
         if (self->sub)
             sub_at = n, items[n++] = (zmq_pollitem_t){zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0};
         if (fd >= 0)

@@ -29,13 +29,13 @@ typedef struct {
 } conn_handler_t;
 
 typedef struct {
-    const char *host;      // commands endpoint host
-    int port;              // commands endpoint port
-    const char *user;      // user name; for an observer optional (NULL)
-    bool observer;         // an observer session (PROTOCOL.md §3): for loggers
-    const char *client;    // client name and version for hello
-    int connect_ms;        // how long conn_connect waits for the first welcome
-    int sub_hwm;           // SUB receive high-water mark; 0: libzmq's default
+    const char *host;    // commands endpoint host
+    int port;            // commands endpoint port
+    const char *user;    // user name; for an observer optional (NULL)
+    bool observer;       // an observer session (PROTOCOL.md §3): for loggers
+    const char *client;  // client name and version for hello
+    int connect_ms;      // how long conn_connect waits for the first welcome
+    int sub_hwm;         // SUB receive high-water mark; 0: libzmq's default
 } conn_options_t;
 
 // Create a connection; nothing is sent yet. The handler's callbacks get arg.

@@ -14,23 +14,31 @@
 #define ZCHAT_VERSION "0.1.0"
 
 // PROTOCOL.md limits
-#define ZCHAT_PROTO            1
-#define ZCHAT_FRAME_MAX        65536  // bytes of one request frame
-#define ZCHAT_NAME_MAX         32     // bytes of a user or room name
-#define ZCHAT_TEXT_MAX         4096   // bytes of say/msg text
-#define ZCHAT_NOTE_MAX         256    // bytes of a status note or quit reason
-#define ZCHAT_ID_MAX           64     // bytes of a request id
-#define ZCHAT_ROOMS_MAX        64     // rooms one session may be in
-#define ZCHAT_HISTORY_DEFAULT  100    // history limit when none is given
-#define ZCHAT_HISTORY_MAX      1000   // history limit ceiling
-#define ZCHAT_IDS_REMEMBERED   256    // say/msg ids remembered per session
-#define ZCHAT_RESUME_GRACE_MS  60000  // an expired session stays resumable this long
-#define ZCHAT_JSON_DEPTH_MAX   32     // nesting of arrays/objects in a request
-#define ZCHAT_TOKEN_LEN        32     // hex characters of a session token
+#define ZCHAT_PROTO           1
+#define ZCHAT_FRAME_MAX       65536  // bytes of one request frame
+#define ZCHAT_NAME_MAX        32     // bytes of a user or room name
+#define ZCHAT_TEXT_MAX        4096   // bytes of say/msg text
+#define ZCHAT_NOTE_MAX        256    // bytes of a status note or quit reason
+#define ZCHAT_ID_MAX          64     // bytes of a request id
+#define ZCHAT_ROOMS_MAX       64     // rooms one session may be in
+#define ZCHAT_HISTORY_DEFAULT 100    // history limit when none is given
+#define ZCHAT_HISTORY_MAX     1000   // history limit ceiling
+#define ZCHAT_IDS_REMEMBERED  256    // say/msg ids remembered per session
+#define ZCHAT_RESUME_GRACE_MS 60000  // an expired session stays resumable this long
+#define ZCHAT_JSON_DEPTH_MAX  32     // nesting of arrays/objects in a request
+#define ZCHAT_TOKEN_LEN       32     // hex characters of a session token
 
 #define ZCHAT_DEFAULT_HOST      "127.0.0.1"
 #define ZCHAT_DEFAULT_PORT      12345
 #define ZCHAT_DEFAULT_HEARTBEAT 5000
+
+// Logging: zsys_error/warning/notice/info to stderr; debug lines only with -v.
+extern bool zchat_verbose;
+#define zchat_debug(...)                                                                           \
+    do {                                                                                           \
+        if (zchat_verbose)                                                                         \
+            zsys_debug(__VA_ARGS__);                                                               \
+    } while (0)
 
 // One value per PROTOCOL.md §5 error code; ZCHAT_OK is success.
 typedef enum {

@@ -1,6 +1,8 @@
 // zchat_err.c - the PROTOCOL.md §5 error codes and their default sentences
 #include "zchat.h"
 
+bool zchat_verbose = false;
+
 static const struct {
     const char *code;
     const char *message;

@@ -56,9 +56,8 @@ s_fail(s_scan_t *scan, const char *error)
 static void
 s_skip_space(s_scan_t *scan)
 {
-    while (scan->pos < scan->end
-           && (*scan->pos == ' ' || *scan->pos == '\t' || *scan->pos == '\n'
-               || *scan->pos == '\r'))
+    while (scan->pos < scan->end &&
+           (*scan->pos == ' ' || *scan->pos == '\t' || *scan->pos == '\n' || *scan->pos == '\r'))
         scan->pos++;
 }
 

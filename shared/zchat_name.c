@@ -75,7 +75,7 @@ zchat_name_test(bool verbose)
     assert(zchat_name_is_user("Alice"));
     assert(zchat_name_is_user("a"));
     assert(zchat_name_is_user("bob_the-2nd"));
-    assert(zchat_name_is_user("A234567890123456789012345678901b"));  // 32
+    assert(zchat_name_is_user("A234567890123456789012345678901b"));    // 32
     assert(!zchat_name_is_user("A2345678901234567890123456789012c"));  // 33
     assert(!zchat_name_is_user(""));
     assert(!zchat_name_is_user("1abc"));

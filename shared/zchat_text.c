@@ -122,13 +122,13 @@ zchat_text_test(bool verbose)
     assert(zchat_text_is_utf8("", 0));
     assert(zchat_text_is_utf8("hello", 5));
     assert(zchat_text_is_utf8("caf\xC3\xA9", 5));
-    assert(zchat_text_is_utf8("\xF0\x9F\x98\x80", 4));          // U+1F600
-    assert(!zchat_text_is_utf8("\xC3", 1));                     // truncated
-    assert(!zchat_text_is_utf8("\xC0\xAF", 2));                 // overlong '/'
-    assert(!zchat_text_is_utf8("\xE0\x80\xAF", 3));             // overlong
-    assert(!zchat_text_is_utf8("\xED\xA0\x80", 3));             // surrogate U+D800
-    assert(!zchat_text_is_utf8("\xF4\x90\x80\x80", 4));         // U+110000
-    assert(!zchat_text_is_utf8("\x80", 1));                     // lone continuation
+    assert(zchat_text_is_utf8("\xF0\x9F\x98\x80", 4));   // U+1F600
+    assert(!zchat_text_is_utf8("\xC3", 1));              // truncated
+    assert(!zchat_text_is_utf8("\xC0\xAF", 2));          // overlong '/'
+    assert(!zchat_text_is_utf8("\xE0\x80\xAF", 3));      // overlong
+    assert(!zchat_text_is_utf8("\xED\xA0\x80", 3));      // surrogate U+D800
+    assert(!zchat_text_is_utf8("\xF4\x90\x80\x80", 4));  // U+110000
+    assert(!zchat_text_is_utf8("\x80", 1));              // lone continuation
     assert(!zchat_text_is_utf8("\xFF", 1));
 
     assert(zchat_text_is_valid("hi\tthere", 1, 4096));
@@ -139,7 +139,7 @@ zchat_text_test(bool verbose)
     assert(!zchat_text_is_valid("a\x1b[2Jb", 1, 4096));
     assert(!zchat_text_is_valid("a\x7f", 1, 4096));
     assert(!zchat_text_is_valid("a\xC2\x9B", 1, 4096));  // U+009B CSI
-    assert(zchat_text_is_valid("\xC2\xA0", 1, 4096));     // U+00A0 is fine
+    assert(zchat_text_is_valid("\xC2\xA0", 1, 4096));    // U+00A0 is fine
     assert(!zchat_text_is_valid("\xC3", 1, 4096));
 
     char *safe = zchat_text_safe("a\x1b[31mb\xC2\x9B\xFF\tc");
