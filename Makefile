@@ -13,7 +13,8 @@ DESTDIR ?=
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS  = $(STD) $(WARN) $(WERROR) $(CFLAGS) $(EXTRA) -MMD -MP -Ishared -Ibroker -Iclient $(PKG_CFLAGS)
-LDLIBS      = $(PKG_LIBS) -lreadline
+LDLIBS      = $(PKG_LIBS)
+READLINE    = -lreadline
 
 SHARED_SRC = $(wildcard shared/*.c)
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
@@ -81,13 +82,13 @@ $(BUILD)/zchat-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/zchat: $(BUILD)/client/zchat.o $(LIBCLIENT) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS) $(READLINE)
 
 $(BUILD)/zchat-logger: $(BUILD)/client/zchat_logger.o $(LIBCLIENT) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/selftest: $(BUILD)/tests/selftest.o $(LIBBROKER) $(LIBCLIENT) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS) $(READLINE)
 
 $(BUILD)/e2e: $(E2E_OBJ) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)

@@ -35,7 +35,8 @@ struct broker {
     char *endpoint;  // bound command endpoint
     char *feed;      // bound feed endpoint
     char *feed_ad;   // feed endpoint told to clients in welcome
-    char epoch[ZCHAT_TOKEN_LEN + 1];
+    char epoch[40];      // a UUID, new at every start
+    bool store_failed;   // a write of this turn failed: publish nothing, stop
     zhashx_t *sessions;  // token -> session_t *, owner: live and resumable expired sessions
     zhashx_t *by_key;    // identity key -> session_t *, borrowed: live sessions
     zhashx_t *by_name;   // folded user -> session_t *, borrowed: live non-observers
@@ -101,11 +102,24 @@ s_send_to(broker_t *self, const void *identity, size_t size, const char *json)
     return 0;
 }
 
-// Commit the turn's events, then send everything the turn produced.
-static void
+// Commit the turn's events, then send everything the turn produced. Returns 0, or -1 if the
+// database could not take the turn: then nothing is sent, since a seq published but not stored
+// would be handed out again after a restart, and the broker must stop.
+static int
 s_end_turn(broker_t *self)
 {
-    store_commit(self->store);
+    if (store_commit(self->store) == -1 || self->store_failed) {
+        zsys_error("the database cannot be written: stopping, so that no seq is ever reused "
+                   "(%zu replies and events not sent)",
+                   self->outbox_size);
+        for (size_t i = 0; i < self->outbox_size; i++) {
+            free(self->outbox[i].address);
+            free(self->outbox[i].json);
+        }
+        self->outbox_size = 0;
+        self->store_failed = true;
+        return -1;
+    }
     void *pub = zsock_resolve(self->pub);
     for (size_t i = 0; i < self->outbox_size; i++) {
         s_out_t *out = &self->outbox[i];
@@ -120,6 +134,7 @@ s_end_turn(broker_t *self)
         free(out->json);
     }
     self->outbox_size = 0;
+    return 0;
 }
 
 // Queue a reply to the current request, with its id. Returns the encoded reply (borrowed
@@ -180,8 +195,7 @@ s_publish(broker_t *self, room_t *room, zchat_msg_t **event_p)
     char *json = zchat_msg_encode(*event_p);
     zchat_msg_destroy(event_p);
     if (store_append(self->store, room_name(room), room_last_seq(room), json) == -1)
-        zsys_error("cannot store event %s#%" PRIu64 ": history will miss it", room_name(room),
-                   room_last_seq(room));
+        self->store_failed = true;
     s_queue(self, true, room_topic(room), strlen(room_topic(room)), json);
 }
 
@@ -280,7 +294,7 @@ static void
 s_expire(broker_t *self, session_t *session, const char *why)
 {
     zsys_info("%s%s expired (%s)", session_is_observer(session) ? "observer " : "",
-              session_user(session), why);
+              *session_user(session) ? session_user(session) : "(anonymous)", why);
     for (size_t i = 0; i < session_rooms(session); i++)
         s_exit(self, session, i, "timeout", NULL);
     if (!session_is_observer(session))
@@ -682,6 +696,10 @@ s_handle_ping(broker_t *self, session_t *session, zchat_msg_t *request)
 {
     (void)request;
     zchat_msg_t *reply = zchat_msg_new("pong");
+    // Extension: a ping is allowed before hello, so say whether this connection has a session
+    // (and which broker run answers): a client taken over, expired or restarted away learns it
+    zchat_msg_set_bool(reply, "logged_in", session != NULL);
+    zchat_msg_set_string(reply, "epoch", self->epoch);
     zchat_msg_t *seqs = zchat_msg_set_object(reply, "seqs");
     for (size_t i = 0; session && i < session_rooms(session); i++) {
         room_t *room = session_room(session, i);
@@ -700,7 +718,8 @@ s_handle_quit(broker_t *self, session_t *session, zchat_msg_t *request)
         return err;
     zchat_msg_t *reply = zchat_msg_new("bye");
     s_reply(self, &reply);
-    zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "", session_user(session));
+    zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "",
+              *session_user(session) ? session_user(session) : "(anonymous)");
     s_end(self, session, "quit", reason);
     return ZCHAT_OK;
 }
@@ -840,8 +859,7 @@ s_on_request(zloop_t *loop, zsock_t *router, void *arg)
         s_dispatch(self, msg);
         zmsg_destroy(&msg);
     }
-    s_end_turn(self);
-    return 0;
+    return s_end_turn(self);
 }
 
 // Expire silent and stuck sessions, forget stale ones and idle guest buckets.
@@ -878,8 +896,7 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     for (const char *key = zlistx_first(idle); key; key = zlistx_next(idle))
         zhashx_delete(self->guests, key);
     zlistx_destroy(&idle);
-    s_end_turn(self);
-    return 0;
+    return s_end_turn(self);
 }
 
 // --- Construction ---
@@ -909,6 +926,8 @@ s_endpoint(const char *host, const char *port)
 static char *
 s_bind_socket(zsock_t *sock, const char *host, int port)
 {
+    if (streq(host, "localhost"))
+        host = "127.0.0.1";  // libzmq reads a bind host as an interface name: "lo" here
     char port_text[8];
     snprintf(port_text, sizeof port_text, "%d", port);
     char *endpoint = s_endpoint(host, port ? port_text : "*");
@@ -997,7 +1016,7 @@ broker_destroy(broker_t **self_p)
     assert(self_p);
     if (*self_p) {
         broker_t *self = *self_p;
-        if (self->loop && self->store) {
+        if (self->loop && self->store && !self->store_failed) {
             // Graceful stop: tell every room who is leaving, make it durable, send it
             self->now = zclock_time();
             for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
@@ -1049,7 +1068,7 @@ broker_run(broker_t *self)
 {
     assert(self);
     int rc = zloop_start(self->loop);
-    return zsys_interrupted ? 0 : rc;
+    return self->store_failed ? -1 : zsys_interrupted ? 0 : rc;
 }
 
 // --- Self-test ---
@@ -1094,7 +1113,8 @@ broker_test(bool verbose)
     zsock_t *client = zsock_new_dealer(broker_endpoint(broker));
     assert(client);
     char *reply = s_ask(broker, client, "{\"type\":\"ping\"}");
-    assert(reply && streq(reply, "{\"type\":\"pong\",\"seqs\":{}}"));
+    assert(reply && strstr(reply, "\"type\":\"pong\",\"logged_in\":false,\"epoch\":"));
+    assert(strstr(reply, "\"seqs\":{}"));
     zstr_free(&reply);
     reply = s_ask(broker, client, "{\"type\":\"join\",\"room\":\"py\",\"id\":\"j1\"}");
     assert(reply && strstr(reply, "\"code\":\"not_logged_in\"") && strstr(reply, "\"id\":\"j1\""));

@@ -181,8 +181,15 @@ store_append(store_t *self, const char *room, uint64_t seq, const char *json)
     sqlite3_bind_text(self->append, 1, room, -1, SQLITE_STATIC);
     sqlite3_bind_int64(self->append, 2, (sqlite3_int64)seq);
     sqlite3_bind_text(self->append, 3, json, -1, SQLITE_STATIC);
-    if (s_step(self->append) == -1)
+    if (s_step(self->append) == -1) {
+        // The turn cannot be stored whole: drop it all (SQLite may have rolled back already)
+        zsys_error("store: cannot append to %s: %s", room, sqlite3_errmsg(self->db));
+        if (!sqlite3_get_autocommit(self->db))
+            s_step(self->rollback);
+        zhashx_purge(self->touched);
+        self->in_transaction = false;
         return -1;
+    }
     char *last = zsys_sprintf("%" PRIu64, seq);
     zhashx_update(self->touched, room, last);
     return 0;
@@ -288,6 +295,23 @@ store_test(bool verbose)
     store_destroy(&store);
     store_destroy(&store);
     assert(store == NULL);
+
+    // A full disk: the commit fails, is rolled back, and says so
+    store = store_new(":memory:", 100000, &error);
+    assert(store);
+    assert(sqlite3_exec(store->db, "PRAGMA max_page_count = 8", NULL, NULL, NULL) == SQLITE_OK);
+    char big[2048];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    int rc = 0;
+    for (uint64_t seq = 1; seq <= 100 && rc == 0; seq++) {
+        rc = store_append(store, "full", seq, big);
+        if (rc == 0 && seq % 10 == 0)
+            rc = store_commit(store);
+    }
+    assert(rc == -1);
+    assert(store_commit(store) == 0);  // nothing pending any more: a later turn can go on
+    store_destroy(&store);
 
     // A directory is no database
     store = store_new("/", 10, &error);

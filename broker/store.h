@@ -20,7 +20,8 @@ typedef void store_room_fn(void *arg, const char *room, uint64_t last_seq);
 int store_rooms(store_t *self, store_room_fn *fn, void *arg);
 
 // Add a room event (encoded JSON) to the current transaction, begun on demand. The room's last
-// seq becomes seq. Returns 0, or -1 on a database error.
+// seq becomes seq. Returns 0, or -1 on a database error: the whole transaction is then rolled
+// back.
 int store_append(store_t *self, const char *room, uint64_t seq, const char *json);
 
 // Commit the current transaction, if any, trimming each room it touched to the kept events.

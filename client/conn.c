@@ -432,6 +432,20 @@ s_hello(conn_t *self)
     self->hello_at = zclock_mono();
 }
 
+// The broker forgot us (a restart, an expiry, a takeover): log in again, resuming if it can;
+// say/msg stay queued for a resend.
+static void
+s_relogin(conn_t *self)
+{
+    if (self->online) {
+        self->online = false;
+        if (self->handler.on_state)
+            self->handler.on_state(self->arg, CONN_LOST);
+    }
+    if (!self->hello_id[0])
+        s_hello(self);
+}
+
 static void
 s_forward(conn_t *self, const zchat_msg_t *reply)
 {
@@ -455,14 +469,7 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
         return;
     }
     if (streq(code, "not_logged_in")) {
-        // The broker forgot us (a restart): log in again; say/msg stay queued for a resend
-        if (self->online) {
-            self->online = false;
-            if (self->handler.on_state)
-                self->handler.on_state(self->arg, CONN_LOST);
-        }
-        if (!self->hello_id[0])
-            s_hello(self);
+        s_relogin(self);
         return;
     }
     s_unacked_t *unacked = s_unacked_take(self, id);
@@ -518,6 +525,12 @@ s_on_command(conn_t *self)
     } else if (streq(type, "history") && !mine) {
         s_on_history(self, reply);
     } else if (streq(type, "pong")) {
+        // zchat-broker tells whether this connection still has a session, and its epoch
+        bool logged_in = true;
+        zchat_msg_opt_bool(reply, "logged_in", &logged_in);
+        const char *epoch = zchat_msg_string(reply, "epoch");
+        if (self->online && (!logged_in || (epoch && self->epoch && !streq(epoch, self->epoch))))
+            s_relogin(self);
         zchat_msg_t *seqs = zchat_msg_object(reply, "seqs");
         const char *room;
         for (size_t i = 0; seqs && (room = zchat_msg_member(seqs, i)); i++) {

@@ -46,6 +46,9 @@ main(int argc, char **argv)
         if (streq(argv[i], "-v"))
             verbose = true;
     }
+    zsys_init();
+    if (!verbose)
+        zsys_set_logstream(NULL);  // a passing self-test is silent
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-')
             continue;

@@ -1,0 +1,31 @@
+// ui.h - the zchat command line on top of conn: commands, the display of every line, and line
+// editing with GNU readline when stdin is a terminal (plain lines when it is not)
+#ifndef UI_H_INCLUDED
+#define UI_H_INCLUDED
+
+#include "zchat.h"
+
+typedef struct ui ui_t;
+
+typedef struct {
+    const char *host;  // broker host (commands endpoint)
+    int port;          // broker commands port
+    const char *user;  // the name to log in with
+    const char *room;  // a room to join at start and make current; NULL: stay in lobby
+    bool no_color;     // --no-color; colors are also off with NO_COLOR or a stdout not a tty
+} ui_options_t;
+
+// Create the CLI; nothing is connected yet. Strings in options are copied.
+ui_t *ui_new(const ui_options_t *options);
+
+// Leave (quit with the /quit reason, if any), restore the terminal, null *self_p; safe on NULL.
+void ui_destroy(ui_t **self_p);
+
+// Connect, then show events and run what is typed until /quit, Ctrl-D, end of input, SIGINT
+// or SIGTERM. Returns the exit status: 0 for those, 1 if the broker cannot be reached or
+// refuses the login (the reason is printed on stderr).
+int ui_run(ui_t *self);
+
+void ui_test(bool verbose);
+
+#endif
