@@ -309,11 +309,17 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
     if (new_feed || !self->sub)
         s_subscribe_all(self);
 
-    // Our rooms: the broker's list (a fresh login: lobby) and the ones we were in before
+    // Our rooms: the broker's list (a fresh login: lobby) and the ones we were in before. A
+    // new login after a restart puts us in lobby again: leave it if we had left it.
     zhashx_t *in_session = zhashx_new();
     for (size_t i = 0; i < zchat_msg_array_size(welcome, "rooms"); i++) {
         const char *room = zchat_msg_array_string(welcome, "rooms", i);
-        if (room) {
+        s_track_t *track = room ? zhashx_lookup(self->rooms, room) : NULL;
+        if (room && reconnect && !(track && track->member)) {
+            zchat_msg_t *leave = zchat_msg_new("leave");
+            zchat_msg_set_string(leave, "room", room);
+            s_send(self, &leave, 'i', NULL);
+        } else if (room) {
             s_track_require(self, room, -1)->member = true;
             zhashx_insert(in_session, room, (void *)room);
         }
@@ -519,9 +525,10 @@ s_on_command(conn_t *self)
         }
     } else if (streq(type, "left")) {
         const char *room = zchat_msg_string(reply, "room");
-        if (room)
+        if (room && mine)
             s_track_remove(self, room);
-        s_forward(self, reply);
+        if (mine)
+            s_forward(self, reply);
     } else if (streq(type, "history") && !mine) {
         s_on_history(self, reply);
     } else if (streq(type, "pong")) {
@@ -726,7 +733,9 @@ conn_connect(conn_t *self)
         int64_t left = until - zclock_mono();
         if (left <= 0)
             break;
-        if (conn_wait(self, -1, (int)left) == -1) {
+        // In short slices: conn_wait without an fd runs out its timeout, and the welcome (or
+        // a refusal) should end the wait at once
+        if (conn_wait(self, -1, left < 20 ? (int)left : 20) == -1) {
             snprintf(self->error_code, sizeof self->error_code, "interrupted");
             snprintf(self->error, sizeof self->error, "interrupted");
             return -1;
@@ -782,8 +791,10 @@ conn_wait(conn_t *self, int fd, int timeout_ms)
         if (fd >= 0)
             fd_at = n, items[n++] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
         int rc = zmq_poll(items, n, wait);
+        if (rc == -1 && errno == EINTR && !zsys_interrupted)
+            continue;  // another signal (SIGWINCH, SIGHUP...): the caller's flags tell
         if (rc == -1)
-            return zsys_interrupted || errno == EINTR ? -1 : 0;
+            return zsys_interrupted ? -1 : 0;
         // Drain what is ready, commands first: a joined reply sets the baseline for the feed
         if (dealer_at >= 0 && (items[dealer_at].revents & ZMQ_POLLIN))
             while (self->dealer && (zsock_events(self->dealer) & ZMQ_POLLIN))

@@ -10,6 +10,7 @@
 #include "session.h"
 #include "store.h"
 #include "conn.h"
+#include "ui.h"
 
 typedef void test_fn(bool verbose);
 
@@ -28,6 +29,7 @@ static const struct {
     {"store", store_test},
     {"broker", broker_test},
     {"conn", conn_test},
+    {"ui", ui_test},
 };
 
 #define S_TESTS (sizeof s_tests / sizeof s_tests[0])

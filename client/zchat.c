@@ -1,0 +1,214 @@
+// zchat.c - the zchat chat client: options (or questions, when run bare on a terminal), then
+// the ui does the rest
+#include "zchat.h"
+#include "ui.h"
+#include "zchat_name.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <unistd.h>
+
+#define S_DEFAULT_HOST "localhost"
+
+static const char s_help[] =
+    "Usage: zchat [OPTION]...\n"
+    "Chat on a zchat-broker from the terminal.\n"
+    "\n"
+    "  -H, --host HOST   broker host (default " S_DEFAULT_HOST ")\n"
+    "  -p, --port N      broker command port (default 12345)\n"
+    "  -u, --user NAME   user name: a letter, then up to 31 letters, digits, _ or -\n"
+    "  -r, --room ROOM   also join ROOM at start and make it the current room\n"
+    "      --no-color    no colors (also with NO_COLOR set, or when stdout is not a terminal)\n"
+    "  -v, --verbose     debug log on stderr\n"
+    "      --help        show this help and exit\n"
+    "      --version     show the version and exit\n"
+    "\n"
+    "Without options on a terminal, zchat asks for the host, port and user name.\n"
+    "When stdin is not a terminal, each input line is one command or message: there is no\n"
+    "prompt, no color and no line editing, and -u is required. Type /help in the chat for\n"
+    "the commands.\n"
+    "\n"
+    "Exit status: 0 after /quit, Ctrl-D, end of input, SIGINT or SIGTERM; 1 if the broker\n"
+    "cannot be reached or refuses the login; 2 for a bad option.\n";
+
+// A port number 1-65535, or -1
+static int
+s_port(const char *text)
+{
+    char *end;
+    errno = 0;
+    long port = strtol(text, &end, 10);
+    if (errno || end == text || *end || port < 1 || port > 65535)
+        return -1;
+    return (int)port;
+}
+
+static int
+s_bad_option(const char *what, const char *value)
+{
+    fprintf(stderr, "zchat: %s%s%s (try zchat --help)\n", what, value ? ": " : "",
+            value ? value : "");
+    return 2;
+}
+
+// Ask question on stdout and read the answer from stdin (no newline, blanks trimmed). Returns
+// a string to free, or NULL at end of input.
+static char *
+s_ask(const char *question)
+{
+    fputs(question, stdout);
+    fflush(stdout);
+    char *answer = NULL;
+    size_t size = 0;
+    ssize_t length = getline(&answer, &size, stdin);
+    if (length < 0) {
+        free(answer);
+        fputs("\n", stdout);
+        return NULL;
+    }
+    while (length > 0 && (answer[length - 1] == '\n' || answer[length - 1] == '\r' ||
+                          answer[length - 1] == ' ' || answer[length - 1] == '\t'))
+        answer[--length] = 0;
+    char *start = answer + strspn(answer, " \t");
+    memmove(answer, start, strlen(start) + 1);
+    return answer;
+}
+
+// The questions of a bare start. Returns 0, or -1 if the user ended the input.
+static int
+s_ask_all(bool ask_server, char **host, int *port, char **user)
+{
+    puts("=== zchat ===");
+    while (ask_server && !*host) {
+        char *answer = s_ask("Server host (default: " S_DEFAULT_HOST "): ");
+        if (!answer)
+            return -1;
+        if (!*answer) {
+            free(answer);
+            answer = strdup(S_DEFAULT_HOST);
+            assert(answer);
+        }
+        *host = answer;
+    }
+    while (ask_server && *port < 0) {
+        char *answer = s_ask("Server port (default: 12345): ");
+        if (!answer)
+            return -1;
+        *port = *answer ? s_port(answer) : ZCHAT_DEFAULT_PORT;
+        if (*port < 0)
+            puts("A port is a number from 1 to 65535.");
+        free(answer);
+    }
+    while (!*user) {
+        char *answer = s_ask("Username: ");
+        if (!answer)
+            return -1;
+        if (zchat_name_is_user(answer)) {
+            *user = answer;
+        } else {
+            puts("A user name is a letter, then up to 31 letters, digits, _ or -.");
+            free(answer);
+        }
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    zsys_init();
+    zsys_set_logident("zchat");
+    zsys_set_logstream(stderr);
+    signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before we say quit
+
+    enum { OPT_NO_COLOR = 256, OPT_HELP, OPT_VERSION };
+    static const struct option options[] = {
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"user", required_argument, NULL, 'u'},
+        {"room", required_argument, NULL, 'r'},
+        {"no-color", no_argument, NULL, OPT_NO_COLOR},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    char *host = NULL, *user = NULL;
+    const char *room = NULL;
+    int port = -1;
+    bool no_color = false;
+    opterr = 0;  // our own one-line messages
+    int option;
+    int rc = 0;
+    while (rc == 0 && (option = getopt_long(argc, argv, ":H:p:u:r:v", options, NULL)) != -1) {
+        switch (option) {
+        case 'H':
+            free(host);
+            host = strdup(optarg);
+            assert(host);
+            if (!*host)
+                rc = s_bad_option("empty host", NULL);
+            break;
+        case 'p':
+            port = s_port(optarg);
+            if (port < 0)
+                rc = s_bad_option("the port must be a number from 1 to 65535", optarg);
+            break;
+        case 'u':
+            if (!zchat_name_is_user(optarg))
+                rc = s_bad_option("a user name is a letter, then up to 31 letters, digits, _ or -",
+                                  optarg);
+            free(user);
+            user = strdup(optarg);
+            assert(user);
+            break;
+        case 'r': {
+            char canonical[ZCHAT_NAME_MAX + 1];
+            if (zchat_name_room(optarg, canonical, sizeof canonical) == -1)
+                rc = s_bad_option("a room name is 1 to 32 of a-z 0-9 _ -", optarg);
+            room = optarg;
+            break;
+        }
+        case 'v':
+            zchat_verbose = true;
+            break;
+        case OPT_NO_COLOR:
+            no_color = true;
+            break;
+        case OPT_HELP:
+            fputs(s_help, stdout);
+            rc = -1;
+            break;
+        case OPT_VERSION:
+            printf("zchat %s\n", ZCHAT_VERSION);
+            rc = -1;
+            break;
+        case ':':
+            rc = s_bad_option("missing value for", argv[optind - 1]);
+            break;
+        default:
+            rc = s_bad_option("unknown option", argv[optind - 1]);
+            break;
+        }
+    }
+    if (rc == 0 && optind < argc)
+        rc = s_bad_option("unexpected argument", argv[optind]);
+    if (rc == 0 && !user && !isatty(STDIN_FILENO))
+        rc = s_bad_option("stdin is not a terminal: give the user name with -u NAME", NULL);
+    if (rc == 0 && !user && s_ask_all(!host && port < 0, &host, &port, &user) == -1)
+        rc = -1;  // input ended at a question: nothing to do
+
+    if (rc == 0) {
+        ui_options_t ui_options = {.host = host ? host : S_DEFAULT_HOST,
+                                   .port = port > 0 ? port : ZCHAT_DEFAULT_PORT,
+                                   .user = user,
+                                   .room = room,
+                                   .no_color = no_color};
+        ui_t *ui = ui_new(&ui_options);
+        rc = ui_run(ui);
+        ui_destroy(&ui);
+    }
+    free(host);
+    free(user);
+    return rc == -1 ? 0 : rc;
+}

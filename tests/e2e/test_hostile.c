@@ -1,0 +1,242 @@
+// test_hostile.c - e2e: hostile input (PROTOCOL.md §1, §2, §6): NUL in names, deep nesting, the
+// frame size limit, abrupt disconnects, floods. After each, the broker serves a good client.
+#include "zchat.h"
+#include "harness.h"
+#include "tests.h"
+
+#define S_NEST 10000  // brackets in the deep-nesting cases
+
+// A well-behaved client can still log in, say, and get its ack.
+static void
+s_still_serving(hbroker_t *broker, const char *user)
+{
+    hclient_t *client = hclient_login(broker, user);
+    hclient_say(client, "lobby", "still here");
+    hclient_ping(client);
+}
+
+void
+test_hostile_nul_in_name(void)
+{
+    hbroker_t *broker = hbroker_start("--rate", "0", NULL);
+    hclient_t *bob = hclient_login(broker, "bob");
+    hclient_t *watcher = hclient_watcher(broker, "room/", bob, "lobby");
+    hclient_t *client = hclient_new(broker);
+    // An escaped NUL must not cut the name short: "alice\u0000x" is not "alice".
+    const char *users[] = {"alice\\u0000x", "alice\\u0000", "\\u0000alice", "bob\\u0000"};
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
+        hclient_sendf(client, "{\"type\":\"hello\",\"user\":\"%s\",\"proto\":1}", users[i]);
+        hclient_expect_error(client, "invalid_name", "hello");
+    }
+    hclient_say(bob, "lobby", "marker");
+    hclient_expect_message(watcher, "lobby", "bob", "marker");  // no join of "alice"
+    hclient_t *alice = hclient_login(broker, "alice");          // the prefix is free
+
+    hclient_send(bob, "{\"type\":\"join\",\"room\":\"py\\u0000x\"}");
+    hclient_expect_error(bob, "invalid_name", "join");
+    hclient_send(bob, "{\"type\":\"join\",\"room\":\"#lobby\\u0000\"}");
+    hclient_expect_error(bob, "invalid_name", "join");
+    hclient_send(bob, "{\"type\":\"msg\",\"to\":\"alice\\u0000x\",\"text\":\"hi\"}");
+    hclient_expect_error(bob, "no_such_user", "msg");
+    hclient_send(bob, "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"a\\u0000b\"}");
+    hclient_expect_error(bob, "bad_text", "say");
+    hclient_send(bob, "{\"type\":\"status\",\"status\":\"away\",\"note\":\"x\\u0000\"}");
+    hclient_expect_error(bob, "bad_text", "status");
+    hclient_send(bob, "{\"type\":\"status\",\"status\":\"away\\u0000\"}");
+    hclient_expect_error(bob, "bad_request", "status");
+    hclient_expect_nothing(alice, 50);
+    s_still_serving(broker, "carol");
+}
+
+// RFC 8259 lets a parser limit nesting: a deeply nested unknown field may be refused as
+// bad_json or ignored (pong), but must get exactly one of those.
+static void
+s_expect_pong_or_bad_json(hclient_t *client)
+{
+    cJSON *reply = hclient_recv(client, H_REPLY_MS);
+    CHECK(reply, "no reply to a deeply nested object");
+    const cJSON *code = jget(reply, "code");
+    CHECK(streq(jstr(reply, "type"), "pong") ||
+              (cJSON_IsString(code) && streq(code->valuestring, "bad_json")),
+          "expected pong or bad_json: %s", harness_json_text(reply));
+}
+
+void
+test_hostile_deep_nesting(void)
+{
+    hbroker_t *broker = hbroker_start("--rate", "0", NULL);
+    hclient_t *client = hclient_new(broker);
+    static char frame[6 * S_NEST + 64];
+
+    // 10000 '[' unclosed, then closed: not an object either way.
+    memset(frame, '[', S_NEST);
+    hclient_send_raw(client, frame, S_NEST);
+    hclient_expect_error(client, "bad_json", NULL);
+    memset(frame + S_NEST, ']', S_NEST);
+    hclient_send_raw(client, frame, 2 * S_NEST);
+    hclient_expect_error(client, "bad_json", NULL);
+    memset(frame, '{', S_NEST);
+    hclient_send_raw(client, frame, S_NEST);
+    hclient_expect_error(client, "bad_json", NULL);
+
+    // Deep inside an object: a parser may refuse it (bad_json) or ignore the unknown field.
+    size_t size = (size_t)snprintf(frame, sizeof frame, "{\"type\":\"ping\",\"x\":");
+    memset(frame + size, '[', S_NEST);
+    memset(frame + size + S_NEST, ']', S_NEST);
+    size += 2 * S_NEST;
+    frame[size++] = '}';
+    hclient_send_raw(client, frame, size);
+    s_expect_pong_or_bad_json(client);
+    size = (size_t)snprintf(frame, sizeof frame, "{\"type\":\"ping\",\"x\":");
+    for (int i = 0; i < S_NEST; i++) {
+        memcpy(frame + size, "{\"a\":", 5);
+        size += 5;
+    }
+    frame[size++] = '1';
+    memset(frame + size, '}', S_NEST + 1);
+    size += S_NEST + 1;
+    hclient_send_raw(client, frame, size);
+    s_expect_pong_or_bad_json(client);
+    hclient_ping(client);
+    s_still_serving(broker, "alice");
+}
+
+// Fill buf with {"type":T,...,"pad":"xxx"} of exactly size bytes; returns buf.
+static char *
+s_padded(char *buf, size_t size, const char *head)
+{
+    size_t used = (size_t)snprintf(buf, size + 1, "%s,\"pad\":\"", head);
+    assert(used + 2 <= size);
+    memset(buf + used, 'x', size - used - 2);
+    buf[size - 2] = '"';
+    buf[size - 1] = '}';
+    return buf;
+}
+
+void
+test_hostile_frame_limit(void)
+{
+    hbroker_t *broker = hbroker_start(NULL);
+    static char frame[ZCHAT_FRAME_MAX + 2];
+
+    // 65536 bytes exactly: processed.
+    hclient_t *client = hclient_new(broker);
+    s_padded(frame, ZCHAT_FRAME_MAX, "{\"type\":\"ping\",\"id\":\"big\"");
+    hclient_send_raw(client, frame, ZCHAT_FRAME_MAX);
+    jcheck_str(hclient_expect(client, "pong"), "id", "big");
+    hclient_t *alice = hclient_login(broker, "alice");
+    s_padded(frame, ZCHAT_FRAME_MAX,
+             "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"just fits\",\"id\":\"s1\"");
+    hclient_send_raw(alice, frame, ZCHAT_FRAME_MAX);
+    jcheck_str(hclient_expect(alice, "ack"), "id", "s1");
+
+    // 65537 bytes: never processed, that connection is dropped.
+    hclient_t *mallory = hclient_login(broker, "mallory");
+    s_padded(frame, ZCHAT_FRAME_MAX + 1,
+             "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"too big\",\"id\":\"s2\"");
+    hclient_send_raw(mallory, frame, ZCHAT_FRAME_MAX + 1);
+    hclient_expect_nothing(mallory, 300);
+    hclient_t *other = hclient_new(broker);
+    s_padded(frame, ZCHAT_FRAME_MAX + 1, "{\"type\":\"ping\",\"id\":\"big\"");
+    hclient_send_raw(other, frame, ZCHAT_FRAME_MAX + 1);
+    hclient_expect_nothing(other, 300);
+
+    // The broker is fine, and the big say was not delivered.
+    hclient_ping(alice);
+    hclient_send(alice, "{\"type\":\"history\",\"room\":\"lobby\"}");
+    cJSON *events = jarr(hclient_expect(alice, "history"), "events");
+    cJSON *event;
+    cJSON_ArrayForEach(event, events)
+    {
+        const cJSON *text = jget(event, "text");
+        CHECK(!text || !streq(text->valuestring, "too big"), "a 65537-byte say was delivered");
+    }
+    s_still_serving(broker, "bob");
+}
+
+void
+test_hostile_disconnect(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", "200", NULL);
+    hclient_t *alice = hclient_login(broker, "alice");
+    hclient_join(alice, "py");
+    hclient_t *bob = hclient_login(broker, "bob");
+    hclient_t *watcher = hclient_watcher(broker, "room/", bob, "lobby");
+
+    // Sockets destroyed mid-session, with requests in flight, and before any reply is read.
+    for (int i = 0; i < 3; i++)
+        hclient_sendf(alice, "{\"type\":\"say\",\"room\":\"py\",\"text\":\"bye %d\"}", i);
+    hclient_close(alice);
+    for (int i = 0; i < 10; i++) {
+        hclient_t *ghost = hclient_new(broker);
+        hclient_sendf(ghost, "{\"type\":\"hello\",\"user\":\"ghost%d\",\"proto\":1}", i);
+        hclient_send(ghost, "{\"type\":\"join\",\"room\":\"py\"}");
+        hclient_send(ghost, "{\"type\":\"history\",\"room\":\"py\"}");
+        hclient_close(ghost);
+    }
+    // A msg to alice now is delivered to nobody or refused; either way bob gets an answer.
+    hclient_send(bob, "{\"type\":\"msg\",\"to\":\"alice\",\"text\":\"there?\",\"id\":\"m\"}");
+    cJSON *reply = hclient_recv(bob, H_REPLY_MS);
+    CHECK(reply, "no answer to a msg to a vanished user");
+    CHECK(streq(jstr(reply, "type"), "ack") || streq(jstr(reply, "code"), "no_such_user"),
+          "msg to a vanished user: %s", harness_json_text(reply));
+
+    // Every vanished session expires; alice's leaves say timeout.
+    int64_t deadline = zclock_mono() + 4 * 200 + 3000;
+    int alice_leaves = 0;
+    while (alice_leaves < 2) {
+        CHECK(zclock_mono() < deadline, "alice's sessions did not time out");
+        hclient_ping(bob);
+        cJSON *event = hclient_event(watcher, 100);
+        if (event && streq(jstr(event, "type"), "presence") &&
+            streq(jstr(event, "user"), "alice")) {
+            jcheck_str(event, "event", "leave");
+            jcheck_str(event, "reason", "timeout");
+            alice_leaves++;
+        }
+    }
+    while (true) {
+        hclient_send(bob, "{\"type\":\"users\"}");
+        cJSON *users = jarr(hclient_expect(bob, "users"), "users");
+        if (cJSON_GetArraySize(users) == 1)
+            break;
+        CHECK(zclock_mono() < deadline, "vanished users still listed: %s",
+              harness_json_text(users));
+        hclient_expect_nothing(bob, 100);
+    }
+    s_still_serving(broker, "alice");
+}
+
+void
+test_hostile_flood(void)
+{
+    hbroker_t *broker = hbroker_start(NULL);
+    hclient_t *alice = hclient_login(broker, "alice");
+    // A client that floods and never reads its replies, mixing garbage and requests.
+    hclient_t *flooder = hclient_new(broker);
+    hclient_t *spammer = hclient_login(broker, "spammer");
+    const char *frames[] = {"garbage",
+                            "{\"type\":\"ping\"}",
+                            "{}",
+                            "{\"type\":\"rooms\"}",
+                            "{\"type\":\"hello\",\"user\":\"x\",\"proto\":2}",
+                            ""};
+    int64_t deadline = zclock_mono() + 3000;
+    int sent = 0;
+    for (int i = 0; i < 5000 && zclock_mono() < deadline; i++) {
+        const char *frame = frames[i % 6];
+        if (hclient_try_send(flooder, frame, strlen(frame)))
+            sent++;
+        char say[96];
+        snprintf(say, sizeof say, "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"spam %d\"}", i);
+        hclient_try_send(spammer, say, strlen(say));
+        if (i % 1000 == 0)
+            hclient_ping(alice);  // answered promptly in the middle of the flood
+    }
+    harness_note("flooder queued %d frames", sent);
+    hclient_say(alice, "lobby", "through the flood");
+    hclient_close(flooder);
+    hclient_close(spammer);
+    hclient_ping(alice);
+    s_still_serving(broker, "bob");
+}

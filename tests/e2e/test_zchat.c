@@ -1,0 +1,1422 @@
+// test_zchat.c - e2e: the zchat CLI against a real broker. Scripted runs over pipes (non-tty
+// mode: plain lines, one line one command) for every command and error path, presence, private
+// messages, a broker restart and escape injection; and one run in a real terminal (tmux) that
+// checks an incoming line leaves a half-typed line alone.
+#include "zchat.h"
+#include "harness.h"
+#include "tests_zchat.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_LINE_MS      5000  // how long a line may take to show (a gap fill waits for a heartbeat)
+#define S_EXIT_MS      5000  // how long zchat may take to exit once told to
+#define S_CONNECT_MS   3000  // zchat's connect timeout
+#define S_HEARTBEAT    "2000"  // broker heartbeat: idle harness clients live 6 s
+#define S_MAX_CHILDREN 32
+#define S_RLO          "\xe2\x80\xae"  // U+202E RIGHT-TO-LEFT OVERRIDE
+#define S_FFFD         "\xef\xbf\xbd"  // U+FFFD, what zchat shows instead of a control
+
+typedef struct {
+    char name[32];  // for messages: the user name
+    pid_t pid;      // 0 once reaped
+    int status;     // wait status once reaped
+    int in_fd;      // its stdin; -1 once closed
+    int out_fd;     // its stdout; -1 at end of file
+    char err_path[PATH_MAX];
+    char *raw;  // every byte it wrote on stdout
+    size_t raw_size;
+    size_t line_start;  // where the line being read starts in raw
+    char **lines;       // complete lines, without newline
+    bool *used;         // lines already matched by an expectation
+    size_t line_count;
+} s_zchat_t;
+
+// A raw client kept alive (pinged) while an expectation waits: for short heartbeats
+static hclient_t *s_keepalive;
+
+// Children and the tmux server: killed if the test fails (harness_fail exits)
+static s_zchat_t *s_children[S_MAX_CHILDREN];
+static pid_t s_tmux_server;
+static bool s_cleanup_registered;
+
+static void
+s_cleanup(void)
+{
+    for (int i = 0; i < S_MAX_CHILDREN; i++) {
+        s_zchat_t *z = s_children[i];
+        if (!z)
+            continue;
+        if (z->pid > 0) {
+            kill(z->pid, SIGKILL);
+            waitpid(z->pid, NULL, 0);
+        }
+        if (z->in_fd >= 0)
+            close(z->in_fd);
+        if (z->out_fd >= 0)
+            close(z->out_fd);
+        for (size_t l = 0; l < z->line_count; l++)
+            free(z->lines[l]);
+        free(z->lines);
+        free(z->used);
+        free(z->raw);
+        free(z);
+        s_children[i] = NULL;
+    }
+    if (s_tmux_server > 0) {
+        // Its socket may be gone with the temp dir, and it ignores SIGTERM while a session
+        // lives: SIGKILL, which hangs up the terminal of whatever runs in it
+        kill(s_tmux_server, SIGKILL);
+        s_tmux_server = 0;
+    }
+}
+
+static void
+s_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+// The zchat binary: ZCHAT_CLIENT, else next to the broker
+static const char *
+s_client_path(void)
+{
+    static char path[PATH_MAX];
+    const char *client = getenv("ZCHAT_CLIENT");
+    if (client && *client)
+        return client;
+    const char *broker = getenv("ZCHAT_BROKER");
+    if (!broker || !*broker)
+        broker = "build/test/zchat-broker";
+    const char *slash = strrchr(broker, '/');
+    if (slash)
+        snprintf(path, sizeof path, "%.*s/zchat", (int)(slash - broker), broker);
+    else
+        snprintf(path, sizeof path, "./zchat");
+    return path;
+}
+
+static int
+s_port_of(hbroker_t *broker)
+{
+    const char *colon = strrchr(hbroker_commands(broker), ':');
+    CHECK(colon && atoi(colon + 1) > 0, "no port in %s", hbroker_commands(broker));
+    return atoi(colon + 1);
+}
+
+// A loopback port where nothing listens
+static int
+s_dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0, "socket: %s", strerror(errno));
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "bind: %s", strerror(errno));
+    socklen_t size = sizeof addr;
+    CHECK(getsockname(fd, (struct sockaddr *)&addr, &size) == 0, "getsockname");
+    close(fd);  // bound, never listened: connecting there is refused
+    return ntohs(addr.sin_port);
+}
+
+// A free loopback port below the ephemeral range, which no connecting socket is given
+static int
+s_fixed_port(void)
+{
+    int low = 32768, high = 60999;
+    FILE *file = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (file) {
+        if (fscanf(file, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose(file);
+    }
+    int first = low > 11024 ? low - 10000 : 1024;
+    for (int attempt = 0; attempt < 100 && low > first; attempt++) {
+        int port = first + (int)(random() % (low - first));
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(fd >= 0, "socket: %s", strerror(errno));
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+        close(fd);
+        if (rc == 0)
+            return port;
+    }
+    FAIL("no free port below %d", low);
+}
+
+// --- A zchat child over pipes ---
+
+// Start zchat with args (NULL-terminated; the binary is added in front)
+static s_zchat_t *
+s_zchat_spawn(const char *name, const char *const args[])
+{
+    if (!s_cleanup_registered) {
+        atexit(s_cleanup);
+        s_cleanup_registered = true;
+    }
+    int slot = 0;
+    while (slot < S_MAX_CHILDREN && s_children[slot])
+        slot++;
+    CHECK(slot < S_MAX_CHILDREN, "too many zchat children");
+    s_zchat_t *z = zmalloc(sizeof(s_zchat_t));
+    s_children[slot] = z;
+    snprintf(z->name, sizeof z->name, "%s", name);
+    z->raw = zmalloc(1);
+    char file[64];
+    snprintf(file, sizeof file, "zchat-%s-%d.stderr", name, slot);
+    harness_path(z->err_path, sizeof z->err_path, file);
+
+    const char *argv[32];
+    int argc = 0;
+    argv[argc++] = s_client_path();
+    char command[1024] = "";
+    for (int i = 0; args[i] && argc < 31; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    for (int i = 0; i < argc; i++) {
+        size_t used = strlen(command);
+        snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "", argv[i]);
+    }
+    harness_note("start %s", command);
+
+    int in[2], out[2];
+    CHECK(pipe(in) == 0 && pipe(out) == 0, "pipe: %s", strerror(errno));
+    for (int i = 0; i < 2; i++) {
+        fcntl(in[i], F_SETFD, FD_CLOEXEC);
+        fcntl(out[i], F_SETFD, FD_CLOEXEC);
+    }
+    int err_fd = open(z->err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(err_fd >= 0, "open %s: %s", z->err_path, strerror(errno));
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        // Only async-signal-safe calls here: the parent has threads
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err_fd, 2);
+        execv(argv[0], (char *const *)argv);
+        static const char msg[] = "e2e: exec of zchat failed (set ZCHAT_CLIENT)\n";
+        ssize_t rc = write(2, msg, sizeof msg - 1);
+        (void)rc;
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err_fd);
+    z->pid = pid;
+    z->in_fd = in[1];
+    z->out_fd = out[0];
+    return z;
+}
+
+// zchat logged in as user on broker, with extra args (NULL-terminated, may be empty)
+static s_zchat_t *
+s_zchat_start_argv(hbroker_t *broker, const char *user, const char *const extra[])
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", s_port_of(broker));
+    const char *args[32] = {"-H", "127.0.0.1", "-p", port, "-u", user};
+    int argc = 6;
+    for (int i = 0; extra[i] && argc < 31; i++)
+        args[argc++] = extra[i];
+    args[argc] = NULL;
+    return s_zchat_spawn(user, args);
+}
+#define s_zchat_start(broker, user, ...)                                                           \
+    s_zchat_start_argv(broker, user, (const char *const[]){__VA_ARGS__})
+
+// A line without its "[HH:MM:SS] " clock
+static const char *
+s_body(const char *line)
+{
+    if (strlen(line) >= 11 && line[0] == '[' && line[3] == ':' && line[6] == ':' &&
+        line[9] == ']' && line[10] == ' ')
+        return line + 11;
+    return line;
+}
+
+static void
+s_add_line(s_zchat_t *z, const char *start, size_t length)
+{
+    z->lines = realloc(z->lines, (z->line_count + 1) * sizeof(char *));
+    z->used = realloc(z->used, (z->line_count + 1) * sizeof(bool));
+    assert(z->lines && z->used);
+    char *line = zmalloc(length + 1);
+    memcpy(line, start, length);
+    z->lines[z->line_count] = line;
+    z->used[z->line_count] = false;
+    z->line_count++;
+    harness_note("%s| %s", z->name, line);
+}
+
+// Read what is there, waiting up to timeout_ms for something. Returns false at end of file.
+static bool
+s_zchat_read(s_zchat_t *z, int timeout_ms)
+{
+    if (z->out_fd < 0)
+        return false;
+    struct pollfd pfd = {z->out_fd, POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return true;
+    char chunk[4096];
+    ssize_t got = read(z->out_fd, chunk, sizeof chunk);
+    if (got <= 0) {
+        if (z->raw_size > z->line_start)
+            s_add_line(z, z->raw + z->line_start, z->raw_size - z->line_start);
+        close(z->out_fd);
+        z->out_fd = -1;
+        return false;
+    }
+    z->raw = realloc(z->raw, z->raw_size + (size_t)got + 1);
+    assert(z->raw);
+    memcpy(z->raw + z->raw_size, chunk, (size_t)got);
+    z->raw_size += (size_t)got;
+    z->raw[z->raw_size] = 0;
+    char *newline;
+    while ((newline = memchr(z->raw + z->line_start, '\n', z->raw_size - z->line_start))) {
+        s_add_line(z, z->raw + z->line_start, (size_t)(newline - (z->raw + z->line_start)));
+        z->line_start = (size_t)(newline - z->raw) + 1;
+    }
+    return true;
+}
+
+// Everything it printed, for failure messages (borrowed until the next call)
+static const char *
+s_transcript(s_zchat_t *z)
+{
+    static char text[8192];
+    size_t used = 0;
+    text[0] = 0;
+    size_t first = z->line_count > 60 ? z->line_count - 60 : 0;
+    for (size_t l = first; l < z->line_count && used + 2 < sizeof text; l++)
+        used +=
+            (size_t)snprintf(text + used, sizeof text - used, "\n    %s| %s", z->name, z->lines[l]);
+    return text;
+}
+
+// The index of the first unused line after line after whose body is text (or starts with it),
+// or -1
+static int
+s_find(s_zchat_t *z, int after, const char *text, bool prefix)
+{
+    for (size_t l = (size_t)(after + 1); l < z->line_count; l++) {
+        const char *body = s_body(z->lines[l]);
+        if (!z->used[l] && (prefix ? strncmp(body, text, strlen(text)) == 0 : streq(body, text)))
+            return (int)l;
+    }
+    return -1;
+}
+
+// Wait for a line after line after whose body (after the clock) is text, or starts with it;
+// mark it used and return its index
+static int
+s_expect_at(const char *file, int line, s_zchat_t *z, int after, const char *text, bool prefix)
+{
+    int64_t deadline = zclock_mono() + S_LINE_MS;
+    int64_t next_ping = zclock_mono() + 100;
+    while (true) {
+        if (s_keepalive && zclock_mono() >= next_ping) {
+            hclient_ping_at(file, line, s_keepalive);
+            next_ping = zclock_mono() + 100;
+        }
+        int found = s_find(z, after, text, prefix);
+        if (found >= 0) {
+            z->used[found] = true;
+            return found;
+        }
+        int64_t left = deadline - zclock_mono();
+        if (left <= 0 || !s_zchat_read(z, (int)(left < 100 ? left : 100))) {
+            if (s_find(z, after, text, prefix) >= 0)
+                continue;
+            harness_fail(file, line, "%s never showed \"%s\"%s; its output:%s", z->name, text,
+                         prefix ? "..." : "", s_transcript(z));
+        }
+    }
+}
+#define s_expect(z, text)              s_expect_at(__FILE__, __LINE__, z, -1, text, false)
+#define s_expect_start(z, text)        s_expect_at(__FILE__, __LINE__, z, -1, text, true)
+#define s_expect_after(z, after, text) s_expect_at(__FILE__, __LINE__, z, after, text, false)
+
+// How many lines so far have exactly this body
+static int
+s_count(s_zchat_t *z, const char *text)
+{
+    int count = 0;
+    for (size_t l = 0; l < z->line_count; l++)
+        if (streq(s_body(z->lines[l]), text))
+            count++;
+    return count;
+}
+
+// Read for ms: whatever arrives meanwhile is collected
+static void
+s_settle(s_zchat_t *z, int ms)
+{
+    int64_t until = zclock_mono() + ms;
+    while (zclock_mono() < until && s_zchat_read(z, 20))
+        ;
+}
+
+static void
+s_type(s_zchat_t *z, const char *line)
+{
+    CHECK(z->in_fd >= 0, "typing into a closed stdin");
+    harness_note("%s< %s", z->name, line);
+    size_t length = strlen(line);
+    char *buffer = zmalloc(length + 2);
+    memcpy(buffer, line, length);
+    buffer[length] = '\n';
+    ssize_t wrote = write(z->in_fd, buffer, length + 1);
+    free(buffer);
+    CHECK(wrote == (ssize_t)length + 1, "write to %s: %s", z->name, strerror(errno));
+}
+
+static void
+s_close_stdin(s_zchat_t *z)
+{
+    if (z->in_fd >= 0)
+        close(z->in_fd);
+    z->in_fd = -1;
+}
+
+// Wait for the exit (reading its output meanwhile) and return the exit code; fails on a
+// signal, a timeout, or a sanitizer or CZMQ complaint on stderr
+static int
+s_wait_exit_at(const char *file, int line, s_zchat_t *z, int timeout_ms)
+{
+    int64_t deadline = zclock_mono() + timeout_ms;
+    while (z->pid > 0) {
+        int status;
+        pid_t rc = waitpid(z->pid, &status, WNOHANG);
+        if (rc == z->pid) {
+            z->pid = 0;
+            z->status = status;
+            break;
+        }
+        if (zclock_mono() > deadline)
+            harness_fail(file, line, "%s did not exit within %d ms; its output:%s", z->name,
+                         timeout_ms, s_transcript(z));
+        if (!s_zchat_read(z, 10))
+            s_sleep_ms(5);
+    }
+    while (s_zchat_read(z, 0) && z->out_fd >= 0)
+        ;
+    char err[4096] = "";
+    FILE *log = fopen(z->err_path, "r");
+    if (log) {
+        size_t got = fread(err, 1, sizeof err - 1, log);
+        err[got] = 0;
+        fclose(log);
+    }
+    if (WIFSIGNALED(z->status))
+        harness_fail(file, line, "%s died of signal %d; stderr: %s", z->name, WTERMSIG(z->status),
+                     err);
+    if (strstr(err, "dangling") || strstr(err, "Sanitizer") || strstr(err, "runtime error"))
+        harness_fail(file, line, "%s complained on stderr: %s", z->name, err);
+    return WEXITSTATUS(z->status);
+}
+#define s_wait_exit(z, ms) s_wait_exit_at(__FILE__, __LINE__, z, ms)
+
+// Its stderr so far (borrowed until the next call)
+static const char *
+s_stderr(s_zchat_t *z)
+{
+    static char err[4096];
+    err[0] = 0;
+    FILE *log = fopen(z->err_path, "r");
+    if (log) {
+        size_t got = fread(err, 1, sizeof err - 1, log);
+        err[got] = 0;
+        fclose(log);
+    }
+    return err;
+}
+
+// The greeting of a fresh login, in order
+static void
+s_expect_greeting_at(const char *file, int line, s_zchat_t *z, hbroker_t *broker)
+{
+    char text[128];
+    snprintf(text, sizeof text, "Connected to 127.0.0.1:%d", s_port_of(broker));
+    int connected = s_expect_at(file, line, z, -1, text, false);
+    snprintf(text, sizeof text, "Welcome to the chat, %s!", z->name);
+    int welcome = s_expect_at(file, line, z, -1, text, false);
+    snprintf(text, sizeof text, "*** %s joined lobby ***", z->name);
+    int joined = s_expect_at(file, line, z, -1, text, false);
+    if (!(connected < welcome && welcome < joined))
+        harness_fail(file, line, "greeting out of order:%s", s_transcript(z));
+}
+#define s_expect_greeting(z, broker) s_expect_greeting_at(__FILE__, __LINE__, z, broker)
+
+// Say "sync" in room from a raw client and wait until z shows it: from then on z's feed is live.
+// A talker that watches room (s_watch) gets its own message on its feed: taken off there too.
+static void
+s_sync(s_zchat_t *z, hclient_t *talker, const char *talker_name, const char *room,
+       const char *shown_as, bool watching)
+{
+    hclient_say(talker, room, "sync");
+    if (watching)
+        hclient_expect_message(talker, room, talker_name, "sync");
+    char text[128];
+    snprintf(text, sizeof text, "%s%s: sync", shown_as, talker_name);
+    s_expect(z, text);
+}
+
+// Bob's SUB on room, in sync (his own "sync" messages show in zchat too)
+static void
+s_watch(hclient_t *client, const char *room)
+{
+    char topic[64];
+    snprintf(topic, sizeof topic, "room/%s/", room);
+    hclient_subscribe(client, topic);
+    hclient_sync_feed(client, client, room);
+}
+
+// --- Options, start, exit ---
+
+void
+test_zchat_options(void)
+{
+    // --help and --version on stdout, exit 0, no connection attempted
+    s_zchat_t *z = s_zchat_spawn("help", (const char *const[]){"--help", NULL});
+    CHECK(s_wait_exit(z, S_EXIT_MS) == 0, "--help exit code");
+    const char *options[] = {"-H, --host", "-p, --port", "-u, --user", "-r, --room",
+                             "--no-color", "--help",     "--version",  "NO_COLOR"};
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        CHECK(strstr(z->raw, options[i]), "--help does not mention %s: %s", options[i], z->raw);
+    z = s_zchat_spawn("version", (const char *const[]){"--version", NULL});
+    CHECK(s_wait_exit(z, S_EXIT_MS) == 0, "--version exit code");
+    CHECK(strstr(z->raw, ZCHAT_VERSION), "--version does not say %s: %s", ZCHAT_VERSION, z->raw);
+
+    // Bad options: exit 2 with one line on stderr, nothing on stdout
+    const char *const bad[][8] = {
+        {"--bogus", "-u", "Alice", NULL},
+        {"-p", "70000", "-u", "Alice", NULL},
+        {"-p", "12x", "-u", "Alice", NULL},
+        {"-u", "9lives", NULL},
+        {"-u", "Alice", "-r", "bad room!", NULL},
+        {"-u", "Alice", "stray", NULL},
+        {"-u", NULL},
+        {"-H", "127.0.0.1", NULL},  // stdin is a pipe: -u is required
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        z = s_zchat_spawn("bad", bad[i]);
+        int code = s_wait_exit(z, S_EXIT_MS);
+        const char *err = s_stderr(z);
+        CHECK(code == 2, "case %zu (%s): exit %d, expected 2; stderr: %s", i, bad[i][0], code, err);
+        const char *newline = strchr(err, '\n');
+        CHECK(newline && !newline[1] && strncmp(err, "zchat: ", 7) == 0,
+              "case %zu: expected one \"zchat: ...\" line on stderr, got: %s", i, err);
+        CHECK(z->raw_size == 0, "case %zu: printed on stdout: %s", i, z->raw);
+    }
+}
+
+void
+test_zchat_unreachable(void)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", s_dead_port());
+    int64_t start = zclock_mono();
+    s_zchat_t *z = s_zchat_spawn(
+        "Alice", (const char *const[]){"-H", "127.0.0.1", "-p", port, "-u", "Alice", NULL});
+    int code = s_wait_exit(z, S_CONNECT_MS + 3000);
+    int64_t took = zclock_mono() - start;
+    const char *err = s_stderr(z);
+    CHECK(code == 1, "exit %d, expected 1; stderr: %s", code, err);
+    CHECK(took < S_CONNECT_MS + 2000, "took %" PRId64 " ms to give up", took);
+    CHECK(strstr(err, "cannot reach") && strstr(err, port), "unclear message: %s", err);
+    CHECK(!strstr(z->raw, "Welcome"), "welcomed by nobody: %s", z->raw);
+}
+
+void
+test_zchat_login_refused(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    hclient_login(broker, "bob");
+    s_zchat_t *z = s_zchat_start(broker, "Bob", NULL);  // names clash case-insensitively
+    int code = s_wait_exit(z, S_CONNECT_MS + 3000);
+    const char *err = s_stderr(z);
+    CHECK(code == 1, "exit %d, expected 1; stderr: %s", code, err);
+    CHECK(strstr(err, "login refused") && strstr(err, "in use"), "unclear message: %s", err);
+    CHECK(!strstr(z->raw, "Welcome"), "welcomed although refused: %s", z->raw);
+}
+
+void
+test_zchat_exit(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    // Four clients leave four ways; each must send quit and exit 0
+    s_zchat_t *quit = s_zchat_start(broker, "Quitter", NULL);
+    s_zchat_t *eof = s_zchat_start(broker, "Eof", NULL);
+    s_zchat_t *term = s_zchat_start(broker, "Term", NULL);
+    s_zchat_t *intr = s_zchat_start(broker, "Intr", NULL);
+    s_expect_greeting(quit, broker);
+    s_expect_greeting(eof, broker);
+    s_expect_greeting(term, broker);
+    s_expect_greeting(intr, broker);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    s_watch(bob, "lobby");
+
+    s_type(quit, "/quit see you later");
+    CHECK(s_wait_exit(quit, S_EXIT_MS) == 0, "exit code after /quit");
+    cJSON *leave = hclient_expect_presence(bob, "lobby", "Quitter", "leave", "quit");
+    jcheck_str(leave, "note", "see you later");
+
+    s_close_stdin(eof);
+    CHECK(s_wait_exit(eof, S_EXIT_MS) == 0, "exit code at end of input");
+    leave = hclient_expect_presence(bob, "lobby", "Eof", "leave", "quit");
+    jcheck_absent(leave, "note");
+
+    kill(term->pid, SIGTERM);
+    CHECK(s_wait_exit(term, S_EXIT_MS) == 0, "exit code after SIGTERM");
+    hclient_expect_presence(bob, "lobby", "Term", "leave", "quit");
+
+    kill(intr->pid, SIGINT);
+    CHECK(s_wait_exit(intr, S_EXIT_MS) == 0, "exit code after SIGINT");
+    hclient_expect_presence(bob, "lobby", "Intr", "leave", "quit");
+    hclient_send(bob, "{\"type\":\"users\"}");
+    CHECK(cJSON_GetArraySize(jarr(hclient_expect(bob, "users"), "users")) == 1,
+          "someone is still online");
+}
+
+// --- Chat ---
+
+void
+test_zchat_messages(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    s_expect(alice, "*** Bob joined lobby ***");
+    s_watch(bob, "lobby");
+    s_sync(alice, bob, "Bob", "lobby", "", true);
+
+    s_type(alice, "Hello everyone!");
+    hclient_expect_message(bob, "lobby", "Alice", "Hello everyone!");
+    s_expect(alice, "Alice: Hello everyone!");
+    hclient_say(bob, "lobby", "Hi Alice!");
+    hclient_expect_message(bob, "lobby", "Bob", "Hi Alice!");  // Bob watches the lobby too
+    s_expect(alice, "Bob: Hi Alice!");
+    // "//" says a line that starts with "/"; blank lines say nothing
+    s_type(alice, "");
+    s_type(alice, "   ");
+    s_type(alice, "//shrug");
+    hclient_expect_message(bob, "lobby", "Alice", "/shrug");
+    s_expect(alice, "Alice: /shrug");
+    // Tabs and UTF-8 pass through
+    s_type(alice, "caf\xc3\xa9\tbar");
+    hclient_expect_message(bob, "lobby", "Alice", "caf\xc3\xa9\tbar");
+
+    // Presence in another room, and leaves with their reason
+    s_type(alice, "/join python");
+    s_expect(alice, "*** Joined room: python ***");
+    s_expect(alice, "*** Alice joined python ***");
+    hclient_join(bob, "python");
+    s_expect(alice, "*** Bob joined python ***");
+    hclient_send(bob, "{\"type\":\"leave\",\"room\":\"python\"}");
+    hclient_expect(bob, "left");
+    s_expect(alice, "*** Bob left python ***");
+    hclient_join(bob, "python");
+    s_expect(alice, "*** Bob joined python ***");
+    hclient_send(bob, "{\"type\":\"quit\"}");
+    hclient_expect(bob, "bye");
+    s_expect(alice, "*** Bob left python (quit) ***");
+    s_expect(alice, "*** Bob left lobby (quit) ***");
+    hclient_t *carol = hclient_login(broker, "Carol");
+    hclient_send(carol, "{\"type\":\"quit\",\"reason\":\"gone fishing\"}");
+    hclient_expect(carol, "bye");
+    s_expect(alice, "*** Carol left lobby (quit: gone fishing) ***");
+    s_type(alice, "/quit");
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+    CHECK(s_count(alice, "Alice: Hello everyone!") == 1, "shown twice:%s", s_transcript(alice));
+    CHECK(!memchr(alice->raw, '\033', alice->raw_size), "colors on a pipe:%s", s_transcript(alice));
+}
+
+void
+test_zchat_private(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    hclient_t *bob = hclient_login(broker, "Bob");
+
+    s_type(alice, "/msg Bob How are you?");
+    cJSON *private = hclient_expect(bob, "private");
+    jcheck_str(private, "from", "Alice");
+    jcheck_str(private, "to", "Bob");
+    jcheck_str(private, "text", "How are you?");
+    s_expect(alice, "*** Private message sent to Bob ***");
+    // The recipient matches case-insensitively; the text keeps its inner blanks
+    s_type(alice, "/msg bob  two  spaces");
+    jcheck_str(hclient_expect(bob, "private"), "text", "two  spaces");
+    s_expect(alice, "*** Private message sent to bob ***");
+
+    hclient_send(bob, "{\"type\":\"msg\",\"to\":\"alice\",\"text\":\"I'm good, thanks!\"}");
+    s_expect(alice, "[PRIVATE] Bob: I'm good, thanks!");
+
+    // Errors from the broker: one line each, the broker's sentence
+    s_type(alice, "/msg Bobby are you there?");
+    s_expect(alice, "*** No such user: Bobby ***");
+    // Usage lines
+    s_type(alice, "/msg");
+    s_expect(alice, "*** Usage: /msg <user> <text> ***");
+    s_type(alice, "/msg Bob");
+    s_expect(alice, "*** Usage: /msg <user> <text> ***");
+    // A private message never goes to the room
+    s_type(alice, "/who");
+    s_expect(alice, "*** Online: Alice, Bob ***");
+    hclient_expect_nothing(bob, H_QUIET_MS);
+    s_close_stdin(alice);
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+    CHECK(s_count(alice, "[PRIVATE] Bob: I'm good, thanks!") == 1, "shown twice:%s",
+          s_transcript(alice));
+}
+
+void
+test_zchat_rooms(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_join(bob, "python");
+    s_watch(bob, "python");
+
+    // /join makes the room current at once: the next line already goes there
+    s_type(alice, "/join #Python");
+    s_type(alice, "first in python");
+    s_expect(alice, "*** Joined room: python ***");
+    hclient_expect_presence(bob, "python", "Alice", "join", NULL);
+    hclient_expect_message(bob, "python", "Alice", "first in python");
+    s_expect(alice, "Alice: first in python");
+    s_sync(alice, bob, "Bob", "python", "", true);
+
+    // Messages of the current room have no prefix, the others have "#room"
+    hclient_say(bob, "python", "in python");
+    hclient_expect_message(bob, "python", "Bob", "in python");  // Bob watches python too
+    s_expect(alice, "Bob: in python");
+    hclient_say(bob, "lobby", "hi");
+    s_expect(alice, "#lobby Bob: hi");
+
+    // /switch among joined rooms
+    s_type(alice, "/switch lobby");
+    s_expect(alice, "*** Switched to room: lobby ***");
+    s_type(alice, "back in the lobby");
+    s_expect(alice, "Alice: back in the lobby");
+    hclient_say(bob, "python", "still here");
+    hclient_expect_message(bob, "python", "Bob", "still here");
+    s_expect(alice, "#python Bob: still here");
+    s_type(alice, "/switch nowhere");
+    s_expect(alice, "*** You are not in nowhere: /join it first ***");
+    s_type(alice, "/switch");
+    s_expect(alice, "*** Usage: /switch <room> ***");
+
+    // /rooms, /users, /who
+    s_type(alice, "/rooms");
+    s_expect(alice, "*** Rooms: lobby (2 users), python (2 users) ***");
+    s_type(alice, "/users");
+    s_expect(alice, "*** Users in lobby: Alice, Bob ***");
+    s_type(alice, "/users python");
+    s_expect(alice, "*** Users in python: Alice, Bob ***");
+    s_type(alice, "/users nowhere");
+    s_expect(alice, "*** No such room: #nowhere ***");
+    s_type(alice, "/who");
+    s_expect(alice, "*** Online: Alice, Bob ***");
+    s_type(alice, "/rooms all");
+    s_expect(alice, "*** Usage: /rooms ***");
+    s_type(alice, "/users a b");
+    s_expect(alice, "*** Usage: /users [room] ***");
+    s_type(alice, "/who x");
+    s_expect(alice, "*** Usage: /who ***");
+
+    // /leave a room that is not current, then the current one: back to the previous
+    s_type(alice, "/leave python");
+    s_expect(alice, "*** Left room: python ***");
+    hclient_expect_presence(bob, "python", "Alice", "leave", "leave");
+    s_type(alice, "/join python");
+    s_expect(alice, "*** Joined room: python ***");
+    hclient_expect_presence(bob, "python", "Alice", "join", NULL);
+    s_type(alice, "/leave");
+    s_type(alice, "where am I");
+    s_expect(alice, "*** Left room: python ***");
+    s_expect(alice, "*** Switched to room: lobby ***");
+    s_expect(alice, "Alice: where am I");
+    hclient_expect_presence(bob, "python", "Alice", "leave", "leave");
+    s_type(alice, "/switch python");
+    s_expect(alice, "*** You are not in python: /join it first ***");
+
+    // Errors from the broker, and usage lines
+    s_type(alice, "/leave nowhere");
+    s_expect(alice, "*** You are not in #nowhere ***");
+    s_type(alice, "/join bad!name");
+    s_expect_start(alice, "*** Invalid room name");
+    s_type(alice, "/join");
+    s_expect(alice, "*** Usage: /join <room> ***");
+    s_type(alice, "/join a b");
+    s_expect(alice, "*** Usage: /join <room> ***");
+    s_type(alice, "/leave a b");
+    s_expect(alice, "*** Usage: /leave [room] ***");
+
+    // Out of every room: text has nowhere to go
+    s_type(alice, "/leave lobby");
+    s_expect(alice, "*** You are in no room now: /join one ***");
+    s_type(alice, "anyone?");
+    s_expect(alice, "*** You are in no room: /join one first ***");
+    s_type(alice, "/leave");
+    s_expect(alice, "*** You are in no room ***");
+    s_close_stdin(alice);
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+    CHECK(s_count(alice, "Bob: in python") == 1, "shown twice:%s", s_transcript(alice));
+    // Every line of output is one whole line: no error spilled over several
+    for (size_t l = 0; l < alice->line_count; l++) {
+        const char *body = s_body(alice->lines[l]);
+        bool system = strncmp(body, "*** ", 4) == 0 && strlen(body) >= 8 &&
+                      streq(body + strlen(body) - 4, " ***");
+        bool chat = strstr(body, ": ") != NULL;
+        bool greeting = strncmp(body, "Connected to", 12) == 0 || strncmp(body, "Welcome", 7) == 0;
+        CHECK(system || chat || greeting, "a stray line: \"%s\"", alice->lines[l]);
+    }
+}
+
+void
+test_zchat_start_room(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", "-r", "#Python", "--no-color", NULL);
+    s_expect_greeting(alice, broker);
+    s_expect(alice, "*** Joined room: python ***");
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_join(bob, "python");
+    s_watch(bob, "python");
+    s_type(alice, "to python");
+    hclient_expect_message(bob, "python", "Alice", "to python");
+    s_type(alice, "/users");
+    s_expect(alice, "*** Users in python: Alice, Bob ***");
+    s_type(alice, "/quit");
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+}
+
+void
+test_zchat_away(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", "-r", "python", NULL);
+    s_expect_greeting(alice, broker);
+    s_expect(alice, "*** Joined room: python ***");
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_join(bob, "python");
+    s_watch(bob, "python");
+    s_sync(alice, bob, "Bob", "python", "", true);
+
+    s_type(alice, "/away out to lunch");
+    s_expect(alice, "*** You are marked as away: out to lunch ***");
+    cJSON *status = hclient_expect_presence(bob, "python", "Alice", "status", NULL);
+    jcheck_str(status, "status", "away");
+    jcheck_str(status, "note", "out to lunch");
+    hclient_send(bob, "{\"type\":\"users\",\"room\":\"python\"}");
+    cJSON *users = jarr(hclient_expect(bob, "users"), "users");
+    cJSON *first = cJSON_GetArrayItem(users, 0);
+    jcheck_str(first, "name", "Alice");
+    jcheck_str(first, "status", "away");
+    jcheck_str(first, "note", "out to lunch");
+    s_type(alice, "/who");
+    s_expect(alice, "*** Online: Alice (away: out to lunch), Bob ***");
+    s_type(alice, "/back");
+    s_expect(alice, "*** You are back ***");
+    hclient_expect_presence(bob, "python", "Alice", "status", NULL);
+    s_type(alice, "/users");
+    s_expect(alice, "*** Users in python: Alice, Bob ***");
+    s_type(alice, "/away");
+    s_expect(alice, "*** You are marked as away ***");
+    s_type(alice, "/back now");
+    s_expect(alice, "*** Usage: /back ***");
+    s_type(alice, "/away \x1b[5m");  // a note is text: no controls
+    s_expect(alice, "*** Text must be 0 to 256 bytes of UTF-8 without control characters ***");
+
+    // Bob's status shows once, though it comes from both rooms we share
+    hclient_send(bob, "{\"type\":\"status\",\"status\":\"away\",\"note\":\"brb\"}");
+    hclient_expect(bob, "ok");
+    s_expect(alice, "*** Bob is away: brb ***");
+    hclient_send(bob, "{\"type\":\"status\",\"status\":\"online\"}");
+    hclient_expect(bob, "ok");
+    s_expect(alice, "*** Bob is back ***");
+    s_type(alice, "/who");
+    s_expect(alice, "*** Online: Alice (away), Bob ***");
+    CHECK(s_count(alice, "*** Bob is away: brb ***") == 1, "status shown twice:%s",
+          s_transcript(alice));
+    CHECK(s_count(alice, "*** Alice is away: out to lunch ***") == 0,
+          "our own status shown as an event:%s", s_transcript(alice));
+    s_close_stdin(alice);
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+}
+
+void
+test_zchat_history(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_join(bob, "hist");  // seq 1
+    char text[16];
+    for (int i = 1; i <= 5; i++) {  // seq 2..6
+        snprintf(text, sizeof text, "m%d", i);
+        hclient_say(bob, "hist", text);
+    }
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    s_type(alice, "/join hist");  // seq 7
+    s_expect(alice, "*** Joined room: hist ***");
+    CHECK(s_count(alice, "Bob: m5") == 0, "history shown without /history:%s", s_transcript(alice));
+
+    s_type(alice, "/history 3");
+    int header = s_expect(alice, "*** Last 3 events of hist ***");
+    int m4 = s_expect_after(alice, header, "Bob: m4");
+    int m5 = s_expect_after(alice, m4, "Bob: m5");
+    int join = s_expect_after(alice, m5, "*** Alice joined hist ***");
+    int end = s_expect_after(alice, join, "*** End of history ***");
+    CHECK(end == join + 1 && join == m5 + 1 && m5 == m4 + 1 && m4 == header + 1,
+          "history out of order:%s", s_transcript(alice));
+    CHECK(s_count(alice, "Bob: m3") == 0, "more than 3 events:%s", s_transcript(alice));
+
+    s_type(alice, "/history");  // default: 20, so all 7
+    header = s_expect(alice, "*** Last 7 events of hist ***");
+    s_expect_after(alice, header, "*** Bob joined hist ***");
+    s_expect_after(alice, header, "Bob: m1");
+    CHECK(s_expect_after(alice, header, "*** End of history ***") == header + 8, "not 7 events:%s",
+          s_transcript(alice));
+    s_type(alice, "/history 0");
+    s_expect(alice, "*** Usage: /history [N] (N from 1 to 1000) ***");
+    s_type(alice, "/history lots");
+    s_expect(alice, "*** Usage: /history [N] (N from 1 to 1000) ***");
+    s_type(alice, "/history 1 2");
+    s_expect(alice, "*** Usage: /history [N] ***");
+
+    // The lobby: no event shown there yet, so zchat asks the broker for its last seq first
+    s_type(alice, "/switch lobby");
+    s_type(alice, "/history 1");
+    header = s_expect(alice, "*** Last 1 event of lobby ***");
+    s_expect_after(alice, header, "*** Alice joined lobby ***");
+    CHECK(s_expect_after(alice, header, "*** End of history ***") == header + 2, "not 1 event:%s",
+          s_transcript(alice));
+    s_type(alice, "/join empty");
+    s_type(alice, "/leave empty");
+    s_expect(alice, "*** Left room: empty ***");
+    s_type(alice, "/history 5");  // back in the lobby
+    s_expect(alice, "*** Last 2 events of lobby ***");
+    s_close_stdin(alice);
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+}
+
+void
+test_zchat_help(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    s_type(alice, "/help");
+    s_expect(alice, "*** Commands ***");
+    const char *usages[] = {
+        "/help",         "/join <room>", "/leave [room]",      "/rooms",
+        "/users [room]", "/who",         "/msg <user> <text>", "/switch <room>",
+        "/away [note]",  "/back",        "/history [N]",       "/quit [reason]"};
+    for (size_t i = 0; i < sizeof usages / sizeof usages[0]; i++) {
+        char start[64];
+        snprintf(start, sizeof start, "  %s ", usages[i]);
+        s_expect_start(alice, start);
+    }
+    s_type(alice, "/help me");
+    s_expect(alice, "*** Usage: /help ***");
+    s_type(alice, "/frobnicate now");
+    s_expect(alice, "*** Unknown command: /frobnicate (try /help) ***");
+    s_type(alice, "/");
+    s_expect(alice, "*** Unknown command: / (try /help) ***");
+    s_type(alice, "/JOIN Python");  // commands are case-blind
+    s_expect(alice, "*** Joined room: python ***");
+    s_type(alice, "/quit \x01");  // a reason must be valid text: not quitting on a bad one
+    s_expect_start(alice, "*** Text must be");
+    s_type(alice, "/quit");
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+}
+
+void
+test_zchat_rate_limited(void)
+{
+    // The broker refuses a burst: each refusal is one line, and zchat keeps going
+    hbroker_t *broker =
+        hbroker_start("--heartbeat", S_HEARTBEAT, "--rate", "1", "--burst", "3", NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    for (int i = 0; i < 8; i++)
+        s_type(alice, "/rooms");
+    s_expect(alice, "*** Too many requests: slow down ***");
+    // Every /rooms gets exactly one line: a list or a refusal
+    int refused = 0, answered = 0;
+    int64_t deadline = zclock_mono() + S_LINE_MS;
+    while (refused + answered < 8 && zclock_mono() < deadline) {
+        s_zchat_read(alice, 50);
+        refused = s_count(alice, "*** Too many requests: slow down ***");
+        answered = 0;
+        for (size_t l = 0; l < alice->line_count; l++)
+            if (strncmp(s_body(alice->lines[l]), "*** Rooms: ", 11) == 0)
+                answered++;
+    }
+    CHECK(refused + answered == 8 && answered >= 1, "%d refused, %d answered:%s", refused, answered,
+          s_transcript(alice));
+    s_close_stdin(alice);
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+}
+
+// --- Reliability ---
+
+void
+test_zchat_broker_restart(void)
+{
+    // A port outside the ephemeral range: while the broker is away, zchat's reconnecting
+    // socket (or anyone's) could otherwise be given that very port and block the restart
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
+    hbroker_t *broker =
+        hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0", NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", "-r", "python", NULL);
+    s_expect_greeting(alice, broker);
+    s_expect(alice, "*** Joined room: python ***");
+    s_type(alice, "before");
+    s_expect(alice, "Alice: before");
+
+    hbroker_stop(broker);
+    s_expect(alice, "*** Connection lost, reconnecting... ***");
+    // A new broker on the same port and database; someone talks before Alice is back
+    hbroker_t *again =
+        hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0", NULL);
+    hclient_t *bob = hclient_login(again, "Bob");
+    s_keepalive = bob;  // the heartbeat is short: Bob pings while we wait for Alice
+    hclient_join(bob, "python");
+    hclient_say(bob, "python", "meanwhile 1");
+    hclient_say(bob, "python", "meanwhile 2");
+    s_expect(alice, "*** Reconnected ***");
+    s_expect(alice, "Bob: meanwhile 1");
+    s_expect(alice, "Bob: meanwhile 2");
+    hclient_say(bob, "python", "after");
+    s_expect(alice, "Bob: after");
+    // Alice is back in python and the lobby: she can talk in both
+    s_type(alice, "back again");
+    s_expect(alice, "Alice: back again");
+    s_type(alice, "/switch lobby");
+    s_type(alice, "lobby too");
+    s_expect(alice, "Alice: lobby too");
+    hclient_ping(bob);
+    hclient_send(bob, "{\"type\":\"users\",\"room\":\"python\"}");
+    cJSON *users = jarr(hclient_expect(bob, "users"), "users");
+    CHECK(cJSON_GetArraySize(users) == 2, "python after the restart: %s", harness_json_text(users));
+    // Exactly once, in order
+    s_settle(alice, H_QUIET_MS);
+    CHECK(s_count(alice, "Bob: meanwhile 1") == 1 && s_count(alice, "Bob: meanwhile 2") == 1 &&
+              s_count(alice, "Bob: after") == 1 && s_count(alice, "Alice: before") == 1,
+          "an event shown twice or never:%s", s_transcript(alice));
+    CHECK(s_count(alice, "*** Reconnected ***") == 1, "reconnected twice:%s", s_transcript(alice));
+    s_type(alice, "/quit");
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+    hclient_ping(bob);
+    s_keepalive = NULL;
+}
+
+// --- Safety ---
+
+void
+test_zchat_escape_injection(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    hclient_t *mallory = hclient_login(broker, "Mallory");
+    s_watch(mallory, "lobby");
+
+    // The broker refuses control characters in text, names and notes...
+    hclient_send(mallory, "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"\\u001b[2J\\u001b]0;"
+                          "owned\\u0007\"}");
+    hclient_expect_error(mallory, "bad_text", "say");
+    hclient_send(mallory, "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"\\u009b31m\"}");
+    hclient_expect_error(mallory, "bad_text", "say");
+    hclient_send(mallory, "{\"type\":\"msg\",\"to\":\"Alice\",\"text\":\"\\u001bc\"}");
+    hclient_expect_error(mallory, "bad_text", "msg");
+    hclient_send(mallory, "{\"type\":\"join\",\"room\":\"\\u001b[31mred\"}");
+    hclient_expect_error(mallory, "invalid_name", "join");
+    hclient_send(mallory, "{\"type\":\"status\",\"status\":\"away\",\"note\":\"\\u001b[5m\"}");
+    hclient_expect_error(mallory, "bad_text", "status");
+    hclient_t *evil = hclient_new(broker);
+    hclient_send(evil, "{\"type\":\"hello\",\"user\":\"e\\u001b[2Jvil\",\"proto\":1}");
+    hclient_expect_error(evil, "invalid_name", "hello");
+    // ...but lets bidirectional overrides through: zchat must neutralise them
+    hclient_say(mallory, "lobby", "abc" S_RLO "cba");
+    hclient_expect_message(mallory, "lobby", "Mallory", "abc" S_RLO "cba");
+    s_expect(alice, "Mallory: abc" S_FFFD "cba");
+    hclient_send(mallory, "{\"type\":\"msg\",\"to\":\"Alice\",\"text\":\"x\\u2066y\"}");
+    s_expect(alice, "[PRIVATE] Mallory: x" S_FFFD "y");
+
+    // Hostile names typed by the user come back in the broker's errors: still safe
+    s_type(alice, "/msg \x1b]0;owned\x07 hi");
+    s_expect(alice, "*** No such user: " S_FFFD "]0;owned" S_FFFD " ***");
+    s_type(alice, "/join \x1b[2Jroom");
+    s_expect_start(alice, "*** Invalid room name");
+    s_type(alice, "/frob\x1b[2J");
+    s_expect(alice, "*** Unknown command: /frob" S_FFFD "[2J (try /help) ***");
+    s_type(alice, "/switch \x1b[H");
+    s_expect(alice, "*** You are not in " S_FFFD "[H: /join it first ***");
+    // Text with controls is refused before it is sent (the broker would refuse it too)
+    s_type(alice, "bell\x07");
+    s_expect_start(alice, "*** Text must be");
+    s_type(alice, "\xc3\x28 not UTF-8");
+    s_expect_start(alice, "*** Text must be");
+    hclient_expect_no_event(mallory, H_QUIET_MS);
+    s_close_stdin(alice);
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+    // Not one control byte (but newlines) in the whole output
+    for (size_t i = 0; i < alice->raw_size; i++) {
+        unsigned char byte = (unsigned char)alice->raw[i];
+        CHECK(byte == '\n' || (byte >= 0x20 && byte != 0x7f), "control byte 0x%02x at %zu:%s", byte,
+              i, s_transcript(alice));
+    }
+    CHECK(!strstr(alice->raw, "\xc2\x9b") && !strstr(alice->raw, "\xe2\x80\xae") &&
+              !strstr(alice->raw, "\xe2\x81\xa6"),
+          "a C1 control or bidi override got through:%s", s_transcript(alice));
+}
+
+// --- A real terminal: tmux ---
+
+// Run tmux with args on this test's server; its stdout into out. Fails unless it exits 0.
+static void
+s_tmux_at(const char *file, int line, char *out, size_t size, const char *const args[])
+{
+    char socket_path[PATH_MAX];
+    harness_path(socket_path, sizeof socket_path, "tmux.sock");
+    const char *argv[32] = {"tmux", "-S", socket_path, "-f", "/dev/null"};
+    int argc = 5;
+    for (int i = 0; args[i] && argc < 31; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    int fds[2];
+    if (pipe(fds) == -1)
+        harness_fail(file, line, "pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid == -1)
+        harness_fail(file, line, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 1);
+        int null_fd = open("/dev/null", O_RDWR);
+        dup2(null_fd, 0);
+        execvp("tmux", (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t used = 0;
+    int64_t deadline = zclock_mono() + S_EXIT_MS;
+    while (zclock_mono() < deadline) {
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        char chunk[1024];
+        ssize_t got = read(fds[0], chunk, sizeof chunk);
+        if (got <= 0)
+            break;
+        if (out && used + (size_t)got < size) {
+            memcpy(out + used, chunk, (size_t)got);
+            used += (size_t)got;
+        }
+    }
+    close(fds[0]);
+    if (out)
+        out[used] = 0;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (zclock_mono() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            harness_fail(file, line, "tmux %s did not finish", args[0]);
+        }
+        s_sleep_ms(5);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        harness_fail(file, line, "tmux %s failed (status 0x%x)%s", args[0], (unsigned)status,
+                     WIFEXITED(status) && WEXITSTATUS(status) == 127
+                         ? ": is tmux installed? (scripts/install-deps.sh)"
+                         : "");
+}
+#define s_tmux(out, size, ...)                                                                     \
+    s_tmux_at(__FILE__, __LINE__, out, size, (const char *const[]){__VA_ARGS__})
+
+// The screen as text, lines without trailing blanks
+static void
+s_screen(char *screen, size_t size)
+{
+    s_tmux(screen, size, "capture-pane", "-p", "-t", "chat", NULL);
+}
+
+// The last non-empty line of the screen (copied into line)
+static void
+s_last_line(const char *screen, char *line, size_t size)
+{
+    const char *end = screen + strlen(screen);
+    while (end > screen && end[-1] == '\n')
+        end--;
+    const char *start = end;
+    while (start > screen && start[-1] != '\n')
+        start--;
+    snprintf(line, size, "%.*s", (int)(end - start), start);
+}
+
+// true if the screen has a line whose body is text
+static bool
+s_screen_has(const char *screen, const char *text)
+{
+    const char *start = screen;
+    while (*start) {
+        const char *end = strchr(start, '\n');
+        size_t length = end ? (size_t)(end - start) : strlen(start);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)length, start);
+        if (streq(s_body(line), text))
+            return true;
+        if (!end)
+            break;
+        start = end + 1;
+    }
+    return false;
+}
+
+// Wait until check(screen) holds; the screen is left in screen
+static void
+s_wait_screen_at(const char *file, int line, char *screen, size_t size, const char *what,
+                 bool (*check)(const char *screen, const void *arg), const void *arg)
+{
+    int64_t deadline = zclock_mono() + S_LINE_MS;
+    while (true) {
+        s_screen(screen, size);
+        if (check(screen, arg))
+            return;
+        if (zclock_mono() > deadline)
+            harness_fail(file, line, "the screen never showed %s:\n%s", what, screen);
+        s_sleep_ms(50);
+    }
+}
+#define s_wait_screen(screen, what, check, arg)                                                    \
+    s_wait_screen_at(__FILE__, __LINE__, screen, sizeof screen, what, check, arg)
+
+static bool
+s_has_line(const char *screen, const void *arg)
+{
+    return s_screen_has(screen, arg);
+}
+
+static bool
+s_ends_with_line(const char *screen, const void *arg)
+{
+    char last[512];
+    s_last_line(screen, last, sizeof last);
+    return streq(last, arg);
+}
+
+// true if process pid runs (a zombie that nobody reaps does not count)
+static bool
+s_is_running(pid_t pid)
+{
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return false;
+    if (!fgets(stat, sizeof stat, file))
+        stat[0] = 0;
+    fclose(file);
+    const char *paren = strrchr(stat, ')');  // "pid (name) state ..."
+    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+static int
+s_cursor_x(void)
+{
+    char out[64];
+    s_tmux(out, sizeof out, "display-message", "-p", "-t", "chat", "#{cursor_x}", NULL);
+    return atoi(out);
+}
+
+// Run zchat with args (a shell word list) in a 120x30 terminal: the tmux session "chat"
+static void
+s_tmux_start(const char *args)
+{
+    if (!s_cleanup_registered) {
+        atexit(s_cleanup);
+        s_cleanup_registered = true;
+    }
+    char exit_path[PATH_MAX], command[2 * PATH_MAX + 512];
+    harness_path(exit_path, sizeof exit_path, "zchat.exit");
+    snprintf(command, sizeof command,
+             "env -u NO_COLOR '%s' %s 2>'%s/zchat-pty.stderr'; echo $? >'%s'", s_client_path(),
+             args, harness_tmpdir(), exit_path);
+    s_tmux(NULL, 0, "new-session", "-d", "-s", "chat", "-x", "120", "-y", "30", command, NULL);
+    char out[64];
+    s_tmux(out, sizeof out, "display-message", "-p", "-t", "chat", "#{pid}", NULL);
+    s_tmux_server = (pid_t)atoi(out);
+    CHECK(s_tmux_server > 0, "no tmux server pid: %s", out);
+}
+
+// Wait for zchat in the terminal to exit; check its stderr; return its exit code
+static int
+s_tmux_wait_exit(void)
+{
+    char exit_path[PATH_MAX], code[16] = "";
+    harness_path(exit_path, sizeof exit_path, "zchat.exit");
+    int64_t deadline = zclock_mono() + S_EXIT_MS;
+    while (!*code) {
+        FILE *file = fopen(exit_path, "r");
+        if (file) {
+            if (!fgets(code, sizeof code, file))
+                code[0] = 0;
+            fclose(file);
+        }
+        CHECK(*code || zclock_mono() < deadline, "zchat did not exit");
+        if (!*code)
+            s_sleep_ms(20);
+    }
+    char err_path[PATH_MAX], err[4096] = "";
+    FILE *log = fopen(harness_path(err_path, sizeof err_path, "zchat-pty.stderr"), "r");
+    if (log) {
+        size_t got = fread(err, 1, sizeof err - 1, log);
+        err[got] = 0;
+        fclose(log);
+    }
+    CHECK(!strstr(err, "dangling") && !strstr(err, "Sanitizer") && !strstr(err, "runtime error"),
+          "zchat complained on stderr: %s", err);
+    // The session ended with zchat, so the tmux server goes too
+    deadline = zclock_mono() + S_EXIT_MS;
+    while (s_is_running(s_tmux_server) && zclock_mono() < deadline)
+        s_sleep_ms(20);
+    CHECK(!s_is_running(s_tmux_server), "the tmux server outlived its session");
+    s_tmux_server = 0;
+    return atoi(code);
+}
+
+void
+test_zchat_pty_half_line(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    s_watch(bob, "lobby");
+    char args[64];
+    snprintf(args, sizeof args, "-H 127.0.0.1 -p %d -u Alice --no-color", s_port_of(broker));
+    s_tmux_start(args);
+
+    char screen[16384];
+    s_wait_screen(screen, "the prompt", s_ends_with_line, "#lobby>");
+    CHECK(s_screen_has(screen, "Welcome to the chat, Alice!"), "no welcome:\n%s", screen);
+    hclient_expect_presence(bob, "lobby", "Alice", "join", NULL);
+    // Bob's lines reach the terminal: from now on the feed is live
+    hclient_say(bob, "lobby", "sync");
+    hclient_expect_message(bob, "lobby", "Bob", "sync");
+    s_wait_screen(screen, "Bob's sync", s_has_line, "Bob: sync");
+
+    // Half a line, no Enter; then a message arrives
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "half typed", NULL);
+    s_wait_screen(screen, "the half line", s_ends_with_line, "#lobby> half typed");
+    hclient_say(bob, "lobby", "incoming while typing");
+    hclient_expect_message(bob, "lobby", "Bob", "incoming while typing");
+    s_wait_screen(screen, "the incoming line", s_has_line, "Bob: incoming while typing");
+    char last[512];
+    s_last_line(screen, last, sizeof last);
+    CHECK(streq(last, "#lobby> half typed"), "the input line was damaged: \"%s\"\n%s", last,
+          screen);
+    CHECK(s_cursor_x() == (int)strlen("#lobby> half typed"), "the cursor moved: x = %d",
+          s_cursor_x());
+    CHECK(!strstr(screen, "half typed[") && !strstr(screen, "typedBob"),
+          "the incoming line was mixed into the input:\n%s", screen);
+    char attributes[16384];  // --no-color: not one color or dim attribute on the screen
+    s_tmux(attributes, sizeof attributes, "capture-pane", "-p", "-e", "-t", "chat", NULL);
+    CHECK(!strchr(attributes, '\033'), "colors despite --no-color:\n%s", attributes);
+
+    // Editing still works on the restored line: finish it and send it as one message
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", " and finished", NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    hclient_expect_message(bob, "lobby", "Alice", "half typed and finished");
+    s_wait_screen(screen, "the sent line", s_has_line, "Alice: half typed and finished");
+    s_wait_screen(screen, "an empty prompt", s_ends_with_line, "#lobby>");
+    CHECK(!strstr(screen, "#lobby> half typed and finished"),
+          "the typed copy of a sent message stayed on the screen:\n%s", screen);
+
+    // Tab completes commands and names; Up recalls the last line
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "/ms", NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Tab", NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "bo", NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Tab", NULL);
+    s_wait_screen(screen, "the completions", s_ends_with_line, "#lobby> /msg Bob");
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "psst", NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    jcheck_str(hclient_expect(bob, "private"), "text", "psst");
+    s_wait_screen(screen, "the confirmation", s_has_line, "*** Private message sent to Bob ***");
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Up", NULL);
+    s_wait_screen(screen, "the recalled line", s_ends_with_line, "#lobby> /msg Bob psst");
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "C-u", NULL);
+    s_wait_screen(screen, "an empty prompt", s_ends_with_line, "#lobby>");
+
+    // Ctrl-D leaves: quit sent, exit 0
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "C-d", NULL);
+    hclient_expect_presence(bob, "lobby", "Alice", "leave", "quit");
+    CHECK(s_tmux_wait_exit() == 0, "exit code after Ctrl-D");
+}
+
+void
+test_zchat_pty_questions(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_tmux_start("");  // bare: zchat asks
+    char screen[16384], port[16];
+    snprintf(port, sizeof port, "%d", s_port_of(broker));
+    s_wait_screen(screen, "the host question", s_ends_with_line,
+                  "Server host (default: localhost):");
+    CHECK(s_screen_has(screen, "=== zchat ==="), "no title:\n%s", screen);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "127.0.0.1", NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    s_wait_screen(screen, "the port question", s_ends_with_line, "Server port (default: 12345):");
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", port, NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    s_wait_screen(screen, "the user question", s_ends_with_line, "Username:");
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "9lives", NULL);  // not a user name: again
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    s_wait_screen(screen, "the user question again", s_ends_with_line, "Username:");
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "Alice", NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    char connected[64];
+    snprintf(connected, sizeof connected, "Connected to 127.0.0.1:%s", port);
+    s_wait_screen(screen, "the connection", s_has_line, connected);
+    s_wait_screen(screen, "the prompt", s_ends_with_line, "#lobby>");
+    CHECK(s_screen_has(screen, "Welcome to the chat, Alice!"), "no welcome:\n%s", screen);
+
+    // On a terminal, names are colored and system lines dimmed
+    hclient_t *bob = hclient_login(broker, "Bob");
+    s_wait_screen(screen, "Bob's arrival", s_has_line, "*** Bob joined lobby ***");
+    hclient_say(bob, "lobby", "in color");
+    s_wait_screen(screen, "Bob's line", s_has_line, "Bob: in color");
+    char colored[16384];
+    s_tmux(colored, sizeof colored, "capture-pane", "-p", "-e", "-t", "chat", NULL);
+    char painted[64];
+    snprintf(painted, sizeof painted,
+             "m"
+             "Bob\033[");  // an SGR right before and after the name
+    CHECK(strstr(colored, painted), "Bob's name is not colored:\n%s", colored);
+    CHECK(strstr(colored, "\033[2m"), "nothing dimmed:\n%s", colored);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "/quit bye now", NULL);
+    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    CHECK(s_tmux_wait_exit() == 0, "exit code after /quit");
+    hclient_send(bob, "{\"type\":\"users\"}");
+    CHECK(cJSON_GetArraySize(jarr(hclient_expect(bob, "users"), "users")) == 1,
+          "Alice is still online");
+}
