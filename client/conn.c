@@ -23,6 +23,7 @@ typedef struct {
     bool member;        // we are in the room (not an observer's follow)
     bool own_join;      // deliver the join event of our own pending join
     bool fetching;      // a history request is in flight
+    char fetch_id[24];  // the id of that request
     zlistx_t *waiting;  // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
 } s_track_t;
 
@@ -158,7 +159,7 @@ s_fetch(conn_t *self, s_track_t *track)
     zchat_msg_set_string(request, "room", track->name);
     zchat_msg_set_int(request, "since", track->last);
     zchat_msg_set_int(request, "limit", ZCHAT_HISTORY_MAX);
-    s_send(self, &request, 'i', NULL);
+    s_send(self, &request, 'i', track->fetch_id);
 }
 
 static void
@@ -490,7 +491,13 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
         }
         s_forward(self, error);
     } else if (id) {
-        zsys_warning("broker refused an internal request: %s", code);
+        // A refused history request (no_such_room: a followed room not created yet) is no
+        // longer in flight: the next gap or poll must be able to fetch again
+        for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
+            if (t->fetching && streq(t->fetch_id, id))
+                t->fetching = false;
+        if (!streq(code, "no_such_room"))
+            zsys_warning("broker refused an internal request: %s", code);
     } else {
         s_forward(self, error);
     }
@@ -609,6 +616,10 @@ s_new_dealer(conn_t *self)
     sodium_bin2hex(identity + 1, sizeof identity - 1, noise, sizeof noise);
     zsock_set_identity(self->dealer, identity);
     zsock_set_linger(self->dealer, 0);
+    // Never block on a send: with no usable pipe (a handshake failed, say because the port is
+    // now another socket type) libzmq would wait forever. A send that fails is a request lost,
+    // which liveness (silence for 3 heartbeats) turns into a reconnect.
+    zsock_set_sndtimeo(self->dealer, 0);
     zsock_set_maxmsgsize(self->dealer, -1);
     if (zsock_connect(self->dealer, "tcp://%s:%d", self->host, self->port) == -1)
         zsys_error("cannot connect to tcp://%s:%d", self->host, self->port);

@@ -310,7 +310,7 @@ s_annotate(cJSON *item, const s_scan_t *scan, size_t *value, size_t *note)
                 else
                     for (size_t i = 0; i < n->length; i++)
                         if (item->valuestring[i] == 0)
-                            item->valuestring[i] = 0x01;
+                            item->valuestring[i] = ZCHAT_MSG_NUL;
             }
             (*value)++;
         }
@@ -540,6 +540,30 @@ zchat_msg_set_string(zchat_msg_t *self, const char *key, const char *value)
     assert(value);
     cJSON *item = cJSON_CreateString(value);
     assert(item);
+    if (strchr(value, ZCHAT_MSG_NUL)) {
+        // A decoded \u0000 going back out (an echoed id): cJSON copies bytes >= 0x80 as they
+        // are, so print the string, then write each marker byte as the escape it came from
+        char *printed = cJSON_PrintUnformatted(item);
+        cJSON_Delete(item);
+        assert(printed);
+        size_t markers = 0;
+        for (const char *p = printed; *p; p++)
+            markers += *p == ZCHAT_MSG_NUL;
+        char *json = zmalloc(strlen(printed) + markers * 5 + 1);
+        char *out = json;
+        for (const char *p = printed; *p; p++) {
+            if (*p == ZCHAT_MSG_NUL) {
+                memcpy(out, "\\u0000", 6);
+                out += 6;
+            } else {
+                *out++ = *p;
+            }
+        }
+        cJSON_free(printed);
+        item = cJSON_CreateRaw(json);
+        free(json);
+        assert(item);
+    }
     s_set(self, key, item);
 }
 
@@ -832,10 +856,16 @@ zchat_msg_test(bool verbose)
     const char *s = NULL;
     assert(zchat_msg_opt_string(msg, "z", &s) == -1);
     assert(zchat_msg_opt_string(msg, "nul", &s) == 0);
-    assert(strlen(s) == 6 && s[2] == 0x01);  // not cut short to "al"
+    assert(strlen(s) == 6 && s[2] == ZCHAT_MSG_NUL);  // not cut short to "al"
     assert(zchat_msg_has(msg, "z") && !zchat_msg_has(msg, "Z"));
     assert(!zchat_msg_string(msg, "TYPE"));  // case-sensitive
     assert(streq(zchat_msg_id(msg), "r1"));
+    zchat_msg_t *echo = zchat_msg_new("pong");
+    zchat_msg_set_string(echo, "id", s);  // "al\u0000ice" goes back out as it came
+    char *echoed = zchat_msg_encode(echo);
+    assert(streq(echoed, "{\"type\":\"pong\",\"id\":\"al\\u0000ice\"}"));
+    free(echoed);
+    zchat_msg_destroy(&echo);
     assert(!zchat_msg_request_fields_ok(msg));  // limit 1.0
     assert(zchat_msg_is_request_type("history") && !zchat_msg_is_request_type("History"));
     zchat_msg_destroy(&msg);

@@ -8,12 +8,16 @@
 // children returned by lookups and builders are borrowed from their root.
 typedef struct zchat_msg zchat_msg_t;
 
+// How a decoded string carries an escaped U+0000 (see zchat_msg_decode).
+#define ZCHAT_MSG_NUL '\xFF'
+
 // Decode one frame strictly (RFC 8259: no comments, NaN, single quotes, trailing commas or
 // garbage; well-formed UTF-8; no duplicate member names; nesting at most ZCHAT_JSON_DEPTH_MAX;
 // the top value an object). Returns a new message, or NULL with *reason (if reason is not NULL)
 // set to a static sentence saying what is wrong: the frame is then a bad_json.
-// A string value holding an escaped U+0000 reads with each NUL replaced by U+0001, so it fails
-// every name and text check instead of being cut short at the NUL.
+// A string value holding an escaped U+0000 reads with each NUL as the byte ZCHAT_MSG_NUL
+// (0xFF, which UTF-8 never uses), so it fails every name and text check instead of being cut
+// short at the NUL, and zchat_msg_set_string writes it back as \u0000.
 zchat_msg_t *zchat_msg_decode(const char *data, size_t size, const char **reason);
 
 // Create a message {"type": type}.

@@ -9,6 +9,10 @@ if [ $# -ne 1 ]; then
     exit 2
 fi
 build=$1
+if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
+    echo "tests/run.sh: needs bash 5.1 or later (wait -n -p)" >&2
+    exit 2
+fi
 jobs=2        # 2 cores
 limit=120     # seconds per test
 tail_lines=60 # lines of output shown for a failure
@@ -17,7 +21,6 @@ export ZCHAT_BROKER="$build/zchat-broker"
 # A leak or undefined behaviour in the tests or in the broker they start fails the test.
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-export LSAN_OPTIONS="${LSAN_OPTIONS:-}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zchat-run.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
@@ -80,9 +83,9 @@ start_test() {
 
 report() {
     local index=$1
-    local kind name rc ms
+    local kind name rc=1 ms=0
     read -r kind name <<<"${tests[$index]}"
-    read -r rc ms <"$work/$index.rc"
+    [ -f "$work/$index.rc" ] && read -r rc ms <"$work/$index.rc"
     local label="$kind/$name"
     if [ "$rc" -eq 0 ]; then
         printf 'PASS %s (%d.%ds)\n' "$label" $((ms / 1000)) $((ms % 1000 / 100))

@@ -10,6 +10,7 @@
 #include "session.h"
 #include "store.h"
 #include "conn.h"
+#include "logger.h"
 #include "ui.h"
 
 typedef void test_fn(bool verbose);
@@ -29,6 +30,7 @@ static const struct {
     {"store", store_test},
     {"broker", broker_test},
     {"conn", conn_test},
+    {"logger", logger_test},
     {"ui", ui_test},
 };
 

@@ -40,6 +40,7 @@ struct hclient {
     zsock_t *sub;       // NULL until the first subscribe
     char identity[40];  // routing id, also the trace label
     cJSON *welcome;     // borrowed from the tree list
+    char *last_raw;     // the last frame received on the DEALER, owned
     int next_id;        // for generated request ids
 };
 
@@ -214,6 +215,7 @@ s_cleanup(void)
     hclient_t *client;
     while ((client = zlistx_detach(s_test.clients, NULL))) {
         hclient_close(client);
+        free(client->last_raw);
         free(client);
     }
     cJSON *tree;
@@ -818,6 +820,9 @@ hclient_recv_at(const char *file, int line, hclient_t *self, int timeout_ms)
         harness_fail(file, line, "the broker sent %zu frames on ROUTER (PROTOCOL.md §1: one)",
                      frames);
     }
+    free(self->last_raw);
+    self->last_raw = zmalloc(zframe_size(frame) + 1);
+    memcpy(self->last_raw, zframe_data(frame), zframe_size(frame));
     cJSON *json = harness_json((const char *)zframe_data(frame), zframe_size(frame));
     zmsg_destroy(&msg);
     if (!json)
@@ -826,6 +831,12 @@ hclient_recv_at(const char *file, int line, hclient_t *self, int timeout_ms)
         harness_fail(file, line, "the broker sent JSON that is not an object with a type: %s",
                      text);
     return json;
+}
+
+const char *
+hclient_last_raw(const hclient_t *self)
+{
+    return self->last_raw ? self->last_raw : "";
 }
 
 cJSON *

@@ -137,6 +137,10 @@ void hclient_send_frames(hclient_t *self, int count, const char *const frames[])
 cJSON *hclient_recv_at(const char *file, int line, hclient_t *self, int timeout_ms);
 #define hclient_recv(c, ms) hclient_recv_at(__FILE__, __LINE__, c, ms)
 
+// The raw text of the last message hclient_recv returned, NUL-terminated. Borrowed until the
+// next receive.
+const char *hclient_last_raw(const hclient_t *self);
+
 // The next message must arrive within H_REPLY_MS and have this type.
 cJSON *hclient_expect_at(const char *file, int line, hclient_t *self, const char *type);
 #define hclient_expect(c, type) hclient_expect_at(__FILE__, __LINE__, c, type)

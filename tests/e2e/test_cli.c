@@ -116,6 +116,21 @@ s_listen_any(int *port)
     return fd;
 }
 
+// Listen on this loopback port; returns the socket, or -1 if it is taken.
+static int
+s_listen_at(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0, "socket: %s", strerror(errno));
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (port > 65535 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 1)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 void
 test_cli_port_in_use(void)
 {
@@ -245,6 +260,34 @@ test_cli_options(void)
     snprintf(log, sizeof log, "%s/broker-1.stderr", harness_tmpdir());
     struct stat st;
     CHECK(stat(log, &st) == 0 && st.st_size > 0, "-v logged nothing on stderr");
+}
+
+void
+test_cli_default_feed_port(void)
+{
+    // The feed defaults to the commands port + 1. Find a port that is free, with its successor.
+    int port = 0;
+    for (int attempt = 0; attempt < 20 && !port; attempt++) {
+        int candidate;
+        int fd = s_listen_any(&candidate);
+        int next = s_listen_at(candidate + 1);
+        close(fd);
+        if (next >= 0) {
+            close(next);
+            port = candidate;
+        }
+    }
+    CHECK(port, "no two consecutive free ports");
+    char port_text[16], commands[64], feed[64];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    snprintf(commands, sizeof commands, "tcp://127.0.0.1:%d", port);
+    snprintf(feed, sizeof feed, "tcp://127.0.0.1:%d", port + 1);
+    hbroker_t *broker = hbroker_start("--port", port_text, NULL);
+    CHECK(streq(hbroker_commands(broker), commands), "commands on %s, expected %s",
+          hbroker_commands(broker), commands);
+    CHECK(streq(hbroker_feed(broker), feed), "feed on %s, expected %s", hbroker_feed(broker), feed);
+    hclient_t *alice = hclient_login(broker, "alice");
+    jcheck_str(hclient_welcome(alice), "feed", feed);
 }
 
 void

@@ -181,6 +181,7 @@ test_err_bad_request(void)
          "hello", NULL},
         {"{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1,\"observer\":null}", "bad_request",
          "hello", NULL},
+        {"{\"type\":\"hello\",\"proto\":1,\"observer\":false}", "bad_request", "hello", NULL},
         {"{\"type\":\"hello\",\"proto\":1,\"observer\":true,\"user\":7}", "bad_request", "hello",
          NULL},
         {"{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1,\"id\":5}", "bad_request", "hello",
@@ -733,4 +734,21 @@ test_err_id_echo(void)
     jcheck_str(hclient_expect(client, "history"), "id", "e7");
     hclient_send(client, "{\"type\":\"users\",\"room\":\"lobby\",\"id\":\"e8\"}");
     jcheck_str(hclient_expect(client, "users"), "id", "e8");
+}
+
+void
+test_err_id_nul_echo(void)
+{
+    hbroker_t *broker = hbroker_start(NULL);
+    hclient_t *client = hclient_new(broker);
+    // The same id means the same string, an escaped NUL included (JSON can only write it
+    // as \u0000).
+    hclient_send(client, "{\"type\":\"ping\",\"id\":\"a\\u0000b\"}");
+    hclient_expect(client, "pong");
+    CHECK(strstr(hclient_last_raw(client), "\"a\\u0000b\""),
+          "id \"a\\u0000b\" not echoed as sent: %s", hclient_last_raw(client));
+    hclient_send(client, "{\"type\":\"rooms\",\"id\":\"\\u0000\"}");
+    hclient_expect_error_id(client, "not_logged_in", "rooms", "");
+    CHECK(strstr(hclient_last_raw(client), "\"\\u0000\""), "id \"\\u0000\" not echoed as sent: %s",
+          hclient_last_raw(client));
 }

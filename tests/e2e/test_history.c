@@ -289,3 +289,52 @@ test_history_restart_sigkill(void)
     for (int i = 0; i < SEEN_MAX; i++)
         free(seen[i]);
 }
+
+void
+test_history_matches_feed(void)
+{
+    // History holds the very events the feed carried (PROTOCOL.md §4: clients merge the two by
+    // seq), text escapes and non-ASCII included.
+    hbroker_t *broker = hbroker_start(NULL);
+    hclient_t *alice = hclient_login(broker, "alice");
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_join(alice, "mix");
+    hclient_t *watcher = hclient_new(broker);
+    hclient_subscribe(watcher, "room/mix/");
+    int64_t synced = hclient_sync_feed(watcher, alice, "mix");
+
+    hclient_join(bob, "mix");
+    hclient_say(bob, "mix",
+                "h\\u00e9llo \\\"quoted\\\" \\\\ / \\u2603 \\ud83d\\ude00 \\u2028 tab\\t");
+    hclient_send(bob, "{\"type\":\"status\",\"status\":\"away\",\"note\":\"caf\\u00e9\"}");
+    hclient_expect(bob, "ok");
+    hclient_send(alice, "{\"type\":\"leave\",\"room\":\"mix\"}");
+    hclient_expect(alice, "left");
+    hclient_send(bob, "{\"type\":\"quit\",\"reason\":\"\\u00e0 bient\\u00f4t\"}");
+    hclient_expect(bob, "bye");
+    enum { EVENTS = 5 };
+    cJSON *feed[EVENTS];
+    for (int i = 0; i < EVENTS; i++) {
+        feed[i] = hclient_event(watcher, H_REPLY_MS);
+        CHECK(feed[i], "only %d of %d events on the feed", i, EVENTS);
+        jcheck_int(feed[i], "seq", synced + 1 + i);
+    }
+    jcheck_str(feed[1], "text",
+               "h\xc3\xa9llo \"quoted\" \\ / \xe2\x98\x83 \xf0\x9f\x98\x80 \xe2\x80\xa8 tab\t");
+    jcheck_str(feed[2], "note", "caf\xc3\xa9");
+    jcheck_str(feed[4], "note", "\xc3\xa0 bient\xc3\xb4t");
+
+    hclient_sendf(alice, "{\"type\":\"history\",\"room\":\"mix\",\"since\":%" PRId64 "}", synced);
+    cJSON *events = jarr(hclient_expect(alice, "history"), "events");
+    CHECK(cJSON_GetArraySize(events) == EVENTS, "history has %d events, the feed had %d",
+          cJSON_GetArraySize(events), EVENTS);
+    for (int i = 0; i < EVENTS; i++) {
+        cJSON *stored = cJSON_GetArrayItem(events, i);
+        if (!cJSON_Compare(stored, feed[i], true)) {
+            char feed_text[1024];
+            snprintf(feed_text, sizeof feed_text, "%s", harness_json_text(feed[i]));
+            FAIL("history differs from the feed:\n  feed:    %s\n  history: %s", feed_text,
+                 harness_json_text(stored));
+        }
+    }
+}

@@ -4,6 +4,8 @@
 #include "harness.h"
 #include "tests.h"
 
+#include <strings.h>
+
 #define S_NEST 10000  // brackets in the deep-nesting cases
 
 // A well-behaved client can still log in, say, and get its ack.
@@ -205,6 +207,79 @@ test_hostile_disconnect(void)
         hclient_expect_nothing(bob, 100);
     }
     s_still_serving(broker, "alice");
+}
+
+void
+test_hostile_vanished_peer(void)
+{
+    // PROTOCOL.md §1, §3: ROUTER_MANDATORY; a msg to a user whose connection is gone cannot be
+    // delivered now, so it is no_such_user (long before the session expires).
+    hbroker_t *broker = hbroker_start("--rate", "0", NULL);
+    hclient_t *alice = hclient_login(broker, "alice");
+    hclient_t *bob = hclient_login(broker, "bob");
+    hclient_close(alice);
+    int64_t start = zclock_mono();
+    for (int i = 0;; i++) {
+        CHECK(zclock_mono() - start < 3000,
+              "msgs to a closed connection still acknowledged after 3 s (%d acks)", i);
+        char id[16];
+        snprintf(id, sizeof id, "v%d", i);  // a new id each time: a repeated one is not resent
+        hclient_sendf(bob, "{\"type\":\"msg\",\"to\":\"alice\",\"text\":\"hello?\",\"id\":\"%s\"}",
+                      id);
+        cJSON *reply = hclient_recv(bob, H_REPLY_MS);
+        CHECK(reply, "no reply to msg %d", i);
+        jcheck_str(reply, "id", id);
+        if (streq(jstr(reply, "type"), "error")) {
+            jcheck_str(reply, "code", "no_such_user");
+            harness_note("no_such_user after %d acks, %" PRId64 " ms", i, zclock_mono() - start);
+            break;
+        }
+        jcheck_str(reply, "type", "ack");  // before the broker noticed the disconnect
+        hclient_expect_nothing(bob, 20);
+    }
+    s_still_serving(broker, "carol");
+}
+
+void
+test_load_sessions(void)
+{
+    // Many sessions at once: every event once and in order, sorted lists, a clean stop.
+    enum { SESSIONS = 50 };
+    hbroker_t *broker = hbroker_start(NULL);
+    hclient_t *first = hclient_login(broker, "u00");
+    hclient_join(first, "crowd");
+    hclient_t *watcher = hclient_new(broker);
+    hclient_subscribe(watcher, "room/crowd/");
+    int64_t seq = hclient_sync_feed(watcher, first, "crowd");
+    hclient_t *clients[SESSIONS] = {first};
+    char name[16];
+    for (int i = 1; i < SESSIONS; i++) {
+        // Descending, mixed-case names: the broker must sort them.
+        snprintf(name, sizeof name, "%c%02d", i % 2 ? 'U' : 'u', SESSIONS - i);
+        clients[i] = hclient_login(broker, name);
+        hclient_join(clients[i], "crowd");
+        jcheck_int(hclient_expect_presence(watcher, "crowd", name, "join", NULL), "seq", ++seq);
+    }
+    for (int i = 0; i < SESSIONS; i++)
+        hclient_sendf(clients[i], "{\"type\":\"say\",\"room\":\"crowd\",\"text\":\"m%d\"}", i);
+    bool seen[SESSIONS] = {false};
+    for (int i = 0; i < SESSIONS; i++) {
+        cJSON *event = hclient_expect_event(watcher, "crowd", "message");
+        jcheck_int(event, "seq", ++seq);
+        int n = atoi(jstr(event, "text") + 1);
+        CHECK(n >= 0 && n < SESSIONS && !seen[n], "message %s twice or unknown",
+              jstr(event, "text"));
+        seen[n] = true;
+    }
+    hclient_send(first, "{\"type\":\"users\",\"room\":\"crowd\"}");
+    cJSON *users = jarr(hclient_expect(first, "users"), "users");
+    CHECK(cJSON_GetArraySize(users) == SESSIONS, "%d users", cJSON_GetArraySize(users));
+    for (int i = 0; i < SESSIONS; i++) {
+        snprintf(name, sizeof name, "u%02d", i);
+        CHECK(strcasecmp(jstr(cJSON_GetArrayItem(users, i), "name"), name) == 0,
+              "users[%d] is %s, expected %s (sorted by lower-cased name)", i,
+              jstr(cJSON_GetArrayItem(users, i), "name"), name);
+    }
 }
 
 void

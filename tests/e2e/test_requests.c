@@ -117,6 +117,15 @@ test_req_rooms(void)
     CHECK(cJSON_GetArraySize(rooms) == 3, "expected lobby, py, python: %s",
           harness_json_text(reply));
     s_check_room(cJSON_GetArrayItem(rooms, 2), "python", 0, 2);
+    // ...and exists: its users are nobody, its history is there.
+    hclient_send(bob, "{\"type\":\"users\",\"room\":\"python\"}");
+    reply = hclient_expect(bob, "users");
+    jcheck_str(reply, "room", "python");
+    CHECK(cJSON_GetArraySize(jarr(reply, "users")) == 0, "users of an empty room: %s",
+          harness_json_text(reply));
+    hclient_send(bob, "{\"type\":\"history\",\"room\":\"python\"}");
+    CHECK(cJSON_GetArraySize(jarr(hclient_expect(bob, "history"), "events")) == 2,
+          "history of an empty room");
 }
 
 void

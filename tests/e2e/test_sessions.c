@@ -53,6 +53,8 @@ test_liveness_timeout(void)
     jcheck_int(hclient_welcome(alice), "heartbeat_ms", S_HEARTBEAT);
     hclient_t *watcher = hclient_watcher(broker, "room/", alice, "lobby");
 
+    // An observer that stays silent expires too, without any presence event.
+    hclient_t *observer = hclient_observer(broker, NULL);
     // carol stays alive with failing requests only: every request counts as activity (§5).
     hclient_t *carol = hclient_login(broker, "carol");
     hclient_t *bob = hclient_login(broker, "bob");
@@ -95,6 +97,8 @@ test_liveness_timeout(void)
     jcheck_str(cJSON_GetArrayItem(users, 1), "name", "carol");
     hclient_send(bob, "{\"type\":\"rooms\",\"id\":\"late\"}");
     hclient_expect_error_id(bob, "not_logged_in", "rooms", "late");
+    hclient_send(observer, "{\"type\":\"rooms\"}");
+    hclient_expect_error(observer, "not_logged_in", "rooms");
     hclient_t *bob2 = hclient_login(broker, "bob");
     jcheck_strings(hclient_welcome(bob2), "rooms", "lobby", NULL);
 }
@@ -192,8 +196,18 @@ test_resume_expired(void)
         jcheck_str(event, "user", "alice");
         jcheck_str(event, "reason", "timeout");
     }
-    // Within 60 s her token brings the session back, rooms included; she joins them again.
+    // While someone else has the name, her token cannot bring the session back.
+    hclient_t *other = hclient_login(broker, "ALICE");
     hclient_t *again = hclient_new(broker);
+    hclient_sendf(again, "{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1,\"resume\":\"%s\"}",
+                  s_token(alice));
+    hclient_expect_error(again, "name_taken", "hello");
+    hclient_send(other, "{\"type\":\"quit\"}");
+    hclient_expect(other, "bye");
+    hclient_expect_presence(watcher, "lobby", "ALICE", "join", NULL);
+    hclient_expect_presence(watcher, "lobby", "ALICE", "leave", "quit");
+
+    // Within 60 s her token brings the session back, rooms included; she joins them again.
     hclient_sendf(again, "{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1,\"resume\":\"%s\"}",
                   s_token(alice));
     cJSON *welcome = hclient_expect(again, "welcome");
@@ -240,6 +254,12 @@ test_resume_token_rules(void)
                        "\"resume\":\"00000000000000000000000000000000\"}");
     jcheck_strings(hclient_expect(dave, "welcome"), "rooms", "lobby", NULL);
     hclient_expect_presence(watcher, "lobby", "dave", "join", NULL);
+
+    // An empty token too.
+    hclient_t *erin = hclient_new(broker);
+    hclient_send(erin, "{\"type\":\"hello\",\"user\":\"erin\",\"proto\":1,\"resume\":\"\"}");
+    jcheck_strings(hclient_expect(erin, "welcome"), "rooms", "lobby", NULL);
+    hclient_expect_presence(watcher, "lobby", "erin", "join", NULL);
 
     // ...so a wrong token for a name in use is name_taken.
     hclient_t *thief = hclient_new(broker);
@@ -575,4 +595,24 @@ test_slow_consumer(void)
     // The broker is fine.
     hclient_ping(bob);
     hclient_login(broker, "carol");
+}
+
+void
+test_shutdown_under_load(void)
+{
+    // SIGTERM while clients flood requests and a subscriber reads nothing: exit 0 within 2 s.
+    hbroker_t *broker = hbroker_start("--rate", "0", NULL);
+    hclient_t *alice = hclient_login(broker, "alice");
+    hclient_t *bob = hclient_login(broker, "bob");
+    hclient_t *deaf = hclient_new_slow(broker);
+    hclient_subscribe(deaf, "room/");
+    hclient_sync_feed(deaf, alice, "lobby");
+    const char *ping = "{\"type\":\"ping\"}";
+    const char *say = "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"load load load load\"}";
+    int64_t deadline = zclock_mono() + 500;
+    for (int i = 0; i < 20000 && zclock_mono() < deadline; i++) {
+        hclient_try_send(alice, say, strlen(say));
+        hclient_try_send(bob, ping, strlen(ping));
+    }
+    hbroker_stop(broker);  // while the broker still works through the flood
 }

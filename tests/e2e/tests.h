@@ -10,6 +10,7 @@
     X(cli_bad_database)                                                                            \
     X(cli_ready_line)                                                                              \
     X(cli_options)                                                                                 \
+    X(cli_default_feed_port)                                                                       \
     X(cli_sigint)                                                                                  \
     X(req_hello_welcome)                                                                           \
     X(req_join_leave)                                                                              \
@@ -37,6 +38,7 @@
     X(err_too_many_rooms)                                                                          \
     X(err_ordering)                                                                                \
     X(err_id_echo)                                                                                 \
+    X(err_id_nul_echo)                                                                             \
     X(names_case_insensitive)                                                                      \
     X(names_room_canonical)                                                                        \
     X(names_room_non_ascii)                                                                        \
@@ -52,6 +54,7 @@
     X(history_retention)                                                                           \
     X(history_restart_sigterm)                                                                     \
     X(history_restart_sigkill)                                                                     \
+    X(history_matches_feed)                                                                        \
     X(liveness_timeout)                                                                            \
     X(resume_live)                                                                                 \
     X(handover_identity)                                                                           \
@@ -62,11 +65,14 @@
     X(retry_msg_id)                                                                                \
     X(rate_limit)                                                                                  \
     X(shutdown_presence)                                                                           \
+    X(shutdown_under_load)                                                                         \
     X(slow_consumer)                                                                               \
     X(hostile_nul_in_name)                                                                         \
     X(hostile_deep_nesting)                                                                        \
     X(hostile_frame_limit)                                                                         \
     X(hostile_disconnect)                                                                          \
+    X(hostile_vanished_peer)                                                                       \
+    X(load_sessions)                                                                               \
     X(hostile_flood)
 #define E2E_DECLARE(name) void test_##name(void);
 E2E_TESTS(E2E_DECLARE)

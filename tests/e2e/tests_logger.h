@@ -13,7 +13,8 @@
     X(logger_torn_line)                                                                            \
     X(logger_unreachable)                                                                          \
     X(logger_write_error)                                                                          \
-    X(logger_room_created_later)
+    X(logger_room_created_later)                                                                   \
+    X(logger_port_taken)
 
 #define E2E_DECLARE(name) void test_##name(void);
 E2E_LOGGER_TESTS(E2E_DECLARE)
