@@ -32,9 +32,9 @@ struct broker {
     zsock_t *pub;
     zloop_t *loop;
     store_t *store;
-    char *endpoint;  // bound command endpoint
-    char *feed;      // bound feed endpoint
-    char *feed_ad;   // feed endpoint told to clients in welcome
+    char *endpoint;      // bound command endpoint
+    char *feed;          // bound feed endpoint
+    char *feed_ad;       // feed endpoint told to clients in welcome
     char epoch[40];      // a UUID, new at every start
     bool store_failed;   // a write of this turn failed: publish nothing, stop
     zhashx_t *sessions;  // token -> session_t *, owner: live and resumable expired sessions
@@ -1061,6 +1061,25 @@ broker_feed(const broker_t *self)
 {
     assert(self);
     return self->feed;
+}
+
+static int
+s_on_wake(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    (void)arg;
+    return -1;  // a signal: stop
+}
+
+void
+broker_stop_on(broker_t *self, int fd)
+{
+    assert(self);
+    if (fd < 0)
+        return;
+    zmq_pollitem_t item = {NULL, fd, ZMQ_POLLIN, 0};
+    zloop_poller(self->loop, &item, s_on_wake, self);
 }
 
 int

@@ -19,6 +19,9 @@ void broker_destroy(broker_t **self_p);
 const char *broker_endpoint(const broker_t *self);
 const char *broker_feed(const broker_t *self);
 
+// Stop the loop as soon as fd becomes readable (a signal handler's self-pipe); -1: none.
+void broker_stop_on(broker_t *self, int fd);
+
 // Run the event loop until SIGINT/SIGTERM. Returns 0, or -1 on a fatal error.
 int broker_run(broker_t *self);
 

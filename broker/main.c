@@ -1,6 +1,22 @@
 // main.c - zchat-broker: options, logging, signals; nothing else
 #include "zchat.h"
 #include "broker.h"
+#include <fcntl.h>
+
+// A self-pipe: a signal that lands between the loop's check of zsys_interrupted and its poll
+// still wakes it at once, instead of at the next timer.
+static int s_wake[2] = {-1, -1};
+
+static void
+s_on_signal(int signum)
+{
+    (void)signum;
+    zsys_interrupted = 1;
+    if (s_wake[1] >= 0) {
+        ssize_t n = write(s_wake[1], "", 1);  // async-signal-safe
+        (void)n;
+    }
+}
 
 int
 main(int argc, char **argv)
@@ -13,6 +29,11 @@ main(int argc, char **argv)
     zsys_set_logident("zchat-broker");
     zsys_set_logstream(stderr);
     zchat_verbose = options.verbose;
+    if (pipe(s_wake) == 0) {
+        fcntl(s_wake[0], F_SETFL, O_NONBLOCK);
+        fcntl(s_wake[1], F_SETFL, O_NONBLOCK);
+    }
+    zsys_handler_set(s_on_signal);
 
     broker_t *broker = broker_new(&options);
     if (!broker)
@@ -20,7 +41,10 @@ main(int argc, char **argv)
     printf("zchat-broker %s: commands on %s, feed on %s, database %s\n", ZCHAT_VERSION,
            broker_endpoint(broker), broker_feed(broker), options.db);
     fflush(stdout);
+    broker_stop_on(broker, s_wake[0]);
     rc = broker_run(broker);
     broker_destroy(&broker);
+    close(s_wake[0]);
+    close(s_wake[1]);
     return rc == 0 ? 0 : 1;
 }

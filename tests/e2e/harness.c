@@ -1027,7 +1027,8 @@ hclient_sync_feed_at(const char *file, int line, hclient_t *sub, hclient_t *talk
     int wait_ms = 10;
     while (true) {
         hclient_sendf(talker, "{\"type\":\"say\",\"room\":\"%s\",\"text\":\"sync\"}", room);
-        if (hclient_event_at(file, line, sub, wait_ms))
+        cJSON *event = hclient_event_at(file, line, sub, wait_ms);
+        if (event && streq(jget(event, "room")->valuestring, room))
             break;
         cJSON *stray = hclient_recv_at(file, line, talker, 0);
         if (stray)

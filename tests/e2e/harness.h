@@ -21,7 +21,8 @@ typedef struct hclient hclient_t;
 void harness_begin(const char *name);
 
 // End a test that returned: stop every broker still running (SIGTERM, exit 0 expected), destroy
-// every client and JSON tree, remove the temp dir. Returns 0 if the test passed, 1 if not.
+// every client and JSON tree, remove the temp dir. Returns 0; a broker that does not stop
+// cleanly fails the test instead (exit 1).
 int harness_end(void);
 
 // Fail the running test: print the reason, the broker logs, clean up and exit 1.
