@@ -20,20 +20,22 @@ SHARED_SRC = $(wildcard shared/*.c)
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
 CLIENT_SRC = $(filter-out client/zchat.c client/zchat_logger.c,$(wildcard client/*.c))
 E2E_SRC    = $(wildcard tests/e2e/*.c)
+BENCH_SRC  = $(wildcard bench/*.c)
 
 SHARED_OBJ = $(SHARED_SRC:%.c=$(BUILD)/%.o)
 BROKER_OBJ = $(BROKER_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 E2E_OBJ    = $(E2E_SRC:%.c=$(BUILD)/%.o)
+BENCH_OBJ  = $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 LIBZCHAT   = $(BUILD)/libzchat.a
 LIBBROKER  = $(BUILD)/libbroker.a
 LIBCLIENT  = $(BUILD)/libclient.a
 PROGRAMS   = $(BUILD)/zchat-broker $(if $(wildcard client/zchat.c),$(BUILD)/zchat) \
              $(if $(wildcard client/zchat_logger.c),$(BUILD)/zchat-logger)
-TESTPROGS  = $(BUILD)/selftest $(BUILD)/e2e
+TESTPROGS  = $(BUILD)/selftest $(BUILD)/e2e $(BUILD)/zchat-bench
 
-.PHONY: all run test check memcheck install uninstall clean deps format lint help
+.PHONY: all run test check memcheck bench install uninstall clean deps format lint help
 
 all: $(PROGRAMS)
 
@@ -42,6 +44,7 @@ help:
 	@echo "make run        install missing packages, build, start the broker on its defaults"
 	@echo "make test       install missing packages, build with sanitizers, run every test"
 	@echo "make memcheck   run the selftest under valgrind"
+	@echo "make bench      build and run the benchmark (broker against a ROUTER->PUB relay)"
 	@echo "make install    install programs and man pages (PREFIX=$(PREFIX) DESTDIR=)"
 	@echo "make lint       clang-format check and cppcheck"
 	@echo "make clean      remove build/"
@@ -93,6 +96,14 @@ $(BUILD)/selftest: $(BUILD)/tests/selftest.o $(LIBBROKER) $(LIBCLIENT) $(LIBZCHA
 $(BUILD)/e2e: $(E2E_OBJ) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/zchat-bench: $(BENCH_OBJ)
+	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+
+# The benchmark (bench/README.md): always the plain build, never the sanitizer one.
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/zchat-broker $(BUILD)/zchat-bench
+	./$(BUILD)/zchat-bench $(BENCH_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man7
@@ -109,13 +120,14 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch]
+	clang-format -i shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] bench/*.[ch]
 
 lint:
-	clang-format --dry-run -Werror shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch]
+	clang-format --dry-run -Werror shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] \
+	    bench/*.[ch]
 	@# asserts stay on in zchat (NDEBUG is an error), so a call inside one is fine
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=assertWithSideEffect \
-	    --suppress=missingIncludeSystem -Ishared -Ibroker -Iclient shared broker client tests
+	    --suppress=missingIncludeSystem -Ishared -Ibroker -Iclient shared broker client tests bench
 
 -include $(shell find build -name '*.d' 2>/dev/null)
