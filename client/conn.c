@@ -63,6 +63,7 @@ struct conn {
     int64_t next_poll;
     int64_t hello_at;
     int retry_ms;
+    bool answered;       // the hello in flight got its welcome or error: conn_wait returns
     char error_code[32];
     char error[256];
 };
@@ -305,6 +306,7 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
     self->ever_online = true;
     self->hello_at = 0;
     self->hello_id[0] = 0;
+    self->answered = true;
     self->retry_ms = CONN_RETRY_MIN_MS;
     self->next_poll = zclock_mono();
     if (new_feed || !self->sub)
@@ -469,6 +471,7 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
         return;
     if (id && streq(id, self->hello_id)) {
         self->hello_id[0] = 0;
+        self->answered = true;
         snprintf(self->error_code, sizeof self->error_code, "%s", code);
         snprintf(self->error, sizeof self->error, "%s", message ? message : code);
         if (self->ever_online)
@@ -744,9 +747,7 @@ conn_connect(conn_t *self)
         int64_t left = until - zclock_mono();
         if (left <= 0)
             break;
-        // In short slices: conn_wait without an fd runs out its timeout, and the welcome (or
-        // a refusal) should end the wait at once
-        if (conn_wait(self, -1, left < 20 ? (int)left : 20) == -1) {
+        if (conn_wait(self, -1, (int)left) == -1) {
             snprintf(self->error_code, sizeof self->error_code, "interrupted");
             snprintf(self->error, sizeof self->error, "interrupted");
             return -1;
@@ -815,6 +816,12 @@ conn_wait(conn_t *self, int fd, int timeout_ms)
                 s_on_feed(self);
         if (fd_at >= 0 && (items[fd_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             return 1;
+        if (self->answered) {
+            // conn_connect's wait ends with the answer to its hello, before any event of
+            // the new session reaches the front end ahead of its greeting
+            self->answered = false;
+            return 0;
+        }
         if (zclock_mono() >= until)
             return 0;
     }
