@@ -3,16 +3,20 @@
 // Group commit: the broker appends the events of one loop turn to one transaction and commits
 // before it publishes them, so a published seq is always durable and never repeats after a
 // restart. WAL with synchronous=NORMAL survives a killed process; a power cut may lose the last
-// transactions, never the database.
+// transactions, never the database. Checkpoints (the only writes that fsync) run in a thread of
+// their own, so the loop never waits for the disk.
 #include "zchat.h"
 #include "store.h"
 #include <sqlite3.h>
 
 #define S_SCHEMA_VERSION 1
+#define S_CHECKPOINT_MS  1000  // how often the checkpointer copies the WAL into the database
 
 struct store {
     sqlite3 *db;
-    size_t keep;  // events kept per room
+    char *path;
+    zactor_t *checkpointer;  // NULL for :memory:
+    size_t keep;             // events kept per room
     bool in_transaction;
     zhashx_t *touched;  // room -> uint64_t * last seq, for this transaction
     sqlite3_stmt *begin;
@@ -35,6 +39,37 @@ static const char *s_schema = "CREATE TABLE IF NOT EXISTS rooms ("
                               "  body TEXT NOT NULL,"
                               "  PRIMARY KEY (room, seq)"
                               ") WITHOUT ROWID;";
+
+// The checkpointer: a thread with its own connection that copies the WAL back into the database
+// every S_CHECKPOINT_MS. PASSIVE never waits for the writer, and the writer never waits for it.
+static void
+s_checkpointer(zsock_t *pipe, void *args)
+{
+    const char *path = args;
+    zsock_signal(pipe, 0);  // for zactor_new; the second signal says whether it can work
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        zsys_warning("store: no checkpoint thread (%s): SQLite will checkpoint inline",
+                     db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        db = NULL;
+    }
+    zsock_signal(pipe, db ? 0 : 1);
+    zpoller_t *poller = zpoller_new(pipe, NULL);
+    zpoller_set_nonstop(poller, true);  // stop on $TERM only: the broker flushes after signals
+    bool running = db != NULL;
+    while (running) {
+        if (zpoller_wait(poller, S_CHECKPOINT_MS) == pipe) {
+            char *command = zstr_recv(pipe);
+            running = command && !streq(command, "$TERM");
+            zstr_free(&command);
+        } else {
+            sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        }
+    }
+    zpoller_destroy(&poller);
+    sqlite3_close(db);
+}
 
 static char *
 s_error(store_t *self, const char *what)
@@ -103,9 +138,9 @@ store_new(const char *path, size_t keep, char **error)
         store_destroy(&self);
         return NULL;
     }
-    char *sql =
-        zsys_sprintf("%s%s PRAGMA synchronous=NORMAL; %s PRAGMA user_version=%d;",
-                     memory ? "" : "PRAGMA journal_mode=WAL;", "", s_schema, S_SCHEMA_VERSION);
+    char *sql = zsys_sprintf("%s PRAGMA synchronous=NORMAL; %s PRAGMA user_version=%d;",
+                             memory ? "" : "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;",
+                             s_schema, S_SCHEMA_VERSION);
     char *message = NULL;
     rc = sqlite3_exec(self->db, sql, NULL, NULL, &message);
     zstr_free(&sql);
@@ -131,6 +166,15 @@ store_new(const char *path, size_t keep, char **error)
         store_destroy(&self);
         return NULL;
     }
+    if (!memory) {
+        self->path = strdup(path);
+        assert(self->path);
+        self->checkpointer = zactor_new(s_checkpointer, self->path);
+        if (zsock_wait(self->checkpointer) != 0) {
+            zactor_destroy(&self->checkpointer);
+            sqlite3_exec(self->db, "PRAGMA wal_autocheckpoint=1000", NULL, NULL, NULL);
+        }
+    }
     return self;
 }
 
@@ -150,7 +194,9 @@ store_destroy(store_t **self_p)
         sqlite3_finalize(self->trim);
         sqlite3_finalize(self->history);
         sqlite3_finalize(self->rooms);
+        zactor_destroy(&self->checkpointer);  // first: the last close checkpoints everything
         sqlite3_close(self->db);
+        free(self->path);
         zhashx_destroy(&self->touched);
         free(self);
         *self_p = NULL;
