@@ -20,9 +20,9 @@
 
 // A reply or event waiting for the turn's commit.
 typedef struct {
-    bool to_feed;   // PUB (address is the topic) or ROUTER (address is the routing id)
-    char *address;  // owned
-    size_t address_size;
+    const char *topic;   // an event: its room's feed topic (borrowed: rooms outlive turns)
+    byte identity[255];  // a reply: the routing id it goes to (libzmq's longest)
+    size_t identity_size;
     char *json;  // owned
 } s_out_t;
 
@@ -60,8 +60,10 @@ typedef zchat_err_t handler_fn(broker_t *self, session_t *session, zchat_msg_t *
 
 // --- Output ---
 
+// Queue an event for the feed (topic) or a reply for a routing id; takes json. The outbox
+// array is reused turn after turn: queueing allocates nothing once it has grown.
 static void
-s_queue(broker_t *self, bool to_feed, const void *address, size_t size, char *json)
+s_queue(broker_t *self, const char *topic, const byte *identity, size_t size, char *json)
 {
     if (self->outbox_size == self->outbox_max) {
         self->outbox_max = self->outbox_max ? self->outbox_max * 2 : 64;
@@ -69,10 +71,11 @@ s_queue(broker_t *self, bool to_feed, const void *address, size_t size, char *js
         assert(self->outbox);
     }
     s_out_t *out = &self->outbox[self->outbox_size++];
-    out->to_feed = to_feed;
-    out->address = zmalloc(size ? size : 1);
-    memcpy(out->address, address, size);
-    out->address_size = size;
+    out->topic = topic;
+    assert(size <= sizeof out->identity);
+    if (!topic)
+        memcpy(out->identity, identity, size);
+    out->identity_size = size;
     out->json = json;
 }
 
@@ -112,10 +115,8 @@ s_end_turn(broker_t *self)
         zsys_error("the database cannot be written: stopping, so that no seq is ever reused "
                    "(%zu replies and events not sent)",
                    self->outbox_size);
-        for (size_t i = 0; i < self->outbox_size; i++) {
-            free(self->outbox[i].address);
+        for (size_t i = 0; i < self->outbox_size; i++)
             free(self->outbox[i].json);
-        }
         self->outbox_size = 0;
         self->store_failed = true;
         return -1;
@@ -123,14 +124,13 @@ s_end_turn(broker_t *self)
     void *pub = zsock_resolve(self->pub);
     for (size_t i = 0; i < self->outbox_size; i++) {
         s_out_t *out = &self->outbox[i];
-        if (out->to_feed) {
+        if (out->topic) {
             // PUB never blocks: past its high-water mark it drops, and seq repairs that
-            zmq_send(pub, out->address, out->address_size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(pub, out->topic, strlen(out->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send(pub, out->json, strlen(out->json), ZMQ_DONTWAIT);
         } else {
-            s_send_to(self, out->address, out->address_size, out->json);
+            s_send_to(self, out->identity, out->identity_size, out->json);
         }
-        free(out->address);
         free(out->json);
     }
     self->outbox_size = 0;
@@ -147,7 +147,7 @@ s_reply(broker_t *self, zchat_msg_t **reply_p)
         zchat_msg_set_string(*reply_p, "id", self->request_id);
     char *json = zchat_msg_encode(*reply_p);
     zchat_msg_destroy(reply_p);
-    s_queue(self, false, self->identity, self->identity_size, json);
+    s_queue(self, NULL, self->identity, self->identity_size, json);
     return json;
 }
 
@@ -196,7 +196,7 @@ s_publish(broker_t *self, room_t *room, zchat_msg_t **event_p)
     zchat_msg_destroy(event_p);
     if (store_append(self->store, room_name(room), room_last_seq(room), json) == -1)
         self->store_failed = true;
-    s_queue(self, true, room_topic(room), strlen(room_topic(room)), json);
+    s_queue(self, room_topic(room), NULL, 0, json);
 }
 
 static void
@@ -794,22 +794,20 @@ s_handle(broker_t *self, session_t *session, zchat_msg_t *request)
         if (ack) {
             char *copy = strdup(ack);
             assert(copy);
-            s_queue(self, false, self->identity, self->identity_size, copy);
+            s_queue(self, NULL, self->identity, self->identity_size, copy);
             return ZCHAT_OK;
         }
     }
     return s_handlers[h].handle(self, session, request);
 }
 
-// Handle one message from the ROUTER: [identity][frames...]. Sends the one error reply.
+// Handle one message from the ROUTER: [identity][frames...], of which body is the first
+// after the identity. Sends the one error reply.
 static void
-s_dispatch(broker_t *self, zmsg_t *msg)
+s_dispatch(broker_t *self, zmq_msg_t *identity, zmq_msg_t *body, size_t frames)
 {
-    zframe_t *address = zmsg_pop(msg);
-    if (!address)
-        return;
-    self->identity = zframe_data(address);
-    self->identity_size = zframe_size(address);
+    self->identity = zmq_msg_data(identity);
+    self->identity_size = zmq_msg_size(identity);
     session_identity_key(self->identity, self->identity_size, self->key);
     self->request_id = NULL;
     self->request_type = NULL;
@@ -821,13 +819,11 @@ s_dispatch(broker_t *self, zmsg_t *msg)
 
     zchat_err_t err;
     zchat_msg_t *request = NULL;
-    zframe_t *frame = zmsg_first(msg);
-    if (zmsg_size(msg) != 1)
-        err = s_fail(self, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.",
-                     zmsg_size(msg));
+    if (frames != 1)
+        err = s_fail(self, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.", frames);
     else {
         const char *reason;
-        request = zchat_msg_decode((const char *)zframe_data(frame), zframe_size(frame), &reason);
+        request = zchat_msg_decode(zmq_msg_data(body), zmq_msg_size(body), &reason);
         err = request ? s_handle(self, session, request)
                       : s_fail(self, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
     }
@@ -839,7 +835,6 @@ s_dispatch(broker_t *self, zmsg_t *msg)
         zchat_debug("%s: %s", session ? session_user(session) : self->key, self->request_type);
     }
     zchat_msg_destroy(&request);
-    zframe_destroy(&address);
 }
 
 // --- Loop ---
@@ -850,15 +845,29 @@ s_on_request(zloop_t *loop, zsock_t *router, void *arg)
     (void)loop;
     broker_t *self = arg;
     self->now = zclock_time();
+    void *handle = zsock_resolve(router);
+    // Everything ready, without blocking, up to a batch: libzmq messages, no CZMQ wrappers
+    zmq_msg_t identity, body, extra;
+    zmq_msg_init(&identity);
+    zmq_msg_init(&body);
+    zmq_msg_init(&extra);
     for (int n = 0; n < BROKER_BATCH; n++) {
-        if (n > 0 && !(zsock_events(router) & ZMQ_POLLIN))
-            break;
-        zmsg_t *msg = zmsg_recv(router);
-        if (!msg)
-            break;  // interrupted: zloop sees it and stops
-        s_dispatch(self, msg);
-        zmsg_destroy(&msg);
+        if (zmq_msg_recv(&identity, handle, ZMQ_DONTWAIT) == -1)
+            break;  // nothing more (or interrupted: zloop sees it and stops)
+        size_t frames = 0;
+        if (zmq_msg_more(&identity) && zmq_msg_recv(&body, handle, ZMQ_DONTWAIT) != -1) {
+            frames = 1;
+            bool more = zmq_msg_more(&body);
+            while (more && zmq_msg_recv(&extra, handle, ZMQ_DONTWAIT) != -1) {
+                frames++;  // a ROUTER hands over all parts at once: count them, drop them
+                more = zmq_msg_more(&extra);
+            }
+        }
+        s_dispatch(self, &identity, &body, frames);
     }
+    zmq_msg_close(&identity);
+    zmq_msg_close(&body);
+    zmq_msg_close(&extra);
     return s_end_turn(self);
 }
 
@@ -1036,10 +1045,8 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->sessions);  // before rooms: sessions borrow them
         zhashx_destroy(&self->rooms);
         zhashx_destroy(&self->guests);
-        for (size_t i = 0; i < self->outbox_size; i++) {
-            free(self->outbox[i].address);
+        for (size_t i = 0; i < self->outbox_size; i++)
             free(self->outbox[i].json);
-        }
         free(self->outbox);
         zstr_free(&self->endpoint);
         zstr_free(&self->feed);
