@@ -33,9 +33,15 @@ LIBBROKER  = $(BUILD)/libbroker.a
 LIBCLIENT  = $(BUILD)/libclient.a
 PROGRAMS   = $(BUILD)/zchat-broker $(if $(wildcard client/zchat.c),$(BUILD)/zchat) \
              $(if $(wildcard client/zchat_logger.c),$(BUILD)/zchat-logger)
-TESTPROGS  = $(BUILD)/selftest $(BUILD)/e2e $(BUILD)/zchat-bench
+FUZZ_TARGETS = request text
+FUZZ_CORPUS  = tests/fuzz/corpus
+FUZZ_TIME   ?= 60
+FUZZ_FLAGS  ?= -max_len=70000 -timeout=10 -dict=tests/fuzz/zchat.dict
+FUZZ_OBJ     = $(BUILD)/tests/fuzz/fuzz.o
+REPLAYS      = $(FUZZ_TARGETS:%=$(BUILD)/replay-%)
+TESTPROGS  = $(BUILD)/selftest $(BUILD)/e2e $(BUILD)/zchat-bench $(REPLAYS)
 
-.PHONY: all run test check memcheck bench install uninstall clean deps format lint help
+.PHONY: all run test check memcheck bench fuzz fuzz-run install uninstall clean deps format lint help
 
 all: $(PROGRAMS)
 
@@ -44,6 +50,7 @@ help:
 	@echo "make run        install missing packages, build, start the broker on its defaults"
 	@echo "make test       install missing packages, build with sanitizers, run every test"
 	@echo "make memcheck   run the selftest under valgrind"
+	@echo "make fuzz       fuzz the request decoder and the text rules, FUZZ_TIME=$(FUZZ_TIME) s each"
 	@echo "make bench      build and run the benchmark (broker against a ROUTER->PUB relay)"
 	@echo "make install    install programs and man pages (PREFIX=$(PREFIX) DESTDIR=)"
 	@echo "make lint       clang-format check and cppcheck"
@@ -62,7 +69,23 @@ test: deps
 	    LDEXTRA="$(SANITIZE)" check
 
 check: $(PROGRAMS) $(TESTPROGS)
+	@for t in $(FUZZ_TARGETS); do ./$(BUILD)/replay-$$t $(FUZZ_CORPUS) || exit 1; done
 	@./tests/run.sh $(BUILD)
+
+# libFuzzer needs clang: its own build in build/fuzz. New inputs go to build/fuzz/corpus-*, crashes
+# to build/fuzz/crashes/; the committed corpus only seeds them.
+fuzz:
+	@./scripts/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
+	    EXTRA="-fsanitize=fuzzer-no-link $(SANITIZE)" LDEXTRA="-fsanitize=fuzzer $(SANITIZE)" fuzz-run
+
+fuzz-run: $(FUZZ_TARGETS:%=$(BUILD)/fuzz-%)
+	@mkdir -p $(BUILD)/crashes
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/corpus-$$t && echo "fuzz-$$t: $(FUZZ_TIME) s" && \
+	    ./$(BUILD)/fuzz-$$t -max_total_time=$(FUZZ_TIME) $(FUZZ_FLAGS) \
+	        -artifact_prefix=$(BUILD)/crashes/$$t- $(BUILD)/corpus-$$t $(FUZZ_CORPUS) || exit 1; \
+	done
 
 memcheck: $(BUILD)/selftest
 	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
@@ -96,6 +119,15 @@ $(BUILD)/selftest: $(BUILD)/tests/selftest.o $(LIBBROKER) $(LIBCLIENT) $(LIBZCHA
 $(BUILD)/e2e: $(E2E_OBJ) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
+# The fuzz objects are made through the patterns below only: keep them, or make deletes them.
+.SECONDARY: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/fuzz/*.c))
+
+$(BUILD)/replay-%: $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) $(LIBZCHAT)
+	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) $(LIBZCHAT)
+	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/zchat-bench: $(BENCH_OBJ)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
@@ -120,11 +152,12 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] bench/*.[ch]
+	clang-format -i shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] bench/*.[ch] \
+	    tests/fuzz/*.[ch]
 
 lint:
 	clang-format --dry-run -Werror shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] \
-	    bench/*.[ch]
+	    bench/*.[ch] tests/fuzz/*.[ch]
 	@# asserts stay on in zchat (NDEBUG is an error), so a call inside one is fine
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=assertWithSideEffect \

@@ -1,10 +1,22 @@
 #!/bin/sh
-# install-deps.sh - install the Debian packages zchat needs to build, run and test.
+# install-deps.sh [fuzz] - install the Debian packages zchat needs to build, run and test.
 # Does nothing when everything is present; uses apt-get (as root, or through sudo) otherwise.
 set -eu
 
 PKGS="build-essential pkg-config libczmq-dev libzmq3-dev libcjson-dev libsqlite3-dev \
 libsodium-dev libreadline-dev tmux"
+
+# Optional groups, named on the command line: fuzz adds clang and its libFuzzer runtime
+# (Debian 12 names) for make fuzz.
+for group in "$@"; do
+    case $group in
+    fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
+    *)
+        echo "install-deps: unknown group: $group (known: fuzz)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 missing=""
 for p in $PKGS; do

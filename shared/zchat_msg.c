@@ -8,6 +8,7 @@
 #include "zchat_msg.h"
 #include "zchat_text.h"
 #include <cjson/cJSON.h>
+#include <math.h>
 
 // A cJSON type bit of ours on numbers written with a fraction or an exponent ("1.0", "1e2").
 // cJSON tests types with (type & 0xFF) and owns bits 256 and 512 only.
@@ -272,6 +273,12 @@ s_scan_value(s_scan_t *scan, int depth)
     }
 }
 
+static int
+s_compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 // True if two members of one object share a name.
 static bool
 s_has_duplicate_keys(const cJSON *object)
@@ -288,12 +295,19 @@ s_has_duplicate_keys(const cJSON *object)
                     return true;
         return false;
     }
-    // Many members: a hash keeps a hostile frame of thousands of keys linear.
-    zhashx_t *seen = zhashx_new();
+    // Many members: sort the names, O(n log n) whatever they are. Not a zhashx: its hash has no
+    // seed, so a client can choose names that all collide, and zhashx doubles its table at each
+    // one until zmalloc aborts (64 names of 9 bytes, one 897-byte frame).
+    const char **names = malloc(count * sizeof(char *));
+    assert(names);
+    size_t n = 0;
+    for (const cJSON *item = object->child; item; item = item->next)
+        names[n++] = item->string;
+    qsort(names, count, sizeof(char *), s_compare_names);
     bool duplicate = false;
-    for (const cJSON *item = object->child; item && !duplicate; item = item->next)
-        duplicate = zhashx_insert(seen, item->string, (void *)item) == -1;
-    zhashx_destroy(&seen);
+    for (n = 1; n < count && !duplicate; n++)
+        duplicate = streq(names[n - 1], names[n]);
+    free(names);
     return duplicate;
 }
 
@@ -330,10 +344,14 @@ zchat_msg_decode(const char *data, size_t size, const char **reason)
     if (!reason)
         reason = &dummy;
     *reason = NULL;
+    if (size == 0) {
+        *reason = "the frame is empty";  // and data may be NULL: NULL + 0 is undefined in C
+        return NULL;
+    }
     s_scan_t scan = {.pos = data, .end = data + size};
     s_skip_space(&scan);
     if (scan.pos == scan.end) {
-        *reason = size ? "the frame holds only white space" : "the frame is empty";
+        *reason = "the frame holds only white space";
         return NULL;
     }
     if (*scan.pos != '{') {
@@ -393,13 +411,95 @@ zchat_msg_destroy(zchat_msg_t **self_p)
     }
 }
 
+// True if cJSON would print this number as another value, or an integer as a non-integer.
+// cJSON 1.7.15 keeps 15 significant digits whenever they read back within a relative
+// DBL_EPSILON (9007199254709999 goes out as 9.00719925471e+15: another value), and %1.15g
+// writes every number from 1e15 up with an exponent (1e+15 decodes as no integer).
+static bool
+s_needs_own_print(const cJSON *item)
+{
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
+        return false;  // cJSON prints NaN and infinities as null
+    double d = item->valuedouble;
+    if (d > -S_INT_LIMIT && d < S_INT_LIMIT && d == (double)(int64_t)d)
+        return d <= -1e15 || d >= 1e15;
+    char text[32];
+    snprintf(text, sizeof text, "%1.15g", d);
+    return strtod(text, NULL) != d;
+}
+
+static bool
+s_has_own_print(const cJSON *item)
+{
+    for (; item; item = item->next)
+        if (s_needs_own_print(item) || (item->child && s_has_own_print(item->child)))
+            return true;
+    return false;
+}
+
+// Turn each number from item on that cJSON would print wrong into a raw item that reads back
+// exactly: the digits of an integer, else 17 significant digits. In place: O(1) per number.
+static void
+s_own_print(cJSON *item)
+{
+    for (; item; item = item->next) {
+        if (s_needs_own_print(item)) {
+            double d = item->valuedouble;
+            char text[32];
+            if (d > -S_INT_LIMIT && d < S_INT_LIMIT && d == (double)(int64_t)d)
+                snprintf(text, sizeof text, "%" PRId64, (int64_t)d);
+            else
+                snprintf(text, sizeof text, "%.17g", d);
+            item->type = cJSON_Raw | (item->type & cJSON_StringIsConst);
+            item->valuestring = strdup(text);  // freed by cJSON_Delete: default hooks, free()
+            assert(item->valuestring);
+        }
+        if (item->child)
+            s_own_print(item->child);
+    }
+}
+
+// Write each ZCHAT_MSG_NUL byte of json as the \u0000 it was decoded from. The byte can only
+// be in a string value (member names refuse U+0000, and UTF-8 never uses 0xFF), where cJSON
+// copied it as it is. Takes ownership of json; returns a new string.
+static char *
+s_escape_nul(char *json)
+{
+    size_t markers = 0;
+    for (const char *p = json; *p; p++)
+        markers += *p == ZCHAT_MSG_NUL;
+    char *escaped = zmalloc(strlen(json) + markers * 5 + 1);
+    char *out = escaped;
+    for (const char *p = json; *p; p++) {
+        if (*p == ZCHAT_MSG_NUL) {
+            memcpy(out, "\\u0000", 6);
+            out += 6;
+        } else {
+            *out++ = *p;
+        }
+    }
+    free(json);
+    return escaped;
+}
+
 char *
 zchat_msg_encode(const zchat_msg_t *self)
 {
     assert(self);
-    char *json = cJSON_PrintUnformatted((const cJSON *)self);
+    const cJSON *root = (const cJSON *)self;
+    cJSON *copy = NULL;
+    if (s_has_own_print(root->child)) {
+        copy = cJSON_Duplicate(root, true);  // self is const, and the caller's
+        assert(copy);
+        s_own_print(copy->child);
+        root = copy;
+    }
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(copy);
     assert(json);  // cJSON fails only on OOM
-    return json;   // cJSON's default hooks allocate with malloc: free() is right
+    if (strchr(json, (unsigned char)ZCHAT_MSG_NUL))
+        json = s_escape_nul(json);  // a decoded string going back out: an echoed id
+    return json;                    // cJSON's default hooks allocate with malloc: free() is right
 }
 
 static const cJSON *
@@ -550,30 +650,6 @@ zchat_msg_set_string(zchat_msg_t *self, const char *key, const char *value)
     assert(value);
     cJSON *item = cJSON_CreateString(value);
     assert(item);
-    if (strchr(value, ZCHAT_MSG_NUL)) {
-        // A decoded \u0000 going back out (an echoed id): cJSON copies bytes >= 0x80 as they
-        // are, so print the string, then write each marker byte as the escape it came from
-        char *printed = cJSON_PrintUnformatted(item);
-        cJSON_Delete(item);
-        assert(printed);
-        size_t markers = 0;
-        for (const char *p = printed; *p; p++)
-            markers += *p == ZCHAT_MSG_NUL;
-        char *json = zmalloc(strlen(printed) + markers * 5 + 1);
-        char *out = json;
-        for (const char *p = printed; *p; p++) {
-            if (*p == ZCHAT_MSG_NUL) {
-                memcpy(out, "\\u0000", 6);
-                out += 6;
-            } else {
-                *out++ = *p;
-            }
-        }
-        cJSON_free(printed);
-        item = cJSON_CreateRaw(json);
-        free(json);
-        assert(item);
-    }
     s_set(self, key, item);
 }
 
@@ -814,6 +890,7 @@ zchat_msg_test(bool verbose)
             fprintf(stderr, "accepted: %s\n", bad[i]);
         assert(!msg && reason);
     }
+    assert(!zchat_msg_decode(NULL, 0, NULL));
     // A frame is not NUL-terminated: only size bytes count.
     zchat_msg_t *msg = zchat_msg_decode("{}garbage", 2, NULL);
     zchat_msg_destroy(&msg);
@@ -849,6 +926,22 @@ zchat_msg_test(bool verbose)
     assert(!zchat_msg_decode(wide, n, NULL));
     freen(wide);
 
+    // Names that all collide in CZMQ's zhashx hash (33 * h ^ c): decoded, and fast
+    const char *blocks[2][4] = {{"01-", "02N", "03o", "1P-"}, {"41-", "42N", "43o", "5P-"}};
+    char *flood = zmalloc(64 * 14 + 8);
+    n = 0;
+    flood[n++] = '{';
+    for (int i = 0; i < 64; i++)
+        n += (size_t)snprintf(flood + n, 16, "%s\"%s%s%s\":0", i ? "," : "", blocks[0][i / 16],
+                              blocks[1][i / 4 % 4], blocks[1][i % 4]);
+    flood[n++] = '}';
+    msg = zchat_msg_decode(flood, n, NULL);
+    assert(msg && zchat_msg_has(msg, "1P-5P-5P-"));
+    zchat_msg_destroy(&msg);
+    memcpy(flood + n - 13, "01-41-41-", 9);  // the last name now repeats the first
+    assert(!zchat_msg_decode(flood, n, NULL));
+    freen(flood);
+
     // Types
     const char *json = "{\"type\":\"history\",\"room\":\"py\",\"since\":5,\"limit\":1.0,"
                        "\"big\":9007199254740993,\"neg\":-3,\"e\":1e2,\"t\":true,\"z\":null,"
@@ -880,7 +973,12 @@ zchat_msg_test(bool verbose)
     char *echoed = zchat_msg_encode(echo);
     assert(streq(echoed, "{\"type\":\"pong\",\"id\":\"al\\u0000ice\"}"));
     free(echoed);
+    assert(strlen(zchat_msg_string(echo, "id")) == 6);  // still a string, read as decoded
     zchat_msg_destroy(&echo);
+    echoed = zchat_msg_encode(msg);  // the decoded request itself: valid UTF-8 going out
+    assert(strstr(echoed, "\"nul\":\"al\\u0000ice\"") &&
+           zchat_text_is_utf8(echoed, strlen(echoed)));
+    free(echoed);
     assert(!zchat_msg_request_fields_ok(msg));  // limit 1.0
     assert(zchat_msg_is_request_type("history") && !zchat_msg_is_request_type("History"));
     zchat_msg_destroy(&msg);
@@ -925,4 +1023,22 @@ zchat_msg_test(bool verbose)
     zchat_msg_destroy(&msg);
     zchat_msg_destroy(&msg);
     assert(msg == NULL);
+
+    // Numbers encode to what they were (cJSON alone: 9.00719925471e+15, -9e+15, 1e+15, and
+    // 9.00719925474099e+15 for 2^53, which reads back as 9007199254740990)
+    json = "{\"a\":9007199254709999,\"b\":[-8999999999999999,{\"c\":1000000000000000}],"
+           "\"d\":9007199254740992,\"e\":0.30000000000000004,\"f\":1e15,\"g\":-7}";
+    msg = zchat_msg_decode(json, strlen(json), NULL);
+    zchat_msg_set_int(msg, "h", 9007199254740991);
+    out = zchat_msg_encode(msg);
+    assert(streq(out, "{\"a\":9007199254709999,\"b\":[-8999999999999999,{\"c\":1000000000000000}],"
+                      "\"d\":9007199254740992,\"e\":0.30000000000000004,\"f\":1000000000000000,"
+                      "\"g\":-7,\"h\":9007199254740991}"));
+    back = zchat_msg_decode(out, strlen(out), NULL);
+    assert(zchat_msg_opt_int(back, "a", &i64) == 0 && i64 == 9007199254709999);
+    assert(zchat_msg_opt_int(back, "h", &i64) == 0 && i64 == 9007199254740991);
+    zchat_msg_destroy(&back);
+    free(out);
+    assert(zchat_msg_opt_int(msg, "h", &i64) == 0 && i64 == 9007199254740991);  // msg unchanged
+    zchat_msg_destroy(&msg);
 }

@@ -17,7 +17,7 @@ typedef struct zchat_msg zchat_msg_t;
 // set to a static sentence saying what is wrong: the frame is then a bad_json.
 // A string value holding an escaped U+0000 reads with each NUL as the byte ZCHAT_MSG_NUL
 // (0xFF, which UTF-8 never uses), so it fails every name and text check instead of being cut
-// short at the NUL, and zchat_msg_set_string writes it back as \u0000.
+// short at the NUL, and zchat_msg_encode writes it back as \u0000.
 zchat_msg_t *zchat_msg_decode(const char *data, size_t size, const char **reason);
 
 // Create a message {"type": type}.
@@ -26,7 +26,9 @@ zchat_msg_t *zchat_msg_new(const char *type);
 // Destroy a root message, null *self_p; safe on NULL.
 void zchat_msg_destroy(zchat_msg_t **self_p);
 
-// Encode as compact JSON. Returns a new NUL-terminated string: caller frees it with free().
+// Encode as compact JSON, valid UTF-8 when every string is (ZCHAT_MSG_NUL goes out as \u0000),
+// numbers as the values they hold. Returns a new NUL-terminated string: caller frees it with
+// free().
 char *zchat_msg_encode(const zchat_msg_t *self);
 
 // --- Reading ---

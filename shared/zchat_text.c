@@ -116,9 +116,31 @@ zchat_text_safe(const char *text)
 }
 
 void
+zchat_text_cut(char *text, size_t max)
+{
+    assert(text);
+    size_t size = strlen(text);
+    if (size <= max)
+        return;
+    while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80)
+        max--;  // text[max] continues a character: cut before the character starts
+    text[max] = 0;
+}
+
+void
 zchat_text_test(bool verbose)
 {
     (void)verbose;
+    char cut[] = "ab\xC3\xA9"
+                 "cd";       // a, b, e-acute, c, d
+    zchat_text_cut(cut, 3);  // would split the e-acute
+    assert(streq(cut, "ab"));
+    char whole[] = "ab\xC3\xA9"
+                   "cd";
+    zchat_text_cut(whole, 4);
+    assert(streq(whole, "ab\xC3\xA9"));
+    zchat_text_cut(whole, 10);
+    assert(streq(whole, "ab\xC3\xA9"));
     assert(zchat_text_is_utf8("", 0));
     assert(zchat_text_is_utf8("hello", 5));
     assert(zchat_text_is_utf8("caf\xC3\xA9", 5));

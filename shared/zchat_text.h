@@ -20,6 +20,9 @@ bool zchat_text_is_valid(const char *text, size_t min, size_t max);
 // U+FFFD, so no escape sequence survives. Caller frees the result.
 char *zchat_text_safe(const char *text);
 
+// Cut text to at most max bytes, never inside a UTF-8 character.
+void zchat_text_cut(char *text, size_t max);
+
 void zchat_text_test(bool verbose);
 
 #endif

@@ -1,5 +1,6 @@
 // selftest.c - runs every module's self-test, or the one named: selftest [--list] [NAME...]
 #include "zchat.h"
+#include "zchat_hash.h"
 #include "zchat_msg.h"
 #include "zchat_name.h"
 #include "zchat_text.h"
@@ -19,19 +20,13 @@ static const struct {
     const char *name;
     test_fn *run;
 } s_tests[] = {
-    {"zchat_err", zchat_err_test},
-    {"zchat_text", zchat_text_test},
-    {"zchat_name", zchat_name_test},
-    {"zchat_msg", zchat_msg_test},
-    {"limiter", limiter_test},
-    {"options", options_test},
-    {"room", room_test},
-    {"session", session_test},
-    {"store", store_test},
-    {"broker", broker_test},
-    {"conn", conn_test},
-    {"logger", logger_test},
-    {"ui", ui_test},
+    {"zchat_err", zchat_err_test},   {"zchat_text", zchat_text_test},
+    {"zchat_name", zchat_name_test}, {"zchat_msg", zchat_msg_test},
+    {"zchat_hash", zchat_hash_test}, {"limiter", limiter_test},
+    {"options", options_test},       {"room", room_test},
+    {"session", session_test},       {"store", store_test},
+    {"broker", broker_test},         {"conn", conn_test},
+    {"logger", logger_test},         {"ui", ui_test},
 };
 
 #define S_TESTS (sizeof s_tests / sizeof s_tests[0])

@@ -181,8 +181,8 @@ s_check_round_trip(const zchat_msg_t *msg)
         int64_t n = 0, n_back = 0;
         if (zchat_msg_has(msg, key) && zchat_msg_opt_int(msg, key, &n) == 0) {
             if (zchat_msg_opt_int(back, key, &n_back) != 0 || n != n_back)
-                fprintf(stderr, "fuzz_request: integer %s: %" PRId64 " encodes as %.200s\n", key,
-                        n, json);
+                fprintf(stderr, "fuzz_request: integer %s: %" PRId64 " encodes as %.200s\n", key, n,
+                        json);
             assert(zchat_msg_opt_int(back, key, &n_back) == 0 && n_back == n);
         }
     }

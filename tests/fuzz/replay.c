@@ -50,31 +50,19 @@ s_read(const char *path, size_t *size)
     FILE *file = fopen(path, "rb");
     if (!file)
         return NULL;
+    struct stat info;
     uint8_t *data = NULL;
-    size_t used = 0, max = 0;
-    while (true) {
-        if (used == max) {
-            max = max ? max * 2 : 4096;
-            data = realloc(data, max);
-            assert(data);
+    if (fstat(fileno(file), &info) == 0 && info.st_size >= 0) {
+        *size = (size_t)info.st_size;
+        data = malloc(*size ? *size : 1);
+        assert(data);
+        if (fread(data, 1, *size, file) != *size) {
+            free(data);
+            data = NULL;
         }
-        size_t got = fread(data + used, 1, max - used, file);
-        used += got;
-        if (got == 0)
-            break;
     }
-    bool failed = ferror(file);
     fclose(file);
-    if (failed) {
-        free(data);
-        return NULL;
-    }
-    uint8_t *exact = malloc(used ? used : 1);
-    assert(exact);
-    memcpy(exact, data, used);
-    free(data);
-    *size = used;
-    return exact;
+    return data;
 }
 
 static int
@@ -95,12 +83,6 @@ s_run_file(const char *path)
     return 0;
 }
 
-static int
-s_compare(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 // Run every regular file of a directory, in name order. Returns the number run, or -1.
 static int
 s_run_dir(const char *dir)
@@ -110,33 +92,23 @@ s_run_dir(const char *dir)
         fprintf(stderr, "replay: cannot open %s: %s\n", dir, strerror(errno));
         return -1;
     }
-    char **paths = NULL;
-    size_t count = 0;
+    zlistx_t *paths = zlistx_new();
+    zlistx_set_destructor(paths, (zlistx_destructor_fn *)zstr_free);
+    zlistx_set_comparator(paths, (zlistx_comparator_fn *)strcmp);
     struct dirent *entry;
     while ((entry = readdir(handle))) {
-        if (entry->d_name[0] == '.')
-            continue;
-        paths = realloc(paths, (count + 1) * sizeof(char *));
-        assert(paths);
-        paths[count] = zsys_sprintf("%s/%s", dir, entry->d_name);
-        assert(paths[count]);
-        count++;
+        if (entry->d_name[0] != '.')
+            zlistx_add_end(paths, zsys_sprintf("%s/%s", dir, entry->d_name));
     }
     closedir(handle);
-    if (count)
-        qsort(paths, count, sizeof(char *), s_compare);
+    zlistx_sort(paths);
     int run = 0;
-    for (size_t i = 0; i < count; i++) {
+    for (const char *path = zlistx_first(paths); path && run >= 0; path = zlistx_next(paths)) {
         struct stat info;
-        if (stat(paths[i], &info) == 0 && S_ISREG(info.st_mode)) {
-            if (s_run_file(paths[i]) == -1)
-                run = -1;
-            else if (run >= 0)
-                run++;
-        }
-        zstr_free(&paths[i]);
+        if (stat(path, &info) == 0 && S_ISREG(info.st_mode))
+            run = s_run_file(path) == 0 ? run + 1 : -1;
     }
-    free(paths);
+    zlistx_destroy(&paths);
     return run;
 }
 
