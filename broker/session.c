@@ -1,5 +1,6 @@
 // session.c - one logged-in client: identity, rooms, status, rate bucket, liveness, retry ids
 #include "zchat.h"
+#include "zchat_hash.h"
 #include "session.h"
 #include "zchat_name.h"
 #include <sodium.h>
@@ -48,7 +49,7 @@ session_new(const char *user, bool observer, int64_t now_ms)
     snprintf(self->status, sizeof self->status, "online");
     self->note = strdup("");
     assert(self->note);
-    self->acks = zhashx_new();
+    self->acks = zchat_hash_new();
     zhashx_set_destructor(self->acks, (zhashx_destructor_fn *)zstr_free);
     zhashx_set_duplicator(self->acks, (zhashx_duplicator_fn *)strdup);
     self->ids = zlistx_new();
