@@ -5,7 +5,10 @@
 // transaction, commits, and only then sends the turn's replies and events: a seq a client has
 // seen is always durable, so it never repeats after a restart.
 #include "zchat.h"
+#include "zchat_hash.h"
 #include "broker.h"
+#include "account.h"
+#include "keys.h"
 #include "room.h"
 #include "session.h"
 #include "store.h"
@@ -54,6 +57,11 @@ struct broker {
     char detail[512];          // message for the error reply; "" for the default sentence
     int64_t now;
     uint64_t dropped;  // replies a full or vanished connection could not take
+    // Security (--curve, --accounts)
+    zcert_t *cert;          // the broker's CURVE certificate; NULL without --curve
+    zactor_t *auth;         // zauth, which answers every CURVE handshake; NULL without --curve
+    zhashx_t *failures;     // identity key -> s_failures_t *, owner: recent failed logins
+    limiter_t auth_budget;  // password hashes and checks, all connections together
 };
 
 typedef zchat_err_t handler_fn(broker_t *self, session_t *session, zchat_msg_t *request);
@@ -344,6 +352,116 @@ s_sorted_users(broker_t *self, room_t *room, size_t *size)
     return users;
 }
 
+// --- Accounts: password checks and the slow-down after failures ---
+//
+// A password check (Argon2id, about 20 ms: account.h) runs on the loop thread, so its cost is
+// bounded twice: each connection is slowed down after failures, and all connections together
+// get at most BROKER_AUTH_RATE checks per second (past that, rate_limited).
+//
+// The slow-down, per connection (routing id): failed checks are counted, and the count starts
+// over after BROKER_AUTH_WINDOW_MS without a failure, or after a success. From the
+// BROKER_AUTH_FREE-th failure on, the connection waits BROKER_AUTH_DELAY_MS after each failure,
+// doubled for each further one up to BROKER_AUTH_DELAY_MAX_MS (1, 2, 4 ... 60 s); a hello that
+// needs a password during the wait gets auth_failed at once, is not checked and not counted.
+// The broker never sleeps: the wait is a time stamp.
+
+#define BROKER_AUTH_FREE         3      // failures before the waits begin
+#define BROKER_AUTH_WINDOW_MS    60000  // a quiet time after which failures are forgotten
+#define BROKER_AUTH_DELAY_MS     1000   // the first wait
+#define BROKER_AUTH_DELAY_MAX_MS 60000  // the longest wait
+#define BROKER_AUTH_RATE         10     // password hashes and checks per second, in all
+#define BROKER_AUTH_BURST        30
+#define BROKER_AUTH_PRUNE        1024  // failure records kept before stale ones are dropped
+
+// The recent failed logins of one connection
+typedef struct {
+    int count;              // failures since the count last started over
+    int64_t last_ms;        // when the last one was
+    int64_t blocked_until;  // hellos that need a password fail unchecked until then
+} s_failures_t;
+
+static const char s_auth_failed[] = "Wrong user name or password.";
+
+// Take a token for one password hash or check. False: too many in all just now.
+static bool
+s_auth_budget(broker_t *self)
+{
+    return limiter_take(&self->auth_budget, BROKER_AUTH_RATE, BROKER_AUTH_BURST, self->now);
+}
+
+// Count a failed check of the current connection, and start its wait when due. The log may
+// say what the client is never told: whether the name has an account.
+static void
+s_auth_failure(broker_t *self, const char *user, bool known)
+{
+    if (zhashx_size(self->failures) > BROKER_AUTH_PRUNE) {
+        // Records are made only at the checks' bounded rate: dropping the stale ones now and
+        // then keeps the table small
+        zlistx_t *stale = zlistx_new();
+        for (s_failures_t *f = zhashx_first(self->failures); f; f = zhashx_next(self->failures))
+            if (self->now - f->last_ms > BROKER_AUTH_WINDOW_MS && self->now >= f->blocked_until)
+                zlistx_add_end(stale, (void *)zhashx_cursor(self->failures));
+        for (const char *key = zlistx_first(stale); key; key = zlistx_next(stale))
+            zhashx_delete(self->failures, key);
+        zlistx_destroy(&stale);
+    }
+    s_failures_t *failures = zhashx_lookup(self->failures, self->key);
+    if (!failures) {
+        failures = zmalloc(sizeof(s_failures_t));
+        zhashx_insert(self->failures, self->key, failures);
+    }
+    if (self->now - failures->last_ms > BROKER_AUTH_WINDOW_MS)
+        failures->count = 0;
+    failures->count++;
+    failures->last_ms = self->now;
+    if (failures->count >= BROKER_AUTH_FREE) {
+        int shift = failures->count - BROKER_AUTH_FREE;
+        int64_t delay =
+            shift >= 6 ? BROKER_AUTH_DELAY_MAX_MS : (int64_t)BROKER_AUTH_DELAY_MS << shift;
+        if (delay > BROKER_AUTH_DELAY_MAX_MS)
+            delay = BROKER_AUTH_DELAY_MAX_MS;
+        failures->blocked_until = self->now + delay;
+    }
+    zsys_notice("login as %s refused: %s (failure %d from this connection)", user,
+                known ? "wrong password" : "no such account", failures->count);
+}
+
+// The account check of a hello for user (a valid name; "" for an anonymous observer), before
+// it may take the name. PROTOCOL.md: after invalid_name, before name_taken.
+static zchat_err_t
+s_authenticate(broker_t *self, zchat_msg_t *request, const char *user)
+{
+    if (self->options.accounts == OPTIONS_ACCOUNTS_OFF || !*user)
+        return ZCHAT_OK;  // no accounts; an anonymous observer reserves no name
+    char *hash = NULL;
+    if (store_user_hash(self->store, user, &hash) == -1)
+        return s_fail(self, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
+    if (!hash && self->options.accounts == OPTIONS_ACCOUNTS_OPTIONAL)
+        return ZCHAT_OK;  // a free name
+    const char *password = zchat_msg_string(request, "password");
+    s_failures_t *failures = zhashx_lookup(self->failures, self->key);
+    zchat_err_t err = ZCHAT_OK;
+    if (!password)
+        err = ZCHAT_ERR_AUTH_FAILED;  // one is needed; no guess was made: not counted
+    else if (failures && self->now < failures->blocked_until)
+        err = ZCHAT_ERR_AUTH_FAILED;  // slowed down: not checked
+    else if (strlen(password) > ACCOUNT_PASSWORD_MAX) {
+        err = ZCHAT_ERR_AUTH_FAILED;  // no account has such a password: no need to hash it
+        s_auth_failure(self, user, hash != NULL);
+    } else if (!s_auth_budget(self))
+        err = s_fail(self, ZCHAT_ERR_RATE_LIMITED,
+                     "Too many logins are being checked just now: try again in a moment.");
+    else if (!account_verify(hash, password)) {  // with no account, as slow as a wrong password
+        err = ZCHAT_ERR_AUTH_FAILED;
+        s_auth_failure(self, user, hash != NULL);
+    } else
+        zhashx_delete(self->failures, self->key);
+    free(hash);
+    if (err == ZCHAT_ERR_AUTH_FAILED)
+        snprintf(self->detail, sizeof self->detail, "%s", s_auth_failed);  // never says which
+    return err;
+}
+
 // --- Request handlers: every check first, then change state; never send an error ---
 
 static zchat_err_t
@@ -379,6 +497,11 @@ s_handle_hello(broker_t *self, session_t *none, zchat_msg_t *request)
             (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
             session = NULL;
     }
+    // A resume is the login it continues (the token is the proof); anything else shows its
+    // password when the name needs one
+    zchat_err_t err = session ? ZCHAT_OK : s_authenticate(self, request, user);
+    if (err)
+        return err;
     if (session && session_is_live(session)) {
         // Taken over by a new connection: the old identity now gets not_logged_in
         s_bind(self, session);
@@ -596,7 +719,8 @@ s_handle_msg(broker_t *self, session_t *session, zchat_msg_t *request)
     if (zchat_name_is_user(to) && zchat_name_fold(to, fold, sizeof fold) == 0)
         peer = zhashx_lookup(self->by_name, fold);
     char *safe_to = zchat_text_safe(to);
-    snprintf(self->detail, sizeof self->detail, "No such user: %.64s.", safe_to);
+    zchat_text_cut(safe_to, 64);  // whole characters: the reply must stay valid UTF-8
+    snprintf(self->detail, sizeof self->detail, "No such user: %s.", safe_to);
     free(safe_to);
     if (!peer)
         return ZCHAT_ERR_NO_SUCH_USER;
@@ -724,6 +848,50 @@ s_handle_quit(broker_t *self, session_t *session, zchat_msg_t *request)
     return ZCHAT_OK;
 }
 
+// Extension (--open-registration): make an account, then log in with hello.
+static zchat_err_t
+s_handle_register(broker_t *self, session_t *session, zchat_msg_t *request)
+{
+    (void)session;
+    if (!self->options.open_registration)
+        return s_fail(self, ZCHAT_ERR_FORBIDDEN,
+                      "This broker takes no registrations: ask its operator for an account.");
+    const char *user = zchat_msg_string(request, "user");
+    const char *password = zchat_msg_string(request, "password");
+    if (!user)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
+    if (!password)
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: password.");
+    if (!zchat_name_is_user(user))
+        return s_fail(self, ZCHAT_ERR_INVALID_NAME,
+                      "Invalid user name: a letter, then up to 31 of A-Z a-z 0-9 _ -.");
+    if (!account_password_is_valid(password))
+        return s_fail(self, ZCHAT_ERR_BAD_REQUEST,
+                      "A password is %d to %d bytes of UTF-8 without control characters.",
+                      ACCOUNT_PASSWORD_MIN, ACCOUNT_PASSWORD_MAX);
+    char *hash = NULL;
+    if (store_user_hash(self->store, user, &hash) == -1)
+        return s_fail(self, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
+    if (hash) {
+        free(hash);
+        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.", user);
+    }
+    if (!s_auth_budget(self))
+        return s_fail(self, ZCHAT_ERR_RATE_LIMITED,
+                      "Too many logins are being checked just now: try again in a moment.");
+    hash = account_hash(password);
+    int rc = hash ? store_user_add(self->store, user, hash, self->now) : -1;
+    free(hash);
+    if (rc == 1)
+        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.", user);
+    if (rc == -1)
+        return s_fail(self, ZCHAT_ERR_INTERNAL, "The account cannot be made now: try again.");
+    zsys_info("%s registered", user);
+    zchat_msg_t *reply = zchat_msg_new("ok");
+    s_reply(self, &reply);
+    return ZCHAT_OK;
+}
+
 // PROTOCOL.md §3: every request type, who may send it
 static const struct {
     const char *type;
@@ -736,7 +904,7 @@ static const struct {
     {"users", s_handle_users, true, true},    {"say", s_handle_say, true, false},
     {"msg", s_handle_msg, true, false},       {"history", s_handle_history, true, true},
     {"status", s_handle_status, true, false}, {"ping", s_handle_ping, false, true},
-    {"quit", s_handle_quit, true, true},
+    {"quit", s_handle_quit, true, true},      {"register", s_handle_register, false, false},
 };
 
 #define S_HANDLERS (sizeof s_handlers / sizeof s_handlers[0])
@@ -766,7 +934,8 @@ s_handle(broker_t *self, session_t *session, zchat_msg_t *request)
         h++;
     if (h == S_HANDLERS) {
         char *safe = zchat_text_safe(type);
-        s_fail(self, ZCHAT_ERR_UNKNOWN_TYPE, "Unknown request type: %.64s.", safe);
+        zchat_text_cut(safe, 64);  // whole characters: the reply must stay valid UTF-8
+        s_fail(self, ZCHAT_ERR_UNKNOWN_TYPE, "Unknown request type: %s.", safe);
         free(safe);
         return ZCHAT_ERR_UNKNOWN_TYPE;
     }
@@ -954,20 +1123,58 @@ s_bind_socket(zsock_t *sock, const char *host, int port)
     return s_endpoint(s_is_wildcard(host) ? "*" : host, port_text);
 }
 
+// CURVE on both sockets (--curve): the broker's certificate, and zauth to answer the
+// handshakes, allowing any client key or only those in --clients. Returns 0, or -1 after
+// logging why.
+static int
+s_curve(broker_t *self)
+{
+    char *error = NULL;
+    self->cert = keys_load(self->options.keys, &error);
+    if (!self->cert) {
+        zsys_error("--keys %s: %s", self->options.keys, error);
+        zstr_free(&error);
+        return -1;
+    }
+    const char *clients = self->options.clients;
+    if (*clients && !zsys_file_exists(clients)) {
+        zsys_error("--clients %s: no such directory", clients);
+        return -1;
+    }
+    // Before any bind: a handshake with no ZAP handler to ask would let every key in
+    self->auth = zactor_new(zauth, NULL);
+    assert(self->auth);
+    if (zchat_verbose) {
+        zstr_send(self->auth, "VERBOSE");
+        zsock_wait(self->auth);
+    }
+    zstr_sendx(self->auth, "CURVE", *clients ? clients : CURVE_ALLOW_ANY, NULL);
+    zsock_wait(self->auth);
+    zsock_t *sockets[] = {self->router, self->pub};
+    for (size_t i = 0; i < 2; i++) {
+        zsock_set_zap_domain(sockets[i], "zchat");
+        zsock_set_curve_server(sockets[i], 1);
+        zcert_apply(self->cert, sockets[i]);
+    }
+    return 0;
+}
+
 broker_t *
 broker_new(const options_t *options)
 {
     assert(options);
     broker_t *self = zmalloc(sizeof(broker_t));
     self->options = *options;
-    self->sessions = zhashx_new();
+    self->sessions = zchat_hash_new();
     zhashx_set_destructor(self->sessions, (zhashx_destructor_fn *)session_destroy);
-    self->by_key = zhashx_new();
-    self->by_name = zhashx_new();
-    self->rooms = zhashx_new();
+    self->by_key = zchat_hash_new();
+    self->by_name = zchat_hash_new();
+    self->rooms = zchat_hash_new();
     zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)room_destroy);
-    self->guests = zhashx_new();
+    self->guests = zchat_hash_new();
     zhashx_set_destructor(self->guests, (zhashx_destructor_fn *)zstr_free);
+    self->failures = zchat_hash_new();
+    zhashx_set_destructor(self->failures, (zhashx_destructor_fn *)zstr_free);
     zuuid_t *uuid = zuuid_new();
     snprintf(self->epoch, sizeof self->epoch, "%s", zuuid_str_canonical(uuid));
     zuuid_destroy(&uuid);
@@ -996,6 +1203,10 @@ broker_new(const options_t *options)
     zsock_set_sndhwm(self->router, BROKER_ROUTER_HWM);
     zsock_set_sndhwm(self->pub, BROKER_PUB_HWM);
     zsock_set_linger(self->router, 0);
+    if (options->curve && s_curve(self) == -1) {
+        broker_destroy(&self);
+        return NULL;
+    }
     self->endpoint = s_bind_socket(self->router, options->host, options->port);
     if (self->endpoint)
         self->feed = s_bind_socket(self->pub, options->host, options->feed_port);
@@ -1039,6 +1250,9 @@ broker_destroy(broker_t **self_p)
         zloop_destroy(&self->loop);
         zsock_destroy(&self->router);
         zsock_destroy(&self->pub);
+        zactor_destroy(&self->auth);  // after the sockets it answers for
+        zcert_destroy(&self->cert);
+        zhashx_destroy(&self->failures);
         store_destroy(&self->store);
         zhashx_destroy(&self->by_key);
         zhashx_destroy(&self->by_name);
@@ -1068,6 +1282,13 @@ broker_feed(const broker_t *self)
 {
     assert(self);
     return self->feed;
+}
+
+const char *
+broker_server_key(const broker_t *self)
+{
+    assert(self);
+    return self->cert ? zcert_public_txt(self->cert) : NULL;
 }
 
 static int

@@ -19,6 +19,10 @@ void broker_destroy(broker_t **self_p);
 const char *broker_endpoint(const broker_t *self);
 const char *broker_feed(const broker_t *self);
 
+// With --curve, the broker's public key (Z85, 40 characters), which clients need; else NULL.
+// Borrowed.
+const char *broker_server_key(const broker_t *self);
+
 // Stop the loop as soon as fd becomes readable (a signal handler's self-pipe); -1: none.
 void broker_stop_on(broker_t *self, int fd);
 

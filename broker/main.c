@@ -1,6 +1,7 @@
 // main.c - zchat-broker: options, logging, signals; nothing else
 #include "zchat.h"
 #include "broker.h"
+#include "admin.h"
 #include <fcntl.h>
 
 // A self-pipe: a signal that lands between the loop's check of zsys_interrupted and its poll
@@ -29,6 +30,8 @@ main(int argc, char **argv)
     zsys_set_logident("zchat-broker");
     zsys_set_logstream(stderr);
     zchat_verbose = options.verbose;
+    if (options.command != OPTIONS_RUN)
+        return admin_run(&options);  // keygen, user ...
     if (pipe(s_wake) == 0) {
         fcntl(s_wake[0], F_SETFL, O_NONBLOCK);
         fcntl(s_wake[1], F_SETFL, O_NONBLOCK);
@@ -40,6 +43,8 @@ main(int argc, char **argv)
         return 2;
     printf("zchat-broker %s: commands on %s, feed on %s, database %s\n", ZCHAT_VERSION,
            broker_endpoint(broker), broker_feed(broker), options.db);
+    if (broker_server_key(broker))
+        printf("zchat-broker: server key %s\n", broker_server_key(broker));
     fflush(stdout);
     broker_stop_on(broker, s_wake[0]);
     rc = broker_run(broker);

@@ -1,10 +1,14 @@
 // options.c - zchat-broker's command line
 #include "zchat.h"
 #include "options.h"
+#include "zchat_name.h"
 #include <getopt.h>
 
 static const char *s_usage =
     "Usage: zchat-broker [OPTION]...\n"
+    "       zchat-broker keygen\n"
+    "       zchat-broker [--db PATH] user add|del|passwd NAME\n"
+    "       zchat-broker [--db PATH] user list\n"
     "The zchat broker: chat rooms and private messages over ZeroMQ (ZCHAT/1).\n"
     "\n"
     "  -H, --host ADDR          bind address (default 127.0.0.1; 0.0.0.0 or * for all)\n"
@@ -17,11 +21,22 @@ static const char *s_usage =
     "      --rate N             requests per second per session, 0 for no limit (default 20)\n"
     "      --burst N            requests allowed in a burst (default 40)\n"
     "      --history N          events kept per room (default 10000)\n"
+    "      --curve              encrypt both sockets (CurveZMQ); the public key is printed\n"
+    "      --keys DIR           the broker's certificate, made on first use (default:\n"
+    "                           zchat-keys beside the database)\n"
+    "      --clients DIR        with --curve: only clients whose public certificate is in DIR\n"
+    "      --accounts MODE      required: only registered users; optional: a registered name\n"
+    "                           needs its password (default: off)\n"
+    "      --open-registration  with --accounts: clients may register names themselves\n"
     "  -v, --verbose            log every request (debug level)\n"
     "      --help               show this help and exit\n"
     "      --version            show the version and exit\n"
     "\n"
-    "Traffic is plain text: bind only to addresses whose network you trust.\n"
+    "Subcommands: keygen prints a new CURVE key pair; user add, del, passwd and list manage\n"
+    "the accounts in the database (a password is read without echo, twice, or as one line\n"
+    "from stdin when it is not a terminal).\n"
+    "\n"
+    "Without --curve, traffic is plain text: bind only to addresses whose network you trust.\n"
     "Exit status: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on a bad option,\n"
     "a port in use or a database that cannot be opened.\n"
     "See zchat-broker(1) and zchat-protocol(7).\n";
@@ -35,7 +50,12 @@ enum {
     OPT_BURST,
     OPT_HISTORY,
     OPT_HELP,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_CURVE,
+    OPT_KEYS,
+    OPT_CLIENTS,
+    OPT_ACCOUNTS,
+    OPT_OPEN_REGISTRATION
 };
 
 static const struct option s_options[] = {
@@ -48,6 +68,11 @@ static const struct option s_options[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"burst", required_argument, NULL, OPT_BURST},
     {"history", required_argument, NULL, OPT_HISTORY},
+    {"curve", no_argument, NULL, OPT_CURVE},
+    {"keys", required_argument, NULL, OPT_KEYS},
+    {"clients", required_argument, NULL, OPT_CLIENTS},
+    {"accounts", required_argument, NULL, OPT_ACCOUNTS},
+    {"open-registration", no_argument, NULL, OPT_OPEN_REGISTRATION},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -73,6 +98,88 @@ s_bad(const char *option, const char *value, const char *expect)
     fprintf(stderr, "zchat-broker: invalid %s '%s': expected %s (see --help)\n", option, value,
             expect);
     return 2;
+}
+
+// True if host is a loopback address or name: traffic there never leaves this machine.
+static bool
+s_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || streq(host, "localhost") || streq(host, "::1") ||
+           streq(host, "[::1]") || streq(host, "lo");
+}
+
+// The subcommand in argv[first..argc): keygen, user add|del|passwd NAME, user list.
+// Returns -1 if it is one, else 2 after saying why.
+static int
+s_command(options_t *self, int argc, char **argv, int first)
+{
+    int count = argc - first;
+    const char *word = argv[first];
+    const char *sub = count > 1 ? argv[first + 1] : "";
+    if (streq(word, "keygen") && count == 1) {
+        self->command = OPTIONS_KEYGEN;
+        return -1;
+    }
+    if (streq(word, "user") && streq(sub, "list") && count == 2) {
+        self->command = OPTIONS_USER_LIST;
+        return -1;
+    }
+    if (streq(word, "user") && (streq(sub, "add") || streq(sub, "del") || streq(sub, "passwd"))) {
+        if (count != 3) {
+            fprintf(stderr, "zchat-broker: usage: zchat-broker [--db PATH] user %s NAME\n", sub);
+            return 2;
+        }
+        if (!zchat_name_is_user(argv[first + 2])) {
+            fprintf(stderr,
+                    "zchat-broker: invalid user name '%s': a letter, then up to 31 of A-Z a-z "
+                    "0-9 _ -\n",
+                    argv[first + 2]);
+            return 2;
+        }
+        self->command = streq(sub, "add")   ? OPTIONS_USER_ADD
+                        : streq(sub, "del") ? OPTIONS_USER_DEL
+                                            : OPTIONS_USER_PASSWD;
+        snprintf(self->user, sizeof self->user, "%s", argv[first + 2]);
+        return -1;
+    }
+    if (streq(word, "user")) {
+        fprintf(stderr, "zchat-broker: usage: zchat-broker [--db PATH] user add|del|passwd NAME, "
+                        "or user list\n");
+        return 2;
+    }
+    fprintf(stderr, "zchat-broker: unexpected argument '%s' (see --help)\n", word);
+    return 2;
+}
+
+// The checks of option combinations that only matter when the broker runs.
+static int
+s_check_run(options_t *self)
+{
+    if (!self->curve && (*self->keys || *self->clients)) {
+        fprintf(stderr, "zchat-broker: %s needs --curve\n", *self->keys ? "--keys" : "--clients");
+        return 2;
+    }
+    if (self->open_registration && self->accounts == OPTIONS_ACCOUNTS_OFF) {
+        fprintf(stderr, "zchat-broker: --open-registration needs --accounts\n");
+        return 2;
+    }
+    if (self->accounts != OPTIONS_ACCOUNTS_OFF && !self->curve && !s_is_loopback(self->host)) {
+        fprintf(stderr,
+                "zchat-broker: --accounts on %s needs --curve: passwords must not cross the "
+                "network in clear text\n",
+                self->host);
+        return 2;
+    }
+    if (self->curve && !*self->keys) {
+        // Beside the database: a broker's identity goes with its data
+        const char *slash = strrchr(self->db, '/');
+        if (streq(self->db, ":memory:") || !slash)
+            snprintf(self->keys, sizeof self->keys, "zchat-keys");
+        else
+            snprintf(self->keys, sizeof self->keys, "%.*s/zchat-keys", (int)(slash - self->db),
+                     self->db);
+    }
+    return -1;
 }
 
 static int
@@ -145,6 +252,26 @@ options_parse(options_t *self, int argc, char **argv)
                 return s_bad("--history", optarg, "a count of events, 0-1000000000");
             self->history = n;
             break;
+        case OPT_CURVE:
+            self->curve = true;
+            break;
+        case OPT_KEYS:
+            rc = s_copy(self->keys, sizeof self->keys, optarg, "--keys");
+            break;
+        case OPT_CLIENTS:
+            rc = s_copy(self->clients, sizeof self->clients, optarg, "--clients");
+            break;
+        case OPT_ACCOUNTS:
+            if (streq(optarg, "required"))
+                self->accounts = OPTIONS_ACCOUNTS_REQUIRED;
+            else if (streq(optarg, "optional"))
+                self->accounts = OPTIONS_ACCOUNTS_OPTIONAL;
+            else
+                return s_bad("--accounts", optarg, "required or optional");
+            break;
+        case OPT_OPEN_REGISTRATION:
+            self->open_registration = true;
+            break;
         case 'v':
             self->verbose = true;
             break;
@@ -165,10 +292,8 @@ options_parse(options_t *self, int argc, char **argv)
     }
     if (rc != -1)
         return rc;
-    if (optind < argc) {
-        fprintf(stderr, "zchat-broker: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
+    if (optind < argc)
+        return s_command(self, argc, argv, optind);
     if (self->feed_port == -1)
         self->feed_port = self->port == 0 ? 0 : self->port + 1;
     if (self->feed_port > 65535) {
@@ -179,7 +304,7 @@ options_parse(options_t *self, int argc, char **argv)
         fprintf(stderr, "zchat-broker: --port and --feed-port must differ\n");
         return 2;
     }
-    return -1;
+    return s_check_run(self);
 }
 
 void
@@ -216,6 +341,53 @@ options_test(bool verbose)
     assert(options_parse(&options, 5, same) == 2);
     char *stray[] = {"zchat-broker", "extra", NULL};
     assert(options_parse(&options, 2, stray) == 2);
+    char *no_curve[] = {"zchat-broker", "-H", "0.0.0.0", "--accounts", "required", NULL};
+    assert(options_parse(&options, 5, no_curve) == 2);  // passwords in clear text: refused
+    char *bad_mode[] = {"zchat-broker", "--accounts", "maybe", NULL};
+    assert(options_parse(&options, 3, bad_mode) == 2);
+    char *lonely[] = {"zchat-broker", "--open-registration", NULL};
+    assert(options_parse(&options, 2, lonely) == 2);
+    char *clients[] = {"zchat-broker", "--clients", "certs", NULL};
+    assert(options_parse(&options, 3, clients) == 2);  // needs --curve
+    char *bad_user[] = {"zchat-broker", "user", "add", "9lives", NULL};
+    assert(options_parse(&options, 4, bad_user) == 2);
+    char *no_name[] = {"zchat-broker", "user", "del", NULL};
+    assert(options_parse(&options, 3, no_name) == 2);
+    char *bad_sub[] = {"zchat-broker", "user", "rename", "bob", NULL};
+    assert(options_parse(&options, 4, bad_sub) == 2);
+    char *keygen_extra[] = {"zchat-broker", "keygen", "x", NULL};
+    assert(options_parse(&options, 3, keygen_extra) == 2);
     fclose(stderr);
     stderr = saved;
+
+    char *secure[] = {"zchat-broker",
+                      "-H",
+                      "0.0.0.0",
+                      "--curve",
+                      "--accounts",
+                      "optional",
+                      "--db",
+                      "/var/lib/zchat/chat.db",
+                      "--clients",
+                      "allowed",
+                      "--open-registration",
+                      NULL};
+    assert(options_parse(&options, 11, secure) == -1);
+    assert(options.curve && options.accounts == OPTIONS_ACCOUNTS_OPTIONAL);
+    assert(options.open_registration && streq(options.clients, "allowed"));
+    assert(streq(options.keys, "/var/lib/zchat/zchat-keys"));  // beside the database
+    assert(options.command == OPTIONS_RUN);
+    char *local[] = {"zchat-broker", "--accounts", "required", "--curve", "--db", ":memory:", NULL};
+    assert(options_parse(&options, 6, local) == -1);
+    assert(options.accounts == OPTIONS_ACCOUNTS_REQUIRED && streq(options.keys, "zchat-keys"));
+    char *loopback[] = {"zchat-broker", "-H", "::1", "--accounts", "required", NULL};
+    assert(options_parse(&options, 5, loopback) == -1 && !options.curve);
+    char *add[] = {"zchat-broker", "user", "add", "--db", "x.db", "Alice", NULL};
+    assert(options_parse(&options, 6, add) == -1);
+    assert(options.command == OPTIONS_USER_ADD && streq(options.user, "Alice"));
+    assert(streq(options.db, "x.db"));
+    char *list[] = {"zchat-broker", "user", "list", NULL};
+    assert(options_parse(&options, 3, list) == -1 && options.command == OPTIONS_USER_LIST);
+    char *keygen[] = {"zchat-broker", "keygen", NULL};
+    assert(options_parse(&options, 2, keygen) == -1 && options.command == OPTIONS_KEYGEN);
 }

@@ -4,6 +4,23 @@
 
 #include "zchat.h"
 
+// Password accounts (--accounts)
+typedef enum {
+    OPTIONS_ACCOUNTS_OFF,       // any valid name may log in; a password is ignored
+    OPTIONS_ACCOUNTS_OPTIONAL,  // a registered name needs its password; other names are free
+    OPTIONS_ACCOUNTS_REQUIRED,  // only registered names, with their password
+} options_accounts_t;
+
+// What zchat-broker is asked to do: run, or one of the subcommands
+typedef enum {
+    OPTIONS_RUN,
+    OPTIONS_KEYGEN,       // keygen: print a new CURVE key pair
+    OPTIONS_USER_ADD,     // user add NAME
+    OPTIONS_USER_DEL,     // user del NAME
+    OPTIONS_USER_LIST,    // user list
+    OPTIONS_USER_PASSWD,  // user passwd NAME
+} options_command_t;
+
 typedef struct {
     char host[256];           // bind address
     int port;                 // commands (ROUTER); 0: any free port
@@ -15,10 +32,18 @@ typedef struct {
     double burst;
     long history;  // events kept per room
     bool verbose;
+    bool curve;                     // --curve: both sockets use CURVE
+    char keys[4096];                // --keys: the broker's certificate (with --curve; defaulted)
+    char clients[4096];             // --clients: allowed client certificates; "": any client
+    options_accounts_t accounts;    // --accounts
+    bool open_registration;         // --open-registration: the register request is allowed
+    options_command_t command;      // OPTIONS_RUN, or a subcommand
+    char user[ZCHAT_NAME_MAX + 1];  // the NAME of user add, del and passwd
 } options_t;
 
-// Parse argv into options. Returns -1 to go on and run; otherwise the exit code, after
-// printing --help or --version (0) or a one-line error on stderr (2).
+// Parse argv into options. Returns -1 to go on and run (or do options->command); otherwise
+// the exit code, after printing --help or --version (0) or a one-line error on stderr (2).
+// With --curve and no --keys, keys is the directory zchat-keys beside the database.
 int options_parse(options_t *self, int argc, char **argv);
 
 void options_test(bool verbose);

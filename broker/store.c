@@ -6,7 +6,9 @@
 // transactions, never the database. Checkpoints (the only writes that fsync) run in a thread of
 // their own, so the loop never waits for the disk.
 #include "zchat.h"
+#include "zchat_hash.h"
 #include "store.h"
+#include "zchat_name.h"
 #include <sqlite3.h>
 
 #define S_SCHEMA_VERSION 1
@@ -27,6 +29,12 @@ struct store {
     sqlite3_stmt *trim;
     sqlite3_stmt *history;
     sqlite3_stmt *rooms;
+    // Accounts (s_prepare_users)
+    sqlite3_stmt *user_hash;
+    sqlite3_stmt *user_add;
+    sqlite3_stmt *user_set_hash;
+    sqlite3_stmt *user_delete;
+    sqlite3_stmt *user_list;
 };
 
 static const char *s_schema = "CREATE TABLE IF NOT EXISTS rooms ("
@@ -95,6 +103,9 @@ s_step(sqlite3_stmt *stmt)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
+static int s_prepare_users(store_t *self);
+static void s_finalize_users(store_t *self);
+
 static int
 s_user_version(store_t *self)
 {
@@ -113,7 +124,7 @@ store_new(const char *path, size_t keep, char **error)
     *error = NULL;
     store_t *self = zmalloc(sizeof(store_t));
     self->keep = keep;
-    self->touched = zhashx_new();
+    self->touched = zchat_hash_new();
     zhashx_set_destructor(self->touched, (zhashx_destructor_fn *)zstr_free);
 
     bool memory = streq(path, ":memory:");
@@ -161,7 +172,8 @@ store_new(const char *path, size_t keep, char **error)
         s_prepare(self, &self->history,
                   "SELECT seq, body FROM events WHERE room = ?1 AND seq > ?2"
                   " ORDER BY seq LIMIT ?3") ||
-        s_prepare(self, &self->rooms, "SELECT name, last_seq FROM rooms")) {
+        s_prepare(self, &self->rooms, "SELECT name, last_seq FROM rooms") ||
+        s_prepare_users(self) == -1) {
         *error = s_error(self, "cannot prepare statements");
         store_destroy(&self);
         return NULL;
@@ -194,6 +206,7 @@ store_destroy(store_t **self_p)
         sqlite3_finalize(self->trim);
         sqlite3_finalize(self->history);
         sqlite3_finalize(self->rooms);
+        s_finalize_users(self);
         zactor_destroy(&self->checkpointer);  // first: the last close checkpoints everything
         sqlite3_close(self->db);
         free(self->path);
@@ -293,6 +306,133 @@ store_history(store_t *self, const char *room, uint64_t since, size_t limit, sto
     return rc == SQLITE_DONE ? count : -1;
 }
 
+// --- Accounts: the users table ---
+//
+// One row per registered user: the folded name (the key: Alice and alice are one account), the
+// spelling it was registered with, the crypto_pwhash_str hash and when it was made. Its own
+// table, created on demand: an older zchat-broker opening the database ignores it.
+
+static const char *s_users_schema = "CREATE TABLE IF NOT EXISTS users ("
+                                    "  name TEXT PRIMARY KEY,"
+                                    "  display TEXT NOT NULL,"
+                                    "  hash TEXT NOT NULL,"
+                                    "  created INTEGER NOT NULL"
+                                    ") WITHOUT ROWID;";
+
+static int
+s_prepare_users(store_t *self)
+{
+    if (sqlite3_exec(self->db, s_users_schema, NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    return s_prepare(self, &self->user_hash, "SELECT hash FROM users WHERE name = ?1") ||
+                   s_prepare(self, &self->user_add,
+                             "INSERT INTO users (name, display, hash, created)"
+                             " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING") ||
+                   s_prepare(self, &self->user_set_hash,
+                             "UPDATE users SET hash = ?2 WHERE name = ?1") ||
+                   s_prepare(self, &self->user_delete, "DELETE FROM users WHERE name = ?1") ||
+                   s_prepare(self, &self->user_list,
+                             "SELECT display, created FROM users ORDER BY name")
+               ? -1
+               : 0;
+}
+
+static void
+s_finalize_users(store_t *self)
+{
+    sqlite3_finalize(self->user_hash);
+    sqlite3_finalize(self->user_add);
+    sqlite3_finalize(self->user_set_hash);
+    sqlite3_finalize(self->user_delete);
+    sqlite3_finalize(self->user_list);
+}
+
+// The lookup key of a user name; -1 if name is no valid user name (no account can have it).
+static int
+s_fold(const char *name, char *fold)
+{
+    if (!zchat_name_is_user(name))
+        return -1;
+    return zchat_name_fold(name, fold, ZCHAT_NAME_MAX + 1);
+}
+
+int
+store_user_hash(store_t *self, const char *name, char **hash)
+{
+    assert(self && name && hash);
+    *hash = NULL;
+    char fold[ZCHAT_NAME_MAX + 1];
+    if (s_fold(name, fold) == -1)
+        return 0;
+    sqlite3_bind_text(self->user_hash, 1, fold, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(self->user_hash);
+    if (rc == SQLITE_ROW) {
+        *hash = strdup((const char *)sqlite3_column_text(self->user_hash, 0));
+        assert(*hash);
+    }
+    sqlite3_reset(self->user_hash);
+    sqlite3_clear_bindings(self->user_hash);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_user_add(store_t *self, const char *name, const char *hash, int64_t created_ms)
+{
+    assert(self && name && hash);
+    char fold[ZCHAT_NAME_MAX + 1];
+    if (s_fold(name, fold) == -1)
+        return -1;
+    sqlite3_bind_text(self->user_add, 1, fold, -1, SQLITE_STATIC);
+    sqlite3_bind_text(self->user_add, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(self->user_add, 3, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(self->user_add, 4, (sqlite3_int64)created_ms);
+    if (s_step(self->user_add) == -1)
+        return -1;
+    return sqlite3_changes(self->db) == 1 ? 0 : 1;
+}
+
+int
+store_user_set_hash(store_t *self, const char *name, const char *hash)
+{
+    assert(self && name && hash);
+    char fold[ZCHAT_NAME_MAX + 1];
+    if (s_fold(name, fold) == -1)
+        return 1;
+    sqlite3_bind_text(self->user_set_hash, 1, fold, -1, SQLITE_STATIC);
+    sqlite3_bind_text(self->user_set_hash, 2, hash, -1, SQLITE_STATIC);
+    if (s_step(self->user_set_hash) == -1)
+        return -1;
+    return sqlite3_changes(self->db) == 1 ? 0 : 1;
+}
+
+int
+store_user_delete(store_t *self, const char *name)
+{
+    assert(self && name);
+    char fold[ZCHAT_NAME_MAX + 1];
+    if (s_fold(name, fold) == -1)
+        return 1;
+    sqlite3_bind_text(self->user_delete, 1, fold, -1, SQLITE_STATIC);
+    if (s_step(self->user_delete) == -1)
+        return -1;
+    return sqlite3_changes(self->db) == 1 ? 0 : 1;
+}
+
+int
+store_user_list(store_t *self, store_user_fn *fn, void *arg)
+{
+    assert(self && fn);
+    int count = 0;
+    int rc;
+    while ((rc = sqlite3_step(self->user_list)) == SQLITE_ROW) {
+        fn(arg, (const char *)sqlite3_column_text(self->user_list, 0),
+           (int64_t)sqlite3_column_int64(self->user_list, 1));
+        count++;
+    }
+    sqlite3_reset(self->user_list);
+    return rc == SQLITE_DONE ? count : -1;
+}
+
 // --- Self-test ---
 
 static void
@@ -388,6 +528,71 @@ store_test(bool verbose)
     store = store_new(path, 10, &error);
     assert(!store && error);
     zstr_free(&error);
+    char *extra = zsys_sprintf("%s-wal", path);
+    remove(extra);
+    zstr_free(&extra);
+    extra = zsys_sprintf("%s-shm", path);
+    remove(extra);
+    zstr_free(&extra);
+    remove(path);
+}
+
+static void
+s_collect_user(void *arg, const char *name, int64_t created_ms)
+{
+    char *out = arg;  // a 512-byte buffer
+    size_t len = strlen(out);
+    snprintf(out + len, 512 - len, "%s@%" PRId64 ";", name, created_ms);
+}
+
+void
+store_users_test(bool verbose)
+{
+    (void)verbose;
+    char *error = NULL;
+    store_t *store = store_new(":memory:", 10, &error);
+    assert(store && !error);
+    char *hash = NULL;
+    assert(store_user_hash(store, "Alice", &hash) == 0 && hash == NULL);
+    assert(store_user_add(store, "Alice", "$hash-a", 1000) == 0);
+    assert(store_user_add(store, "ALICE", "$hash-b", 2000) == 1);  // one account, any case
+    assert(store_user_add(store, "bob", "$hash-c", 3000) == 0);
+    assert(store_user_add(store, "not a name", "$hash", 3000) == -1);
+    assert(store_user_hash(store, "alice", &hash) == 0 && hash && streq(hash, "$hash-a"));
+    zstr_free(&hash);
+    assert(store_user_hash(store, "no name!", &hash) == 0 && hash == NULL);
+    char out[512] = "";
+    assert(store_user_list(store, s_collect_user, out) == 2);
+    assert(streq(out, "Alice@1000;bob@3000;"));  // sorted by folded name, display spelling
+    assert(store_user_set_hash(store, "aLiCe", "$hash-new") == 0);
+    assert(store_user_set_hash(store, "carol", "$hash") == 1);
+    assert(store_user_hash(store, "Alice", &hash) == 0 && hash && streq(hash, "$hash-new"));
+    zstr_free(&hash);
+    // Inside a turn's transaction too: committed with it
+    assert(store_append(store, "lobby", 1, "{}") == 0);
+    assert(store_user_add(store, "carol", "$hash-d", 4000) == 0);
+    assert(store_commit(store) == 0);
+    assert(store_user_delete(store, "BOB") == 0);
+    assert(store_user_delete(store, "bob") == 1);
+    out[0] = 0;
+    assert(store_user_list(store, s_collect_user, out) == 2);
+    assert(streq(out, "Alice@1000;carol@4000;"));
+    store_destroy(&store);
+
+    // Accounts survive a reopen, and an existing database gets its users table
+    char path[] = "/tmp/zchat-users-XXXXXX";
+    int fd = mkstemp(path);
+    assert(fd >= 0);
+    close(fd);
+    store = store_new(path, 10, &error);
+    assert(store);
+    assert(store_user_add(store, "Dave", "$hash-e", 5000) == 0);
+    store_destroy(&store);
+    store = store_new(path, 10, &error);
+    assert(store);
+    assert(store_user_hash(store, "dave", &hash) == 0 && hash && streq(hash, "$hash-e"));
+    zstr_free(&hash);
+    store_destroy(&store);
     char *extra = zsys_sprintf("%s-wal", path);
     remove(extra);
     zstr_free(&extra);

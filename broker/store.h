@@ -35,6 +35,32 @@ typedef void store_event_fn(void *arg, uint64_t seq, const char *json);
 int store_history(store_t *self, const char *room, uint64_t since, size_t limit, store_event_fn *fn,
                   void *arg);
 
+// --- Accounts (zchat-broker --accounts): the users table ---
+// Names are matched case-insensitively; a name that is no valid user name has no account.
+
+// The password hash of user name: *hash is a new string (caller frees), or NULL if name has
+// no account. Returns 0, or -1 on a database error.
+int store_user_hash(store_t *self, const char *name, char **hash);
+
+// Register name (kept as spelled, for store_user_list) with a password hash, made at
+// created_ms. Returns 0, 1 if the name has an account already, or -1 on a database error (or
+// a name that is no valid user name). Inside a transaction (store_append), commits with it.
+int store_user_add(store_t *self, const char *name, const char *hash, int64_t created_ms);
+
+// Replace the password hash of name. Returns 0, 1 if name has no account, -1 on an error.
+int store_user_set_hash(store_t *self, const char *name, const char *hash);
+
+// Remove the account of name. Returns 0, 1 if name has no account, -1 on an error.
+int store_user_delete(store_t *self, const char *name);
+
+typedef void store_user_fn(void *arg, const char *name, int64_t created_ms);
+
+// Call fn for every account, sorted by folded name. Returns the count, or -1 on an error.
+int store_user_list(store_t *self, store_user_fn *fn, void *arg);
+
 void store_test(bool verbose);
+
+// The accounts functions: a self-test of their own.
+void store_users_test(bool verbose);
 
 #endif

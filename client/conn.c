@@ -7,13 +7,17 @@
 // (observers), polled every heartbeat, reveal a lost last event. History is the authority:
 // what it no longer holds is reported through on_lost, never skipped silently.
 #include "zchat.h"
+#include "zchat_hash.h"
 #include "conn.h"
 #include "zchat_name.h"
+#include "zchat_password.h"
 #include <sodium.h>
+#include <sys/stat.h>
 
-#define CONN_RETRY_MIN_MS 500   // first reconnect attempt after a loss
-#define CONN_RETRY_MAX_MS 5000  // backoff ceiling
-#define CONN_QUIT_WAIT_MS 1000  // how long conn_destroy waits for bye
+#define CONN_RETRY_MIN_MS    500   // first reconnect attempt after a loss
+#define CONN_RETRY_MAX_MS    5000  // backoff ceiling
+#define CONN_QUIT_WAIT_MS    1000  // how long conn_destroy waits for bye
+#define CONN_HANDSHAKE_TRIES 2     // failed handshakes without detail before conn_connect gives up
 
 typedef struct {
     char *name;
@@ -63,9 +67,20 @@ struct conn {
     int64_t next_poll;
     int64_t hello_at;
     int retry_ms;
-    bool answered;       // the hello in flight got its welcome or error: conn_wait returns
+    bool answered;  // the hello in flight got its welcome or error: conn_wait returns
     char error_code[32];
     char error[256];
+    // Security
+    char *server_key;        // Z85; NULL: plain connections
+    zcert_t *cert;           // ours, with CURVE (owned)
+    char *password;          // sent in hello; NULL: none (wiped when freed)
+    int password_tries;      // passwords asked from on_password
+    zsock_t *monitor;        // the DEALER's handshake events (zmq_socket_monitor)
+    bool handshake_ok;       // a handshake of the current DEALER succeeded
+    int handshake_failures;  // and how many failed before
+    int handshake_event;     // the last failure: ZMQ_EVENT_HANDSHAKE_FAILED_...
+    uint32_t handshake_value;
+    bool handshake_failed;  // conn_connect gives up: no handshake will succeed
 };
 
 // --- Trackers ---
@@ -257,6 +272,109 @@ s_track_remove(conn_t *self, const char *room)
     zhashx_delete(self->rooms, room);
 }
 
+// --- Security ---
+
+// CURVE on sock when we have the broker's key: our certificate, and the key it must prove.
+static void
+s_apply_curve(conn_t *self, zsock_t *sock)
+{
+    if (!self->server_key)
+        return;
+    zcert_apply(self->cert, sock);
+    zsock_set_curve_serverkey(sock, self->server_key);
+}
+
+// Watch the handshakes of the DEALER, so that a wrong key is said within a second instead of
+// looking like a broker that does not answer.
+static void
+s_monitor(conn_t *self)
+{
+    static unsigned count;
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://zchat-conn-monitor-%d-%u", (int)getpid(),
+             ++count);
+    self->handshake_ok = false;
+    self->handshake_failures = 0;
+    self->handshake_failed = false;
+    int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(zsock_resolve(self->dealer), endpoint, events) == -1)
+        return;
+    self->monitor = zsock_new(ZMQ_PAIR);
+    assert(self->monitor);
+    if (zsock_connect(self->monitor, "%s", endpoint) == -1)
+        zsock_destroy(&self->monitor);
+}
+
+static void
+s_monitor_stop(conn_t *self)
+{
+    if (self->dealer && self->monitor)
+        zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
+    zsock_destroy(&self->monitor);
+}
+
+// A handshake event: [event (2 bytes) value (4 bytes)][endpoint].
+static void
+s_on_monitor(conn_t *self)
+{
+    zmsg_t *msg = zmsg_recv(self->monitor);
+    zframe_t *frame = msg ? zmsg_first(msg) : NULL;
+    if (frame && zframe_size(frame) >= 6) {
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, zframe_data(frame), 2);
+        memcpy(&value, zframe_data(frame) + 2, 4);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            self->handshake_ok = true;
+        } else {
+            self->handshake_failures++;
+            self->handshake_event = event;
+            self->handshake_value = value;
+            zchat_debug("handshake with tcp://%s:%d failed (event 0x%x, %u)", self->host,
+                        self->port, event, value);
+            // A mechanism mismatch or a refused key is final; a cut without detail (what a
+            // wrong server key looks like from here) may be a broker going down: wait for two
+            if (!self->ever_online && !self->handshake_ok &&
+                (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                 self->handshake_failures >= CONN_HANDSHAKE_TRIES)) {
+                self->handshake_failed = true;
+                self->answered = true;  // conn_wait returns: conn_connect can tell now
+            }
+        }
+    }
+    zmsg_destroy(&msg);
+}
+
+// Why the handshakes failed, for conn_error.
+static void
+s_handshake_error(conn_t *self)
+{
+    snprintf(self->error_code, sizeof self->error_code, "handshake");
+    if (self->handshake_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        snprintf(self->error, sizeof self->error,
+                 "the broker at %s:%d refused our client key (is it in the broker's --clients "
+                 "directory?)",
+                 self->host, self->port);
+    else if (self->handshake_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+             self->handshake_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        snprintf(self->error, sizeof self->error,
+                 self->server_key
+                     ? "cannot connect securely to %s:%d: the broker does not use CURVE "
+                       "(drop --server-key?)"
+                     : "cannot connect to %s:%d: the broker uses CURVE encryption (give "
+                       "--server-key)",
+                 self->host, self->port);
+    else if (self->server_key)
+        snprintf(self->error, sizeof self->error,
+                 "cannot connect securely to %s:%d: wrong --server-key?", self->host, self->port);
+    else
+        snprintf(self->error, sizeof self->error,
+                 "cannot connect to %s:%d: the handshake failed (a broker with CURVE "
+                 "encryption needs --server-key)",
+                 self->host, self->port);
+}
+
 // --- Replies ---
 
 static void
@@ -267,6 +385,7 @@ s_subscribe_all(conn_t *self)
     assert(self->sub);
     if (self->sub_hwm > 0)
         zsock_set_rcvhwm(self->sub, self->sub_hwm);
+    s_apply_curve(self, self->sub);
     if (self->follow_all)
         zsock_set_subscribe(self->sub, "room/");
     for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
@@ -314,7 +433,7 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
 
     // Our rooms: the broker's list (a fresh login: lobby) and the ones we were in before. A
     // new login after a restart puts us in lobby again: leave it if we had left it.
-    zhashx_t *in_session = zhashx_new();
+    zhashx_t *in_session = zchat_hash_new();
     for (size_t i = 0; i < zchat_msg_array_size(welcome, "rooms"); i++) {
         const char *room = zchat_msg_array_string(welcome, "rooms", i);
         s_track_t *track = room ? zhashx_lookup(self->rooms, room) : NULL;
@@ -437,6 +556,8 @@ s_hello(conn_t *self)
         zchat_msg_set_bool(hello, "observer", true);
     if (self->token)
         zchat_msg_set_string(hello, "resume", self->token);
+    if (self->password)
+        zchat_msg_set_string(hello, "password", self->password);
     s_send(self, &hello, 'i', self->hello_id);
     self->hello_at = zclock_mono();
 }
@@ -462,6 +583,22 @@ s_forward(conn_t *self, const zchat_msg_t *reply)
         self->handler.on_reply(self->arg, reply);
 }
 
+// The first login needs a password, or another one: ask the front end. True if it gave one.
+static bool
+s_ask_password(conn_t *self)
+{
+    if (self->ever_online || !self->handler.on_password ||
+        self->password_tries >= CONN_PASSWORD_TRIES)
+        return false;
+    self->password_tries++;
+    char *password = self->handler.on_password(self->arg, self->user ? self->user : "");
+    if (!password)
+        return false;
+    zchat_password_free(&self->password);
+    self->password = password;
+    return true;
+}
+
 static void
 s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
 {
@@ -471,6 +608,10 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
         return;
     if (id && streq(id, self->hello_id)) {
         self->hello_id[0] = 0;
+        if (streq(code, "auth_failed") && s_ask_password(self)) {
+            s_hello(self);  // again, with the password: conn_connect waits on
+            return;
+        }
         self->answered = true;
         snprintf(self->error_code, sizeof self->error_code, "%s", code);
         snprintf(self->error, sizeof self->error, "%s", message ? message : code);
@@ -609,6 +750,7 @@ s_on_feed(conn_t *self)
 static void
 s_new_dealer(conn_t *self)
 {
+    s_monitor_stop(self);
     zsock_destroy(&self->dealer);
     self->dealer = zsock_new(ZMQ_DEALER);
     assert(self->dealer);
@@ -624,6 +766,8 @@ s_new_dealer(conn_t *self)
     // which liveness (silence for 3 heartbeats) turns into a reconnect.
     zsock_set_sndtimeo(self->dealer, 0);
     zsock_set_maxmsgsize(self->dealer, -1);
+    s_apply_curve(self, self->dealer);
+    s_monitor(self);
     if (zsock_connect(self->dealer, "tcp://%s:%d", self->host, self->port) == -1)
         zsys_error("cannot connect to tcp://%s:%d", self->host, self->port);
 }
@@ -683,13 +827,23 @@ conn_new(const conn_options_t *options, const conn_handler_t *handler, void *arg
     self->arg = arg;
     self->heartbeat_ms = ZCHAT_DEFAULT_HEARTBEAT;
     self->retry_ms = CONN_RETRY_MIN_MS;
-    self->rooms = zhashx_new();
+    self->rooms = zchat_hash_new();
     zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)s_track_destroy);
     self->unacked = zlistx_new();
     zlistx_set_destructor(self->unacked, (zlistx_destructor_fn *)s_unacked_destroy);
-    self->joins = zhashx_new();
+    self->joins = zchat_hash_new();
     zhashx_set_destructor(self->joins, (zhashx_destructor_fn *)zstr_free);
     zhashx_set_duplicator(self->joins, (zhashx_duplicator_fn *)strdup);
+    if (options->server_key) {
+        self->server_key = strdup(options->server_key);
+        assert(self->server_key);
+        self->cert = options->client_cert ? zcert_dup(options->client_cert) : zcert_new();
+        assert(self->cert);
+    }
+    if (options->password) {
+        self->password = strdup(options->password);
+        assert(self->password);
+    }
     return self;
 }
 
@@ -718,8 +872,12 @@ conn_destroy(conn_t **self_p, const char *reason)
                     break;
             }
         }
+        s_monitor_stop(self);
         zsock_destroy(&self->dealer);
         zsock_destroy(&self->sub);
+        zcert_destroy(&self->cert);
+        zstr_free(&self->server_key);
+        zchat_password_free(&self->password);
         zhashx_destroy(&self->rooms);
         zlistx_destroy(&self->unacked);
         zhashx_destroy(&self->joins);
@@ -742,11 +900,15 @@ conn_connect(conn_t *self)
     self->error_code[0] = self->error[0] = 0;
     s_new_dealer(self);
     s_hello(self);
-    int64_t until = zclock_mono() + self->connect_ms;
     while (!self->online && self->hello_id[0]) {
-        int64_t left = until - zclock_mono();
+        // From the last hello: one sent again with a password has its own connect_ms
+        int64_t left = self->hello_at + self->connect_ms - zclock_mono();
         if (left <= 0)
             break;
+        if (self->handshake_failed) {
+            s_handshake_error(self);
+            return -1;
+        }
         if (conn_wait(self, -1, (int)left) == -1) {
             snprintf(self->error_code, sizeof self->error_code, "interrupted");
             snprintf(self->error, sizeof self->error, "interrupted");
@@ -792,9 +954,9 @@ conn_wait(conn_t *self, int fd, int timeout_ms)
         if (wake > until)
             wake = until;
         long wait = wake > now ? (long)(wake - now) : 0;
-        zmq_pollitem_t items[3];
+        zmq_pollitem_t items[4];
         int n = 0;
-        int dealer_at = -1, sub_at = -1, fd_at = -1;
+        int dealer_at = -1, sub_at = -1, fd_at = -1, monitor_at = -1;
         if (self->dealer)
             dealer_at = n,
             items[n++] = (zmq_pollitem_t){zsock_resolve(self->dealer), 0, ZMQ_POLLIN, 0};
@@ -802,6 +964,9 @@ conn_wait(conn_t *self, int fd, int timeout_ms)
             sub_at = n, items[n++] = (zmq_pollitem_t){zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0};
         if (fd >= 0)
             fd_at = n, items[n++] = (zmq_pollitem_t){NULL, fd, ZMQ_POLLIN, 0};
+        if (self->monitor)
+            monitor_at = n,
+            items[n++] = (zmq_pollitem_t){zsock_resolve(self->monitor), 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll(items, n, wait);
         if (rc == -1 && errno == EINTR && !zsys_interrupted)
             continue;  // another signal (SIGWINCH, SIGHUP...): the caller's flags tell
@@ -814,6 +979,9 @@ conn_wait(conn_t *self, int fd, int timeout_ms)
         if (sub_at >= 0 && (items[sub_at].revents & ZMQ_POLLIN))
             while (self->sub && (zsock_events(self->sub) & ZMQ_POLLIN))
                 s_on_feed(self);
+        if (monitor_at >= 0 && (items[monitor_at].revents & ZMQ_POLLIN))
+            while (self->monitor && (zsock_events(self->monitor) & ZMQ_POLLIN))
+                s_on_monitor(self);
         if (fd_at >= 0 && (items[fd_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             return 1;
         if (self->answered) {
@@ -932,7 +1100,140 @@ conn_rooms(const conn_t *self)
     return names;
 }
 
-// --- Self-test: the ordering logic, without a broker ---
+// --- Keys and certificates for the command line ---
+
+// True if text starts with a Z85 key (CONN_KEY_LEN characters that decode) that ends there,
+// at a quote or at white space. Decodes it into bin[32] when bin is not NULL.
+static bool
+s_is_key(const char *text, byte *bin)
+{
+    if (strnlen(text, CONN_KEY_LEN) < CONN_KEY_LEN)
+        return false;
+    char end = text[CONN_KEY_LEN];
+    if (end && end != '"' && !isspace((unsigned char)end))
+        return false;
+    char key[CONN_KEY_LEN + 1];
+    memcpy(key, text, CONN_KEY_LEN);
+    key[CONN_KEY_LEN] = 0;
+    byte decoded[32];
+    if (!zmq_z85_decode(decoded, key))
+        return false;
+    if (bin)
+        memcpy(bin, decoded, sizeof decoded);
+    return true;
+}
+
+// The key after label in text: `label = "KEY"` (a CZMQ certificate) or `label: KEY`
+// (zchat-broker keygen). Writes it into key[CONN_KEY_LEN + 1]. Returns 0, or -1 if none.
+static int
+s_find_key(const char *text, const char *label, char *key)
+{
+    for (const char *at = strstr(text, label); at; at = strstr(at + 1, label)) {
+        const char *value = at + strlen(label);
+        value += strspn(value, " \t=:\"");
+        if (s_is_key(value, NULL)) {
+            memcpy(key, value, CONN_KEY_LEN);
+            key[CONN_KEY_LEN] = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+// The text of a small file; NULL if it cannot be read.
+static char *
+s_read_small_file(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return NULL;
+    char *text = zmalloc(65537);
+    size_t size = fread(text, 1, 65536, file);
+    text[size] = 0;
+    fclose(file);
+    return text;
+}
+
+int
+conn_server_key(const char *key, char *out, char *error, size_t size)
+{
+    assert(key && out && error);
+    struct stat st;
+    if (stat(key, &st) == -1) {
+        if (!s_is_key(key, NULL) || strlen(key) != CONN_KEY_LEN) {
+            snprintf(error, size, "'%s' is neither a server key (40 Z85 characters) nor a file",
+                     key);
+            return -1;
+        }
+        snprintf(out, CONN_KEY_LEN + 1, "%s", key);
+        return 0;
+    }
+    char *text = s_read_small_file(key);
+    if (!text) {
+        snprintf(error, size, "cannot read %s: %s", key, strerror(errno));
+        return -1;
+    }
+    const char *bare = text + strspn(text, " \t\r\n");
+    int rc = s_find_key(text, "public-key", out);
+    if (rc == -1)
+        rc = s_find_key(text, "server key", out);  // the broker's start line, saved
+    if (rc == -1 && s_is_key(bare, NULL) &&
+        bare[CONN_KEY_LEN + strspn(bare + CONN_KEY_LEN, " \t\r\n")] == 0) {
+        snprintf(out, CONN_KEY_LEN + 1, "%s", bare);
+        rc = 0;
+    }
+    free(text);
+    if (rc == -1)
+        snprintf(error, size, "%s holds no CURVE public key", key);
+    return rc;
+}
+
+zcert_t *
+conn_client_cert(const char *path, bool *made, char *error, size_t size)
+{
+    assert(path && made && error);
+    *made = false;
+    char *secret_path = zsys_sprintf("%s_secret", path);
+    struct stat st;
+    const char *source = stat(secret_path, &st) == 0 ? secret_path : path;
+    char *text = s_read_small_file(source);
+    zcert_t *cert = NULL;
+    if (!text && errno == ENOENT && source == path) {
+        // None yet: make one, to hand its public half to the broker's operator
+        cert = zcert_new();
+        assert(cert);
+        zcert_set_meta(cert, "name", "zchat client");
+        if (zcert_save(cert, path) == -1 || chmod(secret_path, 0600) == -1) {
+            snprintf(error, size, "cannot write %s: %s", secret_path, strerror(errno));
+            zcert_destroy(&cert);
+        } else {
+            *made = true;
+        }
+    } else if (!text) {
+        snprintf(error, size, "cannot read %s: %s", source, strerror(errno));
+    } else {
+        char public_txt[CONN_KEY_LEN + 1], secret_txt[CONN_KEY_LEN + 1];
+        byte public_key[32], secret_key[32], derived[32];
+        if (s_find_key(text, "public-key", public_txt) == -1 ||
+            s_find_key(text, "secret-key", secret_txt) == -1)
+            snprintf(error, size, "%s holds no CURVE key pair (public-key and secret-key)", source);
+        else if (!zmq_z85_decode(public_key, public_txt) ||
+                 !zmq_z85_decode(secret_key, secret_txt) ||
+                 crypto_scalarmult_base(derived, secret_key) != 0 ||
+                 memcmp(derived, public_key, sizeof derived) != 0)
+            snprintf(error, size, "%s: the public key is not the secret key's", source);
+        else
+            cert = zcert_new_from(public_key, secret_key);
+        sodium_memzero(secret_key, sizeof secret_key);
+        sodium_memzero(secret_txt, sizeof secret_txt);
+        sodium_memzero(text, strlen(text));
+        free(text);
+    }
+    zstr_free(&secret_path);
+    return cert;
+}
+
+// --- Self-test: the ordering logic, without a broker; the key files ---
 
 typedef struct {
     char seen[256];
@@ -1000,4 +1301,58 @@ conn_test(bool verbose)
     zlist_destroy(&rooms);
     conn_destroy(&conn, NULL);
     assert(conn == NULL);
+
+    // --server-key and --client-cert: keys as text, CZMQ certificates, keygen's output
+    char dir[] = "/tmp/zchat-conn-XXXXXX";
+    assert(mkdtemp(dir));
+    char key[CONN_KEY_LEN + 1], error[256];
+    zcert_t *broker = zcert_new();
+    assert(conn_server_key(zcert_public_txt(broker), key, error, sizeof error) == 0);
+    assert(streq(key, zcert_public_txt(broker)));
+    assert(conn_server_key("too short", key, error, sizeof error) == -1 && *error);
+    char *path = zsys_sprintf("%s/broker.cert", dir);
+    char *secret_path = zsys_sprintf("%s_secret", path);
+    assert(zcert_save(broker, path) == 0);
+    memset(key, 0, sizeof key);
+    assert(conn_server_key(path, key, error, sizeof error) == 0);  // the public certificate
+    assert(streq(key, zcert_public_txt(broker)));
+    char *keygen = zsys_sprintf("%s/keygen", dir);
+    FILE *file = fopen(keygen, "w");
+    assert(file);
+    fprintf(file, "public-key: %s\nsecret-key: %s\n", zcert_public_txt(broker),
+            zcert_secret_txt(broker));
+    fclose(file);
+    assert(conn_server_key(keygen, key, error, sizeof error) == 0);
+    assert(streq(key, zcert_public_txt(broker)));
+    bool made = true;
+    zcert_t *cert = conn_client_cert(keygen, &made, error, sizeof error);  // keygen's pair
+    assert(cert && !made && zcert_eq(cert, broker));
+    zcert_destroy(&cert);
+    cert = conn_client_cert(path, &made, error, sizeof error);  // path_secret beside path
+    assert(cert && !made && zcert_eq(cert, broker));
+    zcert_destroy(&cert);
+    remove(secret_path);
+    cert = conn_client_cert(path, &made, error, sizeof error);  // the public half alone
+    assert(!cert && strstr(error, "no CURVE key pair"));
+    char *mine = zsys_sprintf("%s/me.cert", dir);
+    cert = conn_client_cert(mine, &made, error, sizeof error);  // none yet: made
+    assert(cert && made);
+    zcert_t *again = conn_client_cert(mine, &made, error, sizeof error);
+    assert(again && !made && zcert_eq(cert, again));
+    zcert_destroy(&again);
+    char *mine_secret = zsys_sprintf("%s_secret", mine);
+    struct stat st;
+    assert(stat(mine_secret, &st) == 0 && (st.st_mode & 0777) == 0600);
+    zcert_destroy(&cert);
+    zcert_destroy(&broker);
+    remove(mine_secret);
+    remove(mine);
+    remove(keygen);
+    remove(path);
+    rmdir(dir);
+    zstr_free(&mine_secret);
+    zstr_free(&mine);
+    zstr_free(&keygen);
+    zstr_free(&secret_path);
+    zstr_free(&path);
 }

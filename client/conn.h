@@ -26,7 +26,15 @@ typedef struct {
     // Observers with every room: the seq already held for a room seen for the first time
     // (0: none). NULL: 0.
     uint64_t (*on_new_room)(void *arg, const char *room);
+    // The broker answered the first login with auth_failed (a password is needed, or the one
+    // sent is wrong): return a password to try (a new string, which the conn wipes and frees),
+    // or NULL to give up. Asked at most CONN_PASSWORD_TRIES times, and only before the first
+    // welcome. NULL: give up at once.
+    char *(*on_password)(void *arg, const char *user);
 } conn_handler_t;
+
+#define CONN_PASSWORD_TRIES 3
+#define CONN_KEY_LEN        40  // characters of a Z85 CURVE key
 
 typedef struct {
     const char *host;    // commands endpoint host
@@ -36,6 +44,10 @@ typedef struct {
     const char *client;  // client name and version for hello
     int connect_ms;      // how long conn_connect waits for the first welcome
     int sub_hwm;         // SUB receive high-water mark; 0: libzmq's default
+    // Security
+    const char *server_key;  // the broker's public key (Z85): CURVE on both sockets; NULL: plain
+    zcert_t *client_cert;    // ours, with its secret key (copied); NULL: a new one for this run
+    const char *password;    // sent in every hello; NULL: none unless on_password gives one
 } conn_options_t;
 
 // Create a connection; nothing is sent yet. The handler's callbacks get arg.
@@ -48,7 +60,9 @@ void conn_destroy(conn_t **self_p, const char *reason);
 // conn_error() saying why (unreachable, name taken, ...).
 int conn_connect(conn_t *self);
 
-// Why the last conn_connect failed: the broker's error code ("name_taken") or "unreachable".
+// Why the last conn_connect failed: the broker's error code ("name_taken", "auth_failed"),
+// "unreachable" (no answer), or "handshake" (the connection was made but its handshake failed:
+// a wrong server key, a client key the broker does not allow, or CURVE on one side only).
 const char *conn_error_code(const conn_t *self);
 const char *conn_error(const conn_t *self);  // a sentence for the user
 
@@ -75,6 +89,17 @@ void conn_follow(conn_t *self, const char *room, uint64_t since);
 
 // Rooms we are in (members) or follow (observers), in no order; free the list.
 zlist_t *conn_rooms(const conn_t *self);
+
+// --server-key: key is 40 Z85 characters, or a file holding one: a CZMQ certificate (public or
+// secret), the output of zchat-broker keygen, or the key alone. Writes the key into
+// out[CONN_KEY_LEN + 1]. Returns 0, or -1 with a sentence in error[size].
+int conn_server_key(const char *key, char *out, char *error, size_t size);
+
+// --client-cert: the certificate in path (its secret key from path_secret, or from path
+// itself: a CZMQ certificate or zchat-broker keygen output). When there is no such file, one
+// is made: path (public, for the broker's --clients directory) and path_secret (mode 0600),
+// and *made is set. Returns a new certificate, or NULL with a sentence in error[size].
+zcert_t *conn_client_cert(const char *path, bool *made, char *error, size_t size);
 
 void conn_test(bool verbose);
 

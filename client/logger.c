@@ -8,6 +8,7 @@
 // after the lines it covers were written: on start, a log longer than its last record is cut
 // back to it, and the events of the lines cut come again from the broker's history.
 #include "zchat.h"
+#include "zchat_hash.h"
 #include "logger.h"
 #include "conn.h"
 #include "zchat_msg.h"
@@ -1031,7 +1032,7 @@ logger_new(const logger_options_t *options)
     self->lock_fd = -1;
     self->synced_at = zclock_mono();
     self->endpoint = zsys_sprintf("tcp://%s:%d", options->host, options->port);
-    self->rooms = zhashx_new();
+    self->rooms = zchat_hash_new();
     zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)s_room_destroy);
     self->outs = zlistx_new();
     zlistx_set_destructor(self->outs, (zlistx_destructor_fn *)s_out_destroy);
@@ -1067,6 +1068,8 @@ logger_new(const logger_options_t *options)
         .client = "zchat-logger/" ZCHAT_VERSION,
         .connect_ms = options->connect_ms > 0 ? options->connect_ms : LOGGER_CONNECT_MS,
         .sub_hwm = options->sub_hwm,
+        .server_key = options->server_key,
+        .client_cert = options->client_cert,
     };
     conn_handler_t handler = {
         .on_event = s_on_event,
@@ -1159,6 +1162,9 @@ s_connect(logger_t *self)
                          retry_ms % 1000 / 100);
             s_pause(self, retry_ms);
             retry_ms = retry_ms * 2 > LOGGER_RETRY_MAX_MS ? LOGGER_RETRY_MAX_MS : retry_ms * 2;
+        } else if (streq(code, "handshake")) {
+            zsys_error("%s", conn_error(self->conn));  // a wrong key stays wrong: no retry
+            return LOGGER_EXIT_FATAL;
         } else {
             zsys_error("the broker at %s refused the login: %s (%s)", self->endpoint,
                        conn_error(self->conn), code);

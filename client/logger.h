@@ -34,8 +34,10 @@ typedef struct {
     const char *dir;   // one file per room, DIR/<room>.jsonl or .log (made if missing), or NULL
     const char *file;  // one file for every room, or NULL; neither dir nor file: stdout
     logger_fsync_t fsync;
-    int sub_hwm;     // SUB receive high-water mark; 0: libzmq's default
-    int connect_ms;  // how long one login attempt waits; 0: 2000
+    int sub_hwm;             // SUB receive high-water mark; 0: libzmq's default
+    int connect_ms;          // how long one login attempt waits; 0: 2000
+    const char *server_key;  // the broker's public key (Z85): CURVE; NULL: plain
+    zcert_t *client_cert;    // with server_key: our certificate; NULL: a new one (copied)
 } logger_options_t;
 
 // Create the logger: make the directory, repair and read the existing files (a torn last line
@@ -51,7 +53,7 @@ void logger_destroy(logger_t **self_p);
 // Connect (retrying with backoff while the broker is unreachable, saying so on stderr) and
 // record until SIGINT or SIGTERM; SIGHUP reopens the files. Returns LOGGER_EXIT_OK after a
 // signal (everything flushed), LOGGER_EXIT_WRITE after a write error, LOGGER_EXIT_FATAL if
-// the broker refuses the login.
+// the broker refuses the login or the connection cannot be made secure (a wrong server key).
 int logger_run(logger_t *self);
 
 // What SIGHUP does: flush, then close and reopen every file at its path (after logrotate

@@ -6,10 +6,12 @@
 // zchat_text_safe before it reaches the terminal, so nobody can move our cursor, change colors
 // or set the window title with a message.
 #include "zchat.h"
+#include "zchat_hash.h"
 #include "ui.h"
 #include "conn.h"
 #include "zchat_msg.h"
 #include "zchat_name.h"
+#include "zchat_password.h"
 #include "zchat_text.h"
 
 #include <signal.h>
@@ -75,6 +77,10 @@ struct ui {
     bool readline_on;                  // the readline callback handler is installed
     bool in_handler;                   // readline is calling us with a finished line
     FILE *quiet_log;                   // /dev/null: where logs go while readline draws
+    char *server_key;                  // CURVE: the broker's public key; NULL: plain
+    zcert_t *client_cert;              // our certificate; NULL: conn makes one
+    char *password;                    // --password-file's (wiped when freed); NULL: none
+    int password_asks;                 // passwords asked on the terminal so far
 };
 
 // --- Input: one line is a command or a message ---
@@ -1348,17 +1354,29 @@ ui_new(const ui_options_t *options)
         assert(self->start_room);
     }
     self->tty = isatty(STDIN_FILENO);
+    if (options->server_key) {
+        self->server_key = strdup(options->server_key);
+        assert(self->server_key);
+    }
+    if (options->client_cert) {
+        self->client_cert = zcert_dup(options->client_cert);
+        assert(self->client_cert);
+    }
+    if (options->password) {
+        self->password = strdup(options->password);
+        assert(self->password);
+    }
     const char *no_color = getenv("NO_COLOR");
     self->color = !options->no_color && !(no_color && *no_color) && isatty(STDOUT_FILENO);
     self->rooms = zlistx_new();
     zlistx_set_destructor(self->rooms, s_item_free);
-    self->users = zhashx_new();
+    self->users = zchat_hash_new();
     zhashx_set_destructor(self->users, (zhashx_destructor_fn *)zstr_free);
     zhashx_set_duplicator(self->users, (zhashx_duplicator_fn *)strdup);
-    self->room_names = zhashx_new();
+    self->room_names = zchat_hash_new();
     zhashx_set_destructor(self->room_names, (zhashx_destructor_fn *)zstr_free);
     zhashx_set_duplicator(self->room_names, (zhashx_duplicator_fn *)strdup);
-    self->statuses = zhashx_new();
+    self->statuses = zchat_hash_new();
     zhashx_set_destructor(self->statuses, (zhashx_destructor_fn *)zstr_free);
     zhashx_set_duplicator(self->statuses, (zhashx_duplicator_fn *)strdup);
     self->rooms_waits = zlistx_new();
@@ -1395,6 +1413,9 @@ ui_destroy(ui_t **self_p)
         free(self->start_room);
         free(self->user);
         free(self->host);
+        zstr_free(&self->server_key);
+        zcert_destroy(&self->client_cert);
+        zchat_password_free(&self->password);
         free(self);
         *self_p = NULL;
     }
@@ -1428,6 +1449,22 @@ s_greet(ui_t *self)
     free(user);
 }
 
+// The broker wants a password for the login (or another one): ask it on the terminal, without
+// echo. Only when stdin is a terminal and no --password-file was given.
+static char *
+s_conn_password(void *arg, const char *user)
+{
+    ui_t *self = arg;
+    if (self->password_asks++ > 0)
+        fprintf(stderr, "zchat: wrong user name or password\n");
+    char *safe = zchat_text_safe(user);
+    char *prompt = zsys_sprintf("Password for %s: ", safe);
+    char *password = zchat_password_read(STDIN_FILENO, prompt);
+    zstr_free(&prompt);
+    free(safe);
+    return password;
+}
+
 int
 ui_run(ui_t *self)
 {
@@ -1436,17 +1473,22 @@ ui_run(ui_t *self)
                               .port = self->port,
                               .user = self->user,
                               .client = "zchat/" ZCHAT_VERSION,
-                              .connect_ms = UI_CONNECT_MS};
+                              .connect_ms = UI_CONNECT_MS,
+                              .server_key = self->server_key,
+                              .client_cert = self->client_cert,
+                              .password = self->password};
     conn_handler_t handler = {.on_event = s_conn_event,
                               .on_reply = s_conn_reply,
                               .on_state = s_conn_state,
-                              .on_lost = s_conn_lost};
+                              .on_lost = s_conn_lost,
+                              .on_password = self->tty && !self->password ? s_conn_password : NULL};
     self->conn = conn_new(&options, &handler, self);
+    zchat_password_free(&self->password);  // the conn has its own copy
     if (conn_connect(self->conn) == -1) {
         bool interrupted = zsys_interrupted;
         const char *code = conn_error_code(self->conn);
         char *why = zchat_text_safe(conn_error(self->conn));
-        if (!interrupted && streq(code, "unreachable"))
+        if (!interrupted && (streq(code, "unreachable") || streq(code, "handshake")))
             fprintf(stderr, "zchat: %s\n", why);
         else if (!interrupted)
             fprintf(stderr, "zchat: login refused: %s\n", why);

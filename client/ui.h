@@ -8,11 +8,14 @@
 typedef struct ui ui_t;
 
 typedef struct {
-    const char *host;  // broker host (commands endpoint)
-    int port;          // broker commands port
-    const char *user;  // the name to log in with
-    const char *room;  // a room to join at start and make current; NULL: stay in lobby
-    bool no_color;     // --no-color; colors are also off with NO_COLOR or a stdout not a tty
+    const char *host;        // broker host (commands endpoint)
+    int port;                // broker commands port
+    const char *user;        // the name to log in with
+    const char *room;        // a room to join at start and make current; NULL: stay in lobby
+    bool no_color;           // --no-color; colors are also off with NO_COLOR or a stdout not a tty
+    const char *server_key;  // the broker's public key (Z85): CURVE; NULL: plain
+    zcert_t *client_cert;    // with server_key: our certificate; NULL: a new one (copied)
+    const char *password;    // --password-file's; NULL: asked on a terminal when needed
 } ui_options_t;
 
 // Create the CLI; nothing is connected yet. Strings in options are copied.

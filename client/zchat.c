@@ -2,7 +2,9 @@
 // the ui does the rest
 #include "zchat.h"
 #include "ui.h"
+#include "conn.h"
 #include "zchat_name.h"
+#include "zchat_password.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +20,15 @@ static const char s_help[] =
     "  -p, --port N      broker command port (default 12345)\n"
     "  -u, --user NAME   user name: a letter, then up to 31 letters, digits, _ or -\n"
     "  -r, --room ROOM   also join ROOM at start and make it the current room\n"
+    "      --server-key KEY|FILE\n"
+    "                    encrypt (CurveZMQ) with the broker's public key: the key, or a\n"
+    "                    file holding it (its certificate, or what zchat-broker printed)\n"
+    "      --client-cert FILE\n"
+    "                    with --server-key: our certificate, made if missing (a broker\n"
+    "                    with --clients needs FILE); default: a new key for each run\n"
+    "      --password-file FILE\n"
+    "                    the password, on the first line of FILE (default: asked on the\n"
+    "                    terminal when the broker wants one)\n"
     "      --no-color    no colors (also with NO_COLOR set, or when stdout is not a terminal)\n"
     "  -v, --verbose     debug log on stderr\n"
     "      --help        show this help and exit\n"
@@ -28,8 +39,10 @@ static const char s_help[] =
     "prompt, no color and no line editing, and -u is required. Type /help in the chat for\n"
     "the commands.\n"
     "\n"
+    "Without --server-key, traffic (passwords included) is plain text.\n"
+    "\n"
     "Exit status: 0 after /quit, Ctrl-D, end of input, SIGINT or SIGTERM; 1 if the broker\n"
-    "cannot be reached or refuses the login; 2 for a bad option.\n";
+    "cannot be reached (or not securely) or refuses the login; 2 for a bad option.\n";
 
 // A port number 1-65535, or -1
 static int
@@ -121,13 +134,23 @@ main(int argc, char **argv)
     zsys_set_logstream(stderr);
     signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before we say quit
 
-    enum { OPT_NO_COLOR = 256, OPT_HELP, OPT_VERSION };
+    enum {
+        OPT_NO_COLOR = 256,
+        OPT_HELP,
+        OPT_VERSION,
+        OPT_SERVER_KEY,
+        OPT_CLIENT_CERT,
+        OPT_PASSWORD_FILE
+    };
     static const struct option options[] = {
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
         {"user", required_argument, NULL, 'u'},
         {"room", required_argument, NULL, 'r'},
         {"no-color", no_argument, NULL, OPT_NO_COLOR},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
+        {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
+        {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -137,6 +160,11 @@ main(int argc, char **argv)
     const char *room = NULL;
     int port = -1;
     bool no_color = false;
+    char server_key[CONN_KEY_LEN + 1] = "";
+    const char *cert_path = NULL;
+    zcert_t *client_cert = NULL;
+    char *password = NULL;
+    char error[512];
     opterr = 0;  // our own one-line messages
     int option;
     int rc = 0;
@@ -175,6 +203,21 @@ main(int argc, char **argv)
         case OPT_NO_COLOR:
             no_color = true;
             break;
+        case OPT_SERVER_KEY:
+            if (conn_server_key(optarg, server_key, error, sizeof error) == -1)
+                rc = s_bad_option("--server-key", error);
+            break;
+        case OPT_CLIENT_CERT:
+            cert_path = optarg;
+            break;
+        case OPT_PASSWORD_FILE:
+            zchat_password_free(&password);
+            password = zchat_password_file(optarg);
+            if (!password) {
+                snprintf(error, sizeof error, "%s: %s", optarg, strerror(errno));
+                rc = s_bad_option("cannot read --password-file", error);
+            }
+            break;
         case OPT_HELP:
             fputs(s_help, stdout);
             rc = -1;
@@ -193,6 +236,19 @@ main(int argc, char **argv)
     }
     if (rc == 0 && optind < argc)
         rc = s_bad_option("unexpected argument", argv[optind]);
+    if (rc == 0 && cert_path && !*server_key)
+        rc = s_bad_option("--client-cert needs --server-key", NULL);
+    if (rc == 0 && cert_path) {
+        bool made = false;
+        client_cert = conn_client_cert(cert_path, &made, error, sizeof error);
+        if (!client_cert)
+            rc = s_bad_option("--client-cert", error);
+        else if (made)
+            fprintf(stderr,
+                    "zchat: made a new client certificate %s (its secret key in %s_secret); "
+                    "a broker with --clients needs %s in that directory\n",
+                    cert_path, cert_path, cert_path);
+    }
     if (rc == 0 && !user && !isatty(STDIN_FILENO))
         rc = s_bad_option("stdin is not a terminal: give the user name with -u NAME", NULL);
     if (rc == 0 && !user && s_ask_all(!host && port < 0, &host, &port, &user) == -1)
@@ -203,12 +259,17 @@ main(int argc, char **argv)
                                    .port = port > 0 ? port : ZCHAT_DEFAULT_PORT,
                                    .user = user,
                                    .room = room,
-                                   .no_color = no_color};
+                                   .no_color = no_color,
+                                   .server_key = *server_key ? server_key : NULL,
+                                   .client_cert = client_cert,
+                                   .password = password};
         ui_t *ui = ui_new(&ui_options);
         rc = ui_run(ui);
         ui_destroy(&ui);
     }
     free(host);
     free(user);
+    zcert_destroy(&client_cert);
+    zchat_password_free(&password);
     return rc == -1 ? 0 : rc;
 }

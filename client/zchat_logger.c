@@ -1,6 +1,7 @@
 // zchat_logger.c - zchat-logger: options, logging; the recording is logger.c's
 #include "zchat.h"
 #include "logger.h"
+#include "conn.h"
 #include "zchat_name.h"
 #include <getopt.h>
 
@@ -21,17 +22,31 @@ static const char *s_usage =
     "      --fsync MODE         always (after each event), batch (at most once a second,\n"
     "                           default) or never\n"
     "      --sub-hwm N          feed receive high-water mark in messages (default: libzmq's)\n"
+    "      --server-key KEY|FILE  encrypt (CurveZMQ) with the broker's public key: the key,\n"
+    "                           or a file holding it (its certificate)\n"
+    "      --client-cert FILE   with --server-key: our certificate, made if missing (a broker\n"
+    "                           with --clients needs FILE); default: a new key for each run\n"
     "  -v, --verbose            log every event recorded (debug level)\n"
     "      --help               show this help and exit\n"
     "      --version            show the version and exit\n"
     "\n"
     "SIGHUP reopens the files (logrotate); SIGINT and SIGTERM flush them and stop.\n"
-    "Exit status: 0 after SIGINT/SIGTERM, 1 if the broker refuses the login or the files\n"
-    "cannot be opened (or another logger uses them), 2 on a bad option, 3 on a write error\n"
+    "Exit status: 0 after SIGINT/SIGTERM, 1 if the broker refuses the login or a secure\n"
+    "connection (wrong --server-key), or the files cannot be opened (or another logger uses\n"
+    "them), 2 on a bad option, 3 on a write error\n"
     "(what was written is kept).\n"
     "See zchat-logger(1).\n";
 
-enum { OPT_ALL = 256, OPT_FORMAT, OPT_FSYNC, OPT_SUB_HWM, OPT_HELP, OPT_VERSION };
+enum {
+    OPT_ALL = 256,
+    OPT_FORMAT,
+    OPT_FSYNC,
+    OPT_SUB_HWM,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_SERVER_KEY,
+    OPT_CLIENT_CERT
+};
 
 static const struct option s_options[] = {
     {"host", required_argument, NULL, 'H'},
@@ -43,6 +58,8 @@ static const struct option s_options[] = {
     {"output", required_argument, NULL, 'o'},
     {"fsync", required_argument, NULL, OPT_FSYNC},
     {"sub-hwm", required_argument, NULL, OPT_SUB_HWM},
+    {"server-key", required_argument, NULL, OPT_SERVER_KEY},
+    {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -80,6 +97,10 @@ main(int argc, char **argv)
     char(*rooms)[ZCHAT_NAME_MAX + 1] = zmalloc((size_t)argc * sizeof *rooms);
     const char **room_list = zmalloc((size_t)argc * sizeof(char *));
     bool verbose = false;
+    char server_key[CONN_KEY_LEN + 1] = "";
+    const char *cert_path = NULL;
+    zcert_t *client_cert = NULL;
+    char error[512];
     int rc = -1;
     long n;
     int c;
@@ -141,6 +162,15 @@ main(int argc, char **argv)
                 rc = s_bad("--sub-hwm", optarg, "a count of messages, 0-1000000000");
             options.sub_hwm = (int)n;
             break;
+        case OPT_SERVER_KEY:
+            if (conn_server_key(optarg, server_key, error, sizeof error) == -1) {
+                fprintf(stderr, "zchat-logger: --server-key: %s (see --help)\n", error);
+                rc = LOGGER_EXIT_USAGE;
+            }
+            break;
+        case OPT_CLIENT_CERT:
+            cert_path = optarg;
+            break;
         case 'v':
             verbose = true;
             break;
@@ -175,6 +205,25 @@ main(int argc, char **argv)
         fprintf(stderr, "zchat-logger: nothing to record: give -r ROOM or --all (see --help)\n");
         rc = LOGGER_EXIT_USAGE;
     }
+    if (rc == -1 && cert_path && !*server_key) {
+        fprintf(stderr, "zchat-logger: --client-cert needs --server-key (see --help)\n");
+        rc = LOGGER_EXIT_USAGE;
+    }
+    if (rc == -1 && cert_path) {
+        bool made = false;
+        client_cert = conn_client_cert(cert_path, &made, error, sizeof error);
+        if (!client_cert) {
+            fprintf(stderr, "zchat-logger: --client-cert: %s\n", error);
+            rc = LOGGER_EXIT_USAGE;
+        } else if (made) {
+            fprintf(stderr,
+                    "zchat-logger: made a new client certificate %s (its secret key in "
+                    "%s_secret); a broker with --clients needs %s in that directory\n",
+                    cert_path, cert_path, cert_path);
+        }
+    }
+    options.server_key = *server_key ? server_key : NULL;
+    options.client_cert = client_cert;
     if (rc == -1) {
         zsys_init();
         zsys_set_logident("zchat-logger");
@@ -187,6 +236,7 @@ main(int argc, char **argv)
             rc = logger_run(logger);
         logger_destroy(&logger);
     }
+    zcert_destroy(&client_cert);
     free(rooms);
     free(room_list);
     return rc;

@@ -1,6 +1,7 @@
 // selftest.c - runs every module's self-test, or the one named: selftest [--list] [NAME...]
 #include "zchat.h"
 #include "zchat_hash.h"
+#include "zchat_password.h"
 #include "zchat_msg.h"
 #include "zchat_name.h"
 #include "zchat_text.h"
@@ -10,6 +11,9 @@
 #include "room.h"
 #include "session.h"
 #include "store.h"
+#include "account.h"
+#include "admin.h"
+#include "keys.h"
 #include "conn.h"
 #include "logger.h"
 #include "ui.h"
@@ -20,13 +24,26 @@ static const struct {
     const char *name;
     test_fn *run;
 } s_tests[] = {
-    {"zchat_err", zchat_err_test},   {"zchat_text", zchat_text_test},
-    {"zchat_name", zchat_name_test}, {"zchat_msg", zchat_msg_test},
-    {"zchat_hash", zchat_hash_test}, {"limiter", limiter_test},
-    {"options", options_test},       {"room", room_test},
-    {"session", session_test},       {"store", store_test},
-    {"broker", broker_test},         {"conn", conn_test},
-    {"logger", logger_test},         {"ui", ui_test},
+    // In dependency order: shared, then the broker's modules, then the client's
+    {"zchat_err", zchat_err_test},
+    {"zchat_text", zchat_text_test},
+    {"zchat_name", zchat_name_test},
+    {"zchat_msg", zchat_msg_test},
+    {"zchat_hash", zchat_hash_test},
+    {"zchat_password", zchat_password_test},
+    {"limiter", limiter_test},
+    {"options", options_test},
+    {"room", room_test},
+    {"session", session_test},
+    {"account", account_test},
+    {"store", store_test},
+    {"store_users", store_users_test},
+    {"keys", keys_test},
+    {"admin", admin_test},
+    {"broker", broker_test},
+    {"conn", conn_test},
+    {"logger", logger_test},
+    {"ui", ui_test},
 };
 
 #define S_TESTS (sizeof s_tests / sizeof s_tests[0])

@@ -23,25 +23,28 @@
 #define PIDS_MAX    16   // brokers one test may start
 
 struct hbroker {
-    pid_t pid;           // 0 once reaped
-    int status;          // wait status, once reaped
-    int out_fd;          // read end of the broker's stdout, -1 once closed
-    int number;          // 1, 2... within the test
-    char log[PATH_MAX];  // the broker's stderr
-    char db[PATH_MAX];   // the database it was given
-    char line[1024];     // the ready line, without newline
-    char commands[256];  // commands endpoint from the ready line
-    char feed[256];      // feed endpoint from the ready line
+    pid_t pid;            // 0 once reaped
+    int status;           // wait status, once reaped
+    int out_fd;           // read end of the broker's stdout, -1 once closed
+    int number;           // 1, 2... within the test
+    char log[PATH_MAX];   // the broker's stderr
+    char db[PATH_MAX];    // the database it was given
+    char line[1024];      // the ready line, without newline
+    char commands[256];   // commands endpoint from the ready line
+    char feed[256];       // feed endpoint from the ready line
+    char server_key[41];  // with --curve: the key line's key; "" otherwise
 };
 
 struct hclient {
-    hbroker_t *broker;  // borrowed: the harness owns brokers
-    zsock_t *dealer;    // NULL once closed
-    zsock_t *sub;       // NULL until the first subscribe
-    char identity[40];  // routing id, also the trace label
-    cJSON *welcome;     // borrowed from the tree list
-    char *last_raw;     // the last frame received on the DEALER, owned
-    int next_id;        // for generated request ids
+    hbroker_t *broker;    // borrowed: the harness owns brokers
+    zsock_t *dealer;      // NULL once closed
+    zsock_t *sub;         // NULL until the first subscribe
+    char identity[40];    // routing id, also the trace label
+    cJSON *welcome;       // borrowed from the tree list
+    char *last_raw;       // the last frame received on the DEALER, owned
+    int next_id;          // for generated request ids
+    char server_key[41];  // CURVE on both sockets when not ""
+    zcert_t *cert;        // and our certificate (owned)
 };
 
 static struct {
@@ -97,8 +100,8 @@ s_printable(char *buf, size_t size, const void *data, size_t length)
         else
             buf[used++] = (char)bytes[i];
     }
-    if (used + 8 >= size && size > 12)
-        snprintf(buf + size - 12, 12, "...(%zu)", length);
+    if (used + 8 >= size && size > 28)
+        snprintf(buf + size - 28, 28, "...(%zu)", length);  // room for 20 digits
     else
         buf[used] = 0;
 }
@@ -433,6 +436,20 @@ hbroker_start_argv(const char *const args[])
     }
     *strchr(self->line, '\n') = 0;
     s_trace("broker %d: %s", self->number, self->line);
+    bool curve = false;
+    for (int i = 0; args[i]; i++)
+        curve = curve || streq(args[i], "--curve");
+    if (curve) {
+        // The second line: "zchat-broker: server key <Z85>"
+        char key_line[256];
+        if (!hbroker_read_line(self, key_line, sizeof key_line, H_START_MS))
+            FAIL("broker %d: no server key line after the ready line", self->number);
+        const char *prefix = "zchat-broker: server key ";
+        if (strncmp(key_line, prefix, strlen(prefix)) != 0 || strlen(key_line) != 25 + 40)
+            FAIL("broker %d: not a server key line: \"%s\"", self->number, key_line);
+        memcpy(self->server_key, key_line + strlen(prefix), 40);
+        self->server_key[40] = 0;
+    }
 
     // zchat-broker 0.1.0: commands on tcp://127.0.0.1:41234, feed on tcp://127.0.0.1:41235, ...
     const char *commands = strstr(self->line, ": commands on ");
@@ -631,8 +648,19 @@ s_socket_or_fail(int type)
     return sock;
 }
 
+// CURVE on sock when the client has a server key.
+static void
+s_client_curve(hclient_t *self, zsock_t *sock)
+{
+    if (*self->server_key) {
+        zcert_apply(self->cert, sock);
+        zsock_set_curve_serverkey(sock, self->server_key);
+    }
+}
+
 static hclient_t *
-s_client_new(hbroker_t *broker, bool slow, const char *identity)
+s_client_new_curve(hbroker_t *broker, bool slow, const char *identity, const char *server_key,
+                   zcert_t *cert)
 {
     hclient_t *self = zmalloc(sizeof(hclient_t));
     zlistx_add_end(s_test.clients, self);
@@ -652,9 +680,20 @@ s_client_new(hbroker_t *broker, bool slow, const char *identity)
         zsock_set_rcvhwm(self->dealer, 1);
         zsock_set_rcvbuf(self->dealer, 4096);
     }
+    if (server_key) {
+        snprintf(self->server_key, sizeof self->server_key, "%s", server_key);
+        self->cert = cert ? zcert_dup(cert) : zcert_new();
+        s_client_curve(self, self->dealer);
+    }
     if (zsock_connect(self->dealer, "%s", broker->commands) == -1)
         FAIL("connect to %s: %s", broker->commands, zmq_strerror(zmq_errno()));
     return self;
+}
+
+static hclient_t *
+s_client_new(hbroker_t *broker, bool slow, const char *identity)
+{
+    return s_client_new_curve(broker, slow, identity, NULL, NULL);
 }
 
 hclient_t *
@@ -712,6 +751,7 @@ hclient_close(hclient_t *self)
         s_trace("close %s", self->identity);
     zsock_destroy(&self->dealer);
     zsock_destroy(&self->sub);
+    zcert_destroy(&self->cert);
 }
 
 void
@@ -917,6 +957,7 @@ hclient_subscribe(hclient_t *self, const char *topic)
     if (!self->sub) {
         self->sub = s_socket_or_fail(ZMQ_SUB);
         zsock_set_linger(self->sub, 0);
+        s_client_curve(self, self->sub);
         if (zsock_connect(self->sub, "%s", self->broker->feed) == -1)
             FAIL("connect to %s: %s", self->broker->feed, zmq_strerror(zmq_errno()));
     }
@@ -1166,4 +1207,62 @@ jcheck_strings_at(const char *file, int line, const cJSON *json, const char *key
     if (item)
         harness_fail(file, line, "\"%s\" has more than %d items in: %s", key, index,
                      harness_json_text(json));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security: the broker's second stdout line, CURVE clients
+
+bool
+hbroker_read_line(hbroker_t *self, char *buf, size_t size, int timeout_ms)
+{
+    size_t used = 0;
+    int64_t deadline = zclock_mono() + timeout_ms;
+    while (self->out_fd >= 0 && used + 1 < size) {
+        int64_t left = deadline - zclock_mono();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {self->out_fd, POLLIN, 0};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        ssize_t got = read(self->out_fd, buf + used, 1);  // one byte: no over-read
+        if (got <= 0)
+            break;
+        if (buf[used] == '\n') {
+            buf[used] = 0;
+            s_trace("broker %d: %s", self->number, buf);
+            return true;
+        }
+        used += (size_t)got;
+    }
+    buf[used] = 0;
+    return false;
+}
+
+const char *
+hbroker_server_key(const hbroker_t *self)
+{
+    return self->server_key;
+}
+
+const char *
+hbroker_log(const hbroker_t *self)
+{
+    return self->log;
+}
+
+hclient_t *
+hclient_new_curve(hbroker_t *broker, const char *server_key, zcert_t *cert)
+{
+    return s_client_new_curve(broker, false, NULL, server_key, cert);
+}
+
+hclient_t *
+hclient_login_curve_at(const char *file, int line, hbroker_t *broker, const char *user)
+{
+    hclient_t *self = hclient_new_curve(broker, hbroker_server_key(broker), NULL);
+    hclient_sendf(self, "{\"type\":\"hello\",\"user\":\"%s\",\"proto\":1}", user);
+    cJSON *welcome = hclient_expect_at(file, line, self, "welcome");
+    jcheck_str_at(file, line, welcome, "user", user);
+    self->welcome = welcome;
+    return self;
 }

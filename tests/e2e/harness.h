@@ -222,6 +222,27 @@ void hclient_expect_no_event_at(const char *file, int line, hclient_t *self, int
 #define hclient_expect_no_event(c, ms) hclient_expect_no_event_at(__FILE__, __LINE__, c, ms)
 
 // ---------------------------------------------------------------------------------------------
+// Security
+
+// Read the broker's next stdout line (without its newline) into buf, waiting up to timeout_ms.
+// Returns false if none came. (hbroker_start reads the server key line of --curve itself.)
+bool hbroker_read_line(hbroker_t *self, char *buf, size_t size, int timeout_ms);
+
+// With --curve: the server key the broker printed on its second line; "" otherwise. Borrowed.
+const char *hbroker_server_key(const hbroker_t *self);
+
+// The file holding the broker's stderr (its log). Borrowed.
+const char *hbroker_log(const hbroker_t *self);
+
+// Like hclient_new, with CURVE on the DEALER and on the SUB (made by hclient_subscribe):
+// server_key (Z85) is the key the broker must prove; cert (copied) is ours, NULL for a new one.
+hclient_t *hclient_new_curve(hbroker_t *broker, const char *server_key, zcert_t *cert);
+
+// hclient_login over CURVE with the broker's own key.
+hclient_t *hclient_login_curve_at(const char *file, int line, hbroker_t *broker, const char *user);
+#define hclient_login_curve(b, user) hclient_login_curve_at(__FILE__, __LINE__, b, user)
+
+// ---------------------------------------------------------------------------------------------
 // JSON: every accessor fails the test (showing the tree) when the field is missing or of
 // another type
 
