@@ -892,3 +892,36 @@ test_sec_zchat_password_prompt(void)
     CHECK(rc == 0, "exit %d; the terminal showed:\n%s", rc, zchat->shown);
     hbroker_stop(broker);
 }
+
+// A client cannot speak as another: `from` is always the broker's, whatever the request says
+void
+test_sec_no_impersonation(void)
+{
+    hbroker_t *broker = hbroker_start(NULL);
+    hclient_t *alice = hclient_login(broker, "Alice");
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_t *watcher = hclient_watcher(broker, "room/lobby/", alice, "lobby");
+    hclient_send(alice,
+                 "{\"type\":\"say\",\"room\":\"lobby\",\"text\":\"I am Bob\",\"from\":\"Bob\","
+                 "\"user\":\"Bob\",\"id\":\"f1\"}");
+    hclient_expect(alice, "ack");
+    hclient_expect_message(watcher, "lobby", "Alice", "I am Bob");
+
+    hclient_send(alice, "{\"type\":\"msg\",\"to\":\"Bob\",\"text\":\"psst\",\"from\":\"Carol\"}");
+    cJSON *private = hclient_expect(bob, "private");
+    CHECK(streq(jstr(private, "from"), "Alice"), "private from %s, not Alice",
+          jstr(private, "from"));
+    CHECK(streq(jstr(private, "to"), "Bob"), "private to %s, not Bob", jstr(private, "to"));
+
+    // Nor can it act for another's session: Bob's token without Bob's name is a new login
+    const char *token = jstr(hclient_welcome(bob), "session");
+    hclient_t *mallory = hclient_new(broker);
+    char hello[256];
+    snprintf(hello, sizeof hello,
+             "{\"type\":\"hello\",\"user\":\"Mallory\",\"proto\":1,\"resume\":\"%s\"}", token);
+    hclient_send(mallory, hello);
+    cJSON *welcome = hclient_expect(mallory, "welcome");
+    CHECK(streq(jstr(welcome, "user"), "Mallory"), "resumed as %s", jstr(welcome, "user"));
+    CHECK(!streq(jstr(welcome, "session"), token), "Mallory got Bob's session");
+    hclient_say(bob, "lobby", "still me");  // Bob's session is still his
+}

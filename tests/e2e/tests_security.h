@@ -19,7 +19,8 @@
     X(sec_register)                                                                                \
     X(sec_no_password_in_logs)                                                                     \
     X(sec_zchat_password_file)                                                                     \
-    X(sec_zchat_password_prompt)
+    X(sec_zchat_password_prompt)                                                                   \
+    X(sec_no_impersonation)
 
 #define E2E_DECLARE(name) void test_##name(void);
 E2E_SECURITY_TESTS(E2E_DECLARE)
