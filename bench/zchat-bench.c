@@ -5,6 +5,7 @@
 // figure per system, the ratio broker/relay, and the target. `zchat-bench --relay` is
 // the relay itself (relay.c), started by the bench as a child process like the broker.
 #include "bench.h"
+#include "zchat_arg.h"
 #include <getopt.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -152,23 +153,9 @@ bench_find(const void *data, size_t size, const void *needle, size_t needle_size
 // --- Options ---
 
 static int
-s_number(const char *text, long min, long max, long *value)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(text, &end, 10);
-    if (errno || end == text || *end || n < min || n > max)
-        return -1;
-    *value = n;
-    return 0;
-}
-
-static int
 s_bad(const char *option, const char *value, const char *expect)
 {
-    fprintf(stderr, "zchat-bench: invalid %s '%s': expected %s (see --help)\n", option, value,
-            expect);
-    return 2;
+    return zchat_arg_bad("zchat-bench", option, value, expect);
 }
 
 // "W1,W3" (or "1,3") into a bit set. Returns 0 or -1.
@@ -222,7 +209,7 @@ s_parse(bench_options_t *self, int argc, char **argv)
             self->quick = true;
             break;
         case OPT_RUNS:
-            if (s_number(optarg, 1, BENCH_RUNS_MAX, &n))
+            if (zchat_arg_number(optarg, 1, BENCH_RUNS_MAX, &n))
                 return s_bad("--runs", optarg, "a count, 1-15");
             self->runs = (int)n;
             break;
@@ -236,22 +223,22 @@ s_parse(bench_options_t *self, int argc, char **argv)
             snprintf(self->broker, sizeof self->broker, "%s", optarg);
             break;
         case OPT_WINDOW:
-            if (s_number(optarg, 1, 100000, &n))
+            if (zchat_arg_number(optarg, 1, 100000, &n))
                 return s_bad("--window", optarg, "a count, 1-100000");
             self->window = (int)n;
             break;
         case OPT_SESSIONS:
-            if (s_number(optarg, 1, 100000, &n))
+            if (zchat_arg_number(optarg, 1, 100000, &n))
                 return s_bad("--sessions", optarg, "a count, 1-100000");
             sessions = n;
             break;
         case OPT_IO:
-            if (s_number(optarg, 1, 16, &n))
+            if (zchat_arg_number(optarg, 1, 16, &n))
                 return s_bad("--io-threads", optarg, "a count, 1-16");
             self->io_threads = (int)n;
             break;
         case OPT_STALL:
-            if (s_number(optarg, 0, 60000, &n))
+            if (zchat_arg_number(optarg, 0, 60000, &n))
                 return s_bad("--stall-ms", optarg, "milliseconds, 0-60000");
             self->stall_ms = (int)n;
             break;

@@ -1,6 +1,7 @@
 // options.c - zchat-broker's command line
 #include "zchat.h"
 #include "options.h"
+#include "zchat_arg.h"
 #include "zchat_name.h"
 #include <getopt.h>
 
@@ -79,25 +80,10 @@ static const struct option s_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-// Parse a whole decimal number in [min, max] into *value; -1 if it is not one.
-static int
-s_number(const char *text, long min, long max, long *value)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(text, &end, 10);
-    if (errno || end == text || *end || n < min || n > max)
-        return -1;
-    *value = n;
-    return 0;
-}
-
 static int
 s_bad(const char *option, const char *value, const char *expect)
 {
-    fprintf(stderr, "zchat-broker: invalid %s '%s': expected %s (see --help)\n", option, value,
-            expect);
-    return 2;
+    return zchat_arg_bad("zchat-broker", option, value, expect);
 }
 
 // True if host is a loopback address or name: traffic there never leaves this machine.
@@ -217,12 +203,12 @@ options_parse(options_t *self, int argc, char **argv)
             rc = s_copy(self->host, sizeof self->host, optarg, "--host");
             break;
         case 'p':
-            if (s_number(optarg, 0, 65535, &n))
+            if (zchat_arg_number(optarg, 0, 65535, &n))
                 return s_bad("--port", optarg, "a port number 0-65535");
             self->port = (int)n;
             break;
         case OPT_FEED_PORT:
-            if (s_number(optarg, 0, 65535, &n))
+            if (zchat_arg_number(optarg, 0, 65535, &n))
                 return s_bad("--feed-port", optarg, "a port number 0-65535");
             self->feed_port = (int)n;
             break;
@@ -233,22 +219,22 @@ options_parse(options_t *self, int argc, char **argv)
             rc = s_copy(self->db, sizeof self->db, optarg, "--db");
             break;
         case OPT_HEARTBEAT:
-            if (s_number(optarg, 50, 3600000, &n))
+            if (zchat_arg_number(optarg, 50, 3600000, &n))
                 return s_bad("--heartbeat", optarg, "milliseconds, 50-3600000");
             self->heartbeat_ms = (int)n;
             break;
         case OPT_RATE:
-            if (s_number(optarg, 0, 1000000, &n))
+            if (zchat_arg_number(optarg, 0, 1000000, &n))
                 return s_bad("--rate", optarg, "requests per second, 0-1000000 (0: no limit)");
             self->rate = (double)n;
             break;
         case OPT_BURST:
-            if (s_number(optarg, 1, 1000000, &n))
+            if (zchat_arg_number(optarg, 1, 1000000, &n))
                 return s_bad("--burst", optarg, "a count, 1-1000000");
             self->burst = (double)n;
             break;
         case OPT_HISTORY:
-            if (s_number(optarg, 0, 1000000000, &n))
+            if (zchat_arg_number(optarg, 0, 1000000000, &n))
                 return s_bad("--history", optarg, "a count of events, 0-1000000000");
             self->history = n;
             break;

@@ -1,6 +1,7 @@
 // zchat.c - the zchat chat client: options (or questions, when run bare on a terminal), then
 // the ui does the rest
 #include "zchat.h"
+#include "zchat_arg.h"
 #include "ui.h"
 #include "conn.h"
 #include "zchat_name.h"
@@ -48,12 +49,8 @@ static const char s_help[] =
 static int
 s_port(const char *text)
 {
-    char *end;
-    errno = 0;
-    long port = strtol(text, &end, 10);
-    if (errno || end == text || *end || port < 1 || port > 65535)
-        return -1;
-    return (int)port;
+    long port;
+    return zchat_arg_number(text, 1, 65535, &port) == 0 ? (int)port : -1;
 }
 
 static int

@@ -1,5 +1,6 @@
 // zchat_logger.c - zchat-logger: options, logging; the recording is logger.c's
 #include "zchat.h"
+#include "zchat_arg.h"
 #include "logger.h"
 #include "conn.h"
 #include "zchat_name.h"
@@ -69,21 +70,8 @@ static const struct option s_options[] = {
 static int
 s_bad(const char *option, const char *value, const char *expect)
 {
-    fprintf(stderr, "zchat-logger: invalid %s '%s': expected %s (see --help)\n", option, value,
-            expect);
+    zchat_arg_bad("zchat-logger", option, value, expect);
     return LOGGER_EXIT_USAGE;
-}
-
-static int
-s_number(const char *text, long min, long max, long *value)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(text, &end, 10);
-    if (errno || end == text || *end || n < min || n > max)
-        return -1;
-    *value = n;
-    return 0;
 }
 
 int
@@ -113,7 +101,7 @@ main(int argc, char **argv)
             options.host = optarg;
             break;
         case 'p':
-            if (s_number(optarg, 1, 65535, &n))
+            if (zchat_arg_number(optarg, 1, 65535, &n))
                 rc = s_bad("--port", optarg, "a port number 1-65535");
             options.port = (int)n;
             break;
@@ -158,7 +146,7 @@ main(int argc, char **argv)
                 rc = s_bad("--fsync", optarg, "always, batch or never");
             break;
         case OPT_SUB_HWM:
-            if (s_number(optarg, 0, 1000000000, &n))
+            if (zchat_arg_number(optarg, 0, 1000000000, &n))
                 rc = s_bad("--sub-hwm", optarg, "a count of messages, 0-1000000000");
             options.sub_hwm = (int)n;
             break;

@@ -1,5 +1,6 @@
 // selftest.c - runs every module's self-test, or the one named: selftest [--list] [NAME...]
 #include "zchat.h"
+#include "zchat_arg.h"
 #include "zchat_hash.h"
 #include "zchat_password.h"
 #include "zchat_msg.h"
@@ -26,6 +27,7 @@ static const struct {
 } s_tests[] = {
     // In dependency order: shared, then the broker's modules, then the client's
     {"zchat_err", zchat_err_test},
+    {"zchat_arg", zchat_arg_test},
     {"zchat_text", zchat_text_test},
     {"zchat_name", zchat_name_test},
     {"zchat_msg", zchat_msg_test},
