@@ -5,6 +5,14 @@
 #include "zchat_name.h"
 #include <sodium.h>
 
+// A remembered retry id and the ack it got: a slot of a ring that is reused, oldest first, so
+// remembering an id allocates nothing once the ring and its buffers have grown
+typedef struct {
+    char id[ZCHAT_ID_MAX + 1];  // the key of the slot in acks; "" while unused
+    char *ack;                  // owned; ack_max bytes
+    size_t ack_max;
+} s_retry_t;
+
 typedef struct {
     room_t *room;  // borrowed: the broker owns rooms and never destroys them while it runs
     void *handle;  // our entry in the room's member list, NULL while not a member there
@@ -26,8 +34,9 @@ struct session {
     char status[8];  // "online" / "away"
     char *note;
     limiter_t limiter;
-    zhashx_t *acks;  // id -> ack JSON (owned strings)
-    zlistx_t *ids;   // ids in the order remembered, oldest first (owned strings)
+    zhashx_t *acks;       // id -> s_retry_t * in retries; keys borrowed from the slots
+    s_retry_t *retries;   // ZCHAT_IDS_REMEMBERED slots, made at the first remember
+    size_t retries_next;  // the slot to fill next: the oldest once the ring is full
 };
 
 session_t *
@@ -50,11 +59,8 @@ session_new(const char *user, bool observer, int64_t now_ms)
     self->note = strdup("");
     assert(self->note);
     self->acks = zchat_hash_new();
-    zhashx_set_destructor(self->acks, (zhashx_destructor_fn *)zstr_free);
-    zhashx_set_duplicator(self->acks, (zhashx_duplicator_fn *)strdup);
-    self->ids = zlistx_new();
-    zlistx_set_destructor(self->ids, (zlistx_destructor_fn *)zstr_free);
-    zlistx_set_duplicator(self->ids, (zlistx_duplicator_fn *)strdup);
+    zhashx_set_key_duplicator(self->acks, NULL);  // the key is the slot's id
+    zhashx_set_key_destructor(self->acks, NULL);
     return self;
 }
 
@@ -64,8 +70,10 @@ session_destroy(session_t **self_p)
     assert(self_p);
     if (*self_p) {
         session_t *self = *self_p;
-        zlistx_destroy(&self->ids);
         zhashx_destroy(&self->acks);
+        for (size_t i = 0; self->retries && i < ZCHAT_IDS_REMEMBERED; i++)
+            free(self->retries[i].ack);
+        free(self->retries);
         free(self->note);
         free(self->identity);
         free(self->user);
@@ -285,21 +293,33 @@ const char *
 session_ack_for(const session_t *self, const char *id)
 {
     assert(self && id);
-    return zhashx_lookup(self->acks, id);
+    const s_retry_t *retry = zhashx_lookup(self->acks, id);
+    return retry ? retry->ack : NULL;
 }
 
 void
 session_remember(session_t *self, const char *id, const char *ack)
 {
     assert(self && id && ack);
-    if (zhashx_insert(self->acks, id, (void *)ack) == -1)
+    assert(*id && strlen(id) <= ZCHAT_ID_MAX);  // a valid id: "" would mark a free slot
+    if (zhashx_lookup(self->acks, id))
         return;  // already known: the first ack stands
-    zlistx_add_end(self->ids, (void *)id);
-    if (zlistx_size(self->ids) > ZCHAT_IDS_REMEMBERED) {
-        const char *oldest = zlistx_first(self->ids);
-        zhashx_delete(self->acks, oldest);
-        zlistx_delete(self->ids, zlistx_cursor(self->ids));
+    if (!self->retries)
+        self->retries = zmalloc(ZCHAT_IDS_REMEMBERED * sizeof(s_retry_t));
+    s_retry_t *retry = &self->retries[self->retries_next];
+    self->retries_next = (self->retries_next + 1) % ZCHAT_IDS_REMEMBERED;
+    if (*retry->id)
+        zhashx_delete(self->acks, retry->id);  // the oldest, forgotten
+    size_t size = strlen(ack) + 1;
+    if (size > retry->ack_max) {
+        retry->ack = realloc(retry->ack, size);
+        assert(retry->ack);
+        retry->ack_max = size;
     }
+    memcpy(retry->ack, ack, size);
+    memcpy(retry->id, id, strlen(id) + 1);  // fits: asserted above
+    int rc = zhashx_insert(self->acks, retry->id, retry);
+    assert(rc == 0);
 }
 
 void

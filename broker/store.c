@@ -20,7 +20,7 @@ struct store {
     zactor_t *checkpointer;  // NULL for :memory:
     size_t keep;             // events kept per room
     bool in_transaction;
-    zhashx_t *touched;  // room -> uint64_t * last seq, for this transaction
+    zhashx_t *touched;  // room -> uint64_t * last seq (owned), for this transaction
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;
@@ -249,8 +249,13 @@ store_append(store_t *self, const char *room, uint64_t seq, const char *json)
         self->in_transaction = false;
         return -1;
     }
-    char *last = zsys_sprintf("%" PRIu64, seq);
-    zhashx_update(self->touched, room, last);
+    // Updated in place: an append allocates only for the first event of a room in a turn
+    uint64_t *last = zhashx_lookup(self->touched, room);
+    if (!last) {
+        last = zmalloc(sizeof(uint64_t));
+        zhashx_insert(self->touched, room, last);
+    }
+    *last = seq;
     return 0;
 }
 
@@ -261,10 +266,10 @@ store_commit(store_t *self)
     if (!self->in_transaction)
         return 0;
     int rc = 0;
-    for (char *last = zhashx_first(self->touched); last && rc == 0;
+    for (uint64_t *last = zhashx_first(self->touched); last && rc == 0;
          last = zhashx_next(self->touched)) {
         const char *room = zhashx_cursor(self->touched);
-        uint64_t seq = strtoull(last, NULL, 10);
+        uint64_t seq = *last;
         sqlite3_bind_text(self->set_last, 1, room, -1, SQLITE_STATIC);
         sqlite3_bind_int64(self->set_last, 2, (sqlite3_int64)seq);
         rc = s_step(self->set_last);

@@ -73,6 +73,13 @@ zchat_text_is_valid(const char *text, size_t min, size_t max)
         return false;
     size_t pos = 0;
     while (pos < size) {
+        // Printable ASCII fast path: most chat text is plain ASCII, and a byte from 0x20 to 0x7E
+        // is a whole character that is neither a control nor part of a multibyte sequence
+        unsigned char c = (unsigned char)text[pos];
+        if (c >= 0x20 && c < 0x7F) {
+            pos++;
+            continue;
+        }
         uint32_t cp;
         size_t len = zchat_text_decode(text + pos, size - pos, &cp);
         if (len == 0 || s_is_control(cp))
