@@ -899,12 +899,21 @@ static const struct {
     bool needs_session;  // false: allowed before hello
     bool observer_ok;    // allowed for observer sessions
 } s_handlers[] = {
-    {"hello", s_handle_hello, false, true},   {"join", s_handle_join, true, false},
-    {"leave", s_handle_leave, true, false},   {"rooms", s_handle_rooms, true, true},
-    {"users", s_handle_users, true, true},    {"say", s_handle_say, true, false},
-    {"msg", s_handle_msg, true, false},       {"history", s_handle_history, true, true},
-    {"status", s_handle_status, true, false}, {"ping", s_handle_ping, false, true},
-    {"quit", s_handle_quit, true, true},      {"register", s_handle_register, false, false},
+    // One request a row, as in the table of PROTOCOL.md §3
+    // clang-format off
+    {"hello",    s_handle_hello,    false, true},
+    {"join",     s_handle_join,     true,  false},
+    {"leave",    s_handle_leave,    true,  false},
+    {"rooms",    s_handle_rooms,    true,  true},
+    {"users",    s_handle_users,    true,  true},
+    {"say",      s_handle_say,      true,  false},
+    {"msg",      s_handle_msg,      true,  false},
+    {"history",  s_handle_history,  true,  true},
+    {"status",   s_handle_status,   true,  false},
+    {"ping",     s_handle_ping,     false, true},
+    {"quit",     s_handle_quit,     true,  true},
+    {"register", s_handle_register, false, false},  // extension: --open-registration
+    // clang-format on
 };
 
 #define S_HANDLERS (sizeof s_handlers / sizeof s_handlers[0])
