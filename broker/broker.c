@@ -16,10 +16,11 @@
 #include "zchat_name.h"
 #include "zchat_text.h"
 
-#define BROKER_BATCH      256    // requests per loop turn, then commit and send
-#define BROKER_ROUTER_HWM 1000   // replies queued per client before it counts as slow
-#define BROKER_PUB_HWM    10000  // feed messages queued per subscriber before PUB drops
-#define BROKER_LINGER_MS  1000   // at shutdown, time for the last events to leave
+#define BROKER_HISTORY_BYTES 262144  // of events in one history reply: a queued reply is bounded
+#define BROKER_BATCH         256     // requests per loop turn, then commit and send
+#define BROKER_ROUTER_HWM    1000    // replies queued per client before it counts as slow
+#define BROKER_PUB_HWM       10000   // feed messages queued per subscriber before PUB drops
+#define BROKER_LINGER_MS     1000    // at shutdown, time for the last events to leave
 
 // A reply or event waiting for the turn's commit.
 typedef struct {
@@ -445,10 +446,9 @@ s_authenticate(broker_t *self, zchat_msg_t *request, const char *user)
         err = ZCHAT_ERR_AUTH_FAILED;  // one is needed; no guess was made: not counted
     else if (failures && self->now < failures->blocked_until)
         err = ZCHAT_ERR_AUTH_FAILED;  // slowed down: not checked
-    else if (strlen(password) > ACCOUNT_PASSWORD_MAX) {
-        err = ZCHAT_ERR_AUTH_FAILED;  // no account has such a password: no need to hash it
-        s_auth_failure(self, user, hash != NULL);
-    } else if (!s_auth_budget(self))
+    else if (strlen(password) > ACCOUNT_PASSWORD_MAX)
+        err = ZCHAT_ERR_AUTH_FAILED;  // no account has such a password: not hashed, not recorded
+    else if (!s_auth_budget(self))
         err = s_fail(self, ZCHAT_ERR_RATE_LIMITED,
                      "Too many logins are being checked just now: try again in a moment.");
     else if (!account_verify(hash, password)) {  // with no account, as slow as a wrong password
@@ -749,14 +749,22 @@ s_handle_msg(broker_t *self, session_t *session, zchat_msg_t *request)
 
 typedef struct {
     zchat_msg_t *reply;
-    uint64_t last;
+    uint64_t last;  // seq of the last event in the reply
+    size_t bytes;   // of the events in the reply
+    bool full;      // BROKER_HISTORY_BYTES reached: the client pages on (complete is false)
 } s_history_t;
 
 static void
 s_add_event(void *arg, uint64_t seq, const char *json)
 {
     s_history_t *history = arg;
+    size_t size = strlen(json);
+    if (history->full || (history->bytes > 0 && history->bytes + size > BROKER_HISTORY_BYTES)) {
+        history->full = true;
+        return;
+    }
     zchat_msg_append_raw(history->reply, "events", json);
+    history->bytes += size;
     history->last = seq;
 }
 
@@ -781,7 +789,7 @@ s_handle_history(broker_t *self, session_t *session, zchat_msg_t *request)
     if (!room)
         return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
 
-    s_history_t history = {zchat_msg_new("history"), 0};
+    s_history_t history = {zchat_msg_new("history"), 0, 0, false};
     zchat_msg_set_string(history.reply, "room", name);
     zchat_msg_set_array(history.reply, "events");
     int count =
@@ -790,7 +798,7 @@ s_handle_history(broker_t *self, session_t *session, zchat_msg_t *request)
         zchat_msg_destroy(&history.reply);
         return s_fail(self, ZCHAT_ERR_INTERNAL, "The history cannot be read now: try again.");
     }
-    bool complete = count < limit || history.last >= room_last_seq(room);
+    bool complete = !history.full && (count < limit || history.last >= room_last_seq(room));
     zchat_msg_set_bool(history.reply, "complete", complete);
     s_reply(self, &history.reply);
     return ZCHAT_OK;
@@ -930,6 +938,19 @@ s_guest_bucket(broker_t *self)
     return bucket;
 }
 
+// Take a token for a request that came to nothing (bad frame, JSON or type): a flood of
+// garbage is bounded like any other. Returns err, or RATE_LIMITED when no token is left.
+static zchat_err_t
+s_charge(broker_t *self, session_t *session, zchat_err_t err)
+{
+    limiter_t *bucket = session ? session_limiter(session) : s_guest_bucket(self);
+    if (!limiter_take(bucket, self->options.rate, self->options.burst, self->now)) {
+        self->detail[0] = 0;
+        return ZCHAT_ERR_RATE_LIMITED;
+    }
+    return err;
+}
+
 // Check a decoded request in PROTOCOL.md §1 order (type, login state, fields, state) and run it.
 static zchat_err_t
 s_handle(broker_t *self, session_t *session, zchat_msg_t *request)
@@ -1005,6 +1026,9 @@ s_dispatch(broker_t *self, zmq_msg_t *identity, zmq_msg_t *body, size_t frames)
         err = request ? s_handle(self, session, request)
                       : s_fail(self, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
     }
+    if (!request || !self->request_type)
+        err = s_charge(self, session, err);            // garbage counts against the limit too
+    session = zhashx_lookup(self->by_key, self->key);  // the handler may have ended it (quit)
     if (err) {
         zchat_debug("%s: %s (%s)", session ? session_user(session) : self->key, zchat_err_code(err),
                     self->request_type ? self->request_type : "-");
@@ -1087,6 +1111,14 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
 }
 
 // --- Construction ---
+
+// A zhashx destructor for items that are one malloc'd block
+static void
+s_free_item(void **item_p)
+{
+    free(*item_p);
+    *item_p = NULL;
+}
 
 static void
 s_load_room(void *arg, const char *name, uint64_t last_seq)
@@ -1181,9 +1213,9 @@ broker_new(const options_t *options)
     self->rooms = zchat_hash_new();
     zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)room_destroy);
     self->guests = zchat_hash_new();
-    zhashx_set_destructor(self->guests, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_destructor(self->guests, s_free_item);
     self->failures = zchat_hash_new();
-    zhashx_set_destructor(self->failures, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_destructor(self->failures, s_free_item);
     zuuid_t *uuid = zuuid_new();
     snprintf(self->epoch, sizeof self->epoch, "%s", zuuid_str_canonical(uuid));
     zuuid_destroy(&uuid);
@@ -1208,7 +1240,8 @@ broker_new(const options_t *options)
     zsock_set_router_handover(self->router, 1);   // a reconnecting client takes its id back
     zsock_set_router_mandatory(self->router, 1);  // a send to a vanished peer fails
     zsock_set_maxmsgsize(self->router, ZCHAT_FRAME_MAX);
-    zsock_set_maxmsgsize(self->pub, ZCHAT_FRAME_MAX);  // subscriptions are short
+    // A subscription is "room/" + a name + "/" at most; the CURVE handshake needs a few hundred
+    zsock_set_maxmsgsize(self->pub, 4096);
     zsock_set_sndhwm(self->router, BROKER_ROUTER_HWM);
     zsock_set_sndhwm(self->pub, BROKER_PUB_HWM);
     zsock_set_linger(self->router, 0);

@@ -3,6 +3,7 @@
 #include "broker.h"
 #include "admin.h"
 #include <fcntl.h>
+#include <sys/stat.h>
 
 // A self-pipe: a signal that lands between the loop's check of zsys_interrupted and its poll
 // still wakes it at once, instead of at the next timer.
@@ -22,6 +23,9 @@ s_on_signal(int signum)
 int
 main(int argc, char **argv)
 {
+    // The database holds password hashes and the keys directory a secret key: files the broker
+    // makes are its own
+    umask(077);
     options_t options;
     int rc = options_parse(&options, argc, argv);
     if (rc != -1)

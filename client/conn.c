@@ -28,6 +28,8 @@ typedef struct {
     bool own_join;      // deliver the join event of our own pending join
     bool fetching;      // a history request is in flight
     char fetch_id[24];  // the id of that request
+    int64_t fetch_at;   // when it was sent: a reply the broker dropped is asked for again
+    bool rebasing;      // a new broker run: hold events until joined says where seq stands
     zlistx_t *waiting;  // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
 } s_track_t;
 
@@ -168,9 +170,10 @@ s_send(conn_t *self, zchat_msg_t **request_p, char prefix, char *id)
 static void
 s_fetch(conn_t *self, s_track_t *track)
 {
-    if (track->fetching || track->last < 0 || !self->online)
+    if (track->fetching || track->last < 0 || track->rebasing || !self->online)
         return;
     track->fetching = true;
+    track->fetch_at = zclock_mono();
     zchat_msg_t *request = zchat_msg_new("history");
     zchat_msg_set_string(request, "room", track->name);
     zchat_msg_set_int(request, "since", track->last);
@@ -228,11 +231,14 @@ static void
 s_take(conn_t *self, s_track_t *track, zchat_msg_t **event_p)
 {
     int64_t seq = s_seq(*event_p);
-    if (seq < 1 || (track->last >= 0 && seq <= track->last)) {
+    // While rebasing, the broker's seq may have gone back below ours (it lost its database):
+    // nothing is a duplicate until joined says where seq stands
+    bool settled = track->last >= 0 && !track->rebasing;
+    if (seq < 1 || (settled && seq <= track->last)) {
         zchat_msg_destroy(event_p);  // duplicate (or no seq at all)
         return;
     }
-    if (track->last >= 0 && seq == track->last + 1 && zlistx_size(track->waiting) == 0) {
+    if (settled && seq == track->last + 1 && zlistx_size(track->waiting) == 0) {
         s_deliver(self, track, *event_p);
         zchat_msg_destroy(event_p);
         return;
@@ -244,7 +250,7 @@ s_take(conn_t *self, s_track_t *track, zchat_msg_t **event_p)
         }
     zlistx_insert(track->waiting, *event_p, true);
     *event_p = NULL;
-    if (track->last >= 0)
+    if (settled)
         s_drain(self, track);
 }
 
@@ -409,6 +415,7 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
         return;
     }
     bool reconnect = self->ever_online;
+    bool new_epoch = self->epoch && !streq(self->epoch, epoch);
     bool new_feed = !self->feed || !streq(self->feed, feed);
     zstr_free(&self->epoch);
     zstr_free(&self->token);
@@ -448,7 +455,9 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
     }
     for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms)) {
         t->fetching = false;  // whatever was in flight went to the old connection
-        if (t->member && (!zhashx_lookup(in_session, t->name) || t->last < 0))
+        if (t->member && new_epoch)
+            t->rebasing = true;  // a new broker run: its seq may not continue ours
+        if (t->member && (!zhashx_lookup(in_session, t->name) || t->last < 0 || new_epoch))
             s_join(self, t->name, 'i', NULL);  // back in, or a baseline seq from joined
         else
             s_fetch(self, t);  // resumed (or followed): fill what we missed
@@ -474,20 +483,27 @@ s_on_joined(conn_t *self, zchat_msg_t *joined)
         return;
     s_track_t *track = s_track_require(self, room, -1);
     track->member = true;
-    if (track->last < 0 || seq < track->last)  // new here, or the broker lost its history
+    if (track->last < 0 || seq < track->last) {
+        // New here, or the broker lost its history: its numbering starts again, and what we
+        // knew of the old one means nothing now
         track->last = track->own_join && seq > 0 ? seq - 1 : seq;
+        track->known = (uint64_t)track->last;
+    }
     track->own_join = false;
+    track->rebasing = false;
     if ((uint64_t)seq > track->known)
         track->known = (uint64_t)seq;
     s_drain(self, track);
 }
 
 static void
-s_on_history(conn_t *self, zchat_msg_t *history)
+s_on_history(conn_t *self, zchat_msg_t *history, const char *id)
 {
     const char *room = zchat_msg_string(history, "room");
     s_track_t *track = room ? zhashx_lookup(self->rooms, room) : NULL;
-    if (!track)
+    // Only the reply to the fetch in flight: an older one (a leave and join since, a fetch
+    // asked again) would rewind what we hold
+    if (!track || !track->fetching || !id || !streq(id, track->fetch_id) || track->last < 0)
         return;
     track->fetching = false;
     bool complete = false;
@@ -681,7 +697,7 @@ s_on_command(conn_t *self)
         if (mine)
             s_forward(self, reply);
     } else if (streq(type, "history") && !mine) {
-        s_on_history(self, reply);
+        s_on_history(self, reply, id);
     } else if (streq(type, "pong")) {
         // zchat-broker tells whether this connection still has a session, and its epoch
         bool logged_in = true;
@@ -789,6 +805,13 @@ s_on_timers(conn_t *self)
             zchat_msg_t *poll = zchat_msg_new(self->observer ? "rooms" : "ping");
             s_send(self, &poll, 'i', NULL);
             self->next_poll = now + self->heartbeat_ms;
+            // A history reply the broker could not queue (PROTOCOL.md §6) never comes: after
+            // two heartbeats, ask again rather than wait on it forever
+            for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
+                if (t->fetching && now - t->fetch_at > 2 * (int64_t)self->heartbeat_ms) {
+                    t->fetching = false;
+                    s_fetch(self, t);
+                }
         }
     } else if (self->ever_online && now - self->hello_at > self->retry_ms) {
         // No welcome yet: try again on a fresh connection, backing off
@@ -866,7 +889,9 @@ conn_destroy(conn_t **self_p, const char *reason)
                 char *json = zstr_recv(self->dealer);
                 if (!json)
                     break;
-                bool bye = strstr(json, "\"bye\"") != NULL;
+                zchat_msg_t *reply = zchat_msg_decode(json, strlen(json), NULL);
+                bool bye = reply && zchat_msg_type(reply) && streq(zchat_msg_type(reply), "bye");
+                zchat_msg_destroy(&reply);
                 zstr_free(&json);
                 if (bye)
                     break;
@@ -1298,7 +1323,11 @@ conn_test(bool verbose)
     const char *history = "{\"type\":\"history\",\"room\":\"r\",\"events\":["
                           "{\"type\":\"message\",\"room\":\"r\",\"seq\":10}],\"complete\":true}";
     reply = zchat_msg_decode(history, strlen(history), NULL);
-    s_on_history(conn, reply);  // 9 is gone from history: reported, never skipped silently
+    s_on_history(conn, reply, "i7");  // not the fetch in flight: ignored
+    assert(streq(log.seen, "5 6 7 8 "));
+    track->fetching = true;  // as s_fetch would have, had the connection been online
+    snprintf(track->fetch_id, sizeof track->fetch_id, "i7");
+    s_on_history(conn, reply, "i7");  // 9 is gone from history: reported, never skipped silently
     zchat_msg_destroy(&reply);
     assert(streq(log.seen, "5 6 7 8 10 11 "));
     assert(streq(log.lost, "9-9 "));

@@ -848,7 +848,10 @@ s_state_load(logger_t *self, uint64_t *last, bool *any)
         room->seq = seq;
         room->has_state = true;
         room->state_offset = offset;
-        *last = offset;
+        // One flush writes its records in table order, not file order: the log is committed
+        // up to the furthest record, not the last one read
+        if (offset > *last)
+            *last = offset;
         *any = true;
     }
     free(line);

@@ -62,7 +62,7 @@ struct ui {
     char current[ZCHAT_NAME_MAX + 1];  // where plain text goes; "" when in no room
     zhashx_t *users;                   // folded name -> display name, for completion (owned)
     zhashx_t *room_names;              // every room name seen, for completion (owned)
-    zhashx_t *statuses;                // folded name -> last status line shown: one per change
+    zhashx_t *statuses;                // folded name -> "ts text" of the last status shown
     zlistx_t *rooms_waits;             // s_rooms_wait_t *, one per rooms request in flight
     zlistx_t *join_waits;              // s_room_wait_t *, one per join in flight
     zlistx_t *leave_waits;             // s_room_wait_t *, one per leave in flight
@@ -1078,11 +1078,15 @@ s_conn_event(void *arg, const zchat_msg_t *event)
             zchat_name_fold(conn_user(self->conn), my_fold, sizeof my_fold) == -1 ||
             streq(fold, my_fold))
             return;
+        // One status request makes one event per room, all with the same ts: that is a repeat;
+        // the same words later are a new change
         char *text = s_presence_text(event);
+        char *change = text ? zsys_sprintf("%" PRId64 " %s", s_ts(event), text) : NULL;
         const char *shown = zhashx_lookup(self->statuses, fold);
-        bool repeat = text && shown && streq(shown, text);
-        if (text && !repeat)
-            zhashx_update(self->statuses, fold, text);
+        bool repeat = change && shown && streq(shown, change);
+        if (change && !repeat)
+            zhashx_update(self->statuses, fold, change);
+        zstr_free(&change);
         free(text);
         if (repeat)
             return;
@@ -1305,10 +1309,12 @@ s_read_input(ui_t *self)
     ssize_t got = read(STDIN_FILENO, chunk, sizeof chunk);
     if (got < 0 && (errno == EINTR || errno == EAGAIN))
         return;
-    if (got <= 0) {
-        self->leaving = true;
-        if (self->input_size == 0)
+    bool eof = got <= 0;
+    if (eof) {
+        if (self->input_size == 0) {
+            self->leaving = true;
             return;
+        }
         chunk[0] = '\n';  // a last line without a newline still counts
         got = 1;
     }
@@ -1336,6 +1342,8 @@ s_read_input(ui_t *self)
     }
     memmove(self->input, self->input + used, self->input_size - used);
     self->input_size -= used;
+    if (eof)
+        self->leaving = true;  // after the last line ran, not before
 }
 
 // --- Public ---

@@ -304,3 +304,15 @@ test_cli_sigint(void)
           "exit status 0x%x after SIGINT, expected exit 0", (unsigned)status);
     harness_note("stopped %" PRId64 " ms after SIGINT", zclock_mono() - start);
 }
+
+// -v logs every request: a quit (whose handler ends the session) is logged too, and served
+void
+test_cli_verbose_quit(void)
+{
+    hbroker_t *broker = hbroker_start("-v", NULL);
+    hclient_t *alice = hclient_login(broker, "alice");
+    hclient_send(alice, "{\"type\":\"quit\",\"reason\":\"done\"}");
+    hclient_expect(alice, "bye");
+    hclient_t *bob = hclient_login(broker, "bob");
+    hclient_ping(bob);
+}

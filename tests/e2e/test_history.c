@@ -338,3 +338,37 @@ test_history_matches_feed(void)
         }
     }
 }
+
+// A history reply is bounded in bytes: long events come in pages (complete false), and paging
+// with since = the last seq received gets every one of them
+void
+test_history_reply_bounded(void)
+{
+    hbroker_t *broker = hbroker_start("--rate", "0", NULL);
+    hclient_t *alice = hclient_login(broker, "alice");
+    hclient_join(alice, "big");  // seq 1
+    char text[8193];             // 4096 TABs, written as JSON escapes: 8 KiB of JSON per event
+    for (int i = 0; i < 4096; i++)
+        memcpy(text + 2 * i, "\\t", 2);
+    text[8192] = 0;
+    for (int i = 2; i <= 41; i++)
+        hclient_say(alice, "big", text);
+    int64_t since = 0, pages = 0;
+    bool complete = false;
+    while (!complete) {
+        cJSON *reply = s_history(alice, "big", since, 1000);
+        size_t size = strlen(hclient_last_raw(alice));
+        CHECK(size < 300000, "a history reply of %zu bytes", size);
+        cJSON *events = jarr(reply, "events");
+        int n = cJSON_GetArraySize(events);
+        CHECK(n > 0 || jbool(reply, "complete"), "an empty page that is not complete");
+        for (int i = 0; i < n; i++) {
+            int64_t seq = jint(cJSON_GetArrayItem(events, i), "seq");
+            CHECK(seq == since + 1, "seq %" PRId64 " after %" PRId64, seq, since);
+            since = seq;
+        }
+        complete = jbool(reply, "complete");
+        CHECK(++pages < 20, "too many pages");
+    }
+    CHECK(since == 41 && pages > 1, "%" PRId64 " events in %" PRId64 " pages", since, pages);
+}

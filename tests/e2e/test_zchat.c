@@ -1420,3 +1420,56 @@ test_zchat_pty_questions(void)
     CHECK(cJSON_GetArraySize(jarr(hclient_expect(bob, "users"), "users")) == 1,
           "Alice is still online");
 }
+
+// A script whose last line has no newline: that line still counts, then zchat leaves
+void
+test_zchat_last_line(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    s_watch(bob, "lobby");
+    s_sync(alice, bob, "Bob", "lobby", "", true);
+    const char tail[] = "no newline here";
+    CHECK(write(alice->in_fd, tail, sizeof tail - 1) == (ssize_t)sizeof tail - 1, "write");
+    s_close_stdin(alice);
+    hclient_expect_message(bob, "lobby", "Alice", "no newline here");
+    CHECK(s_wait_exit(alice, 5000) == 0, "zchat did not exit 0 at the end of its input");
+}
+
+// A broker that restarts without its database numbers its rooms from 1 again: zchat still shows
+// what is said there, although the new seqs are below the ones it held
+void
+test_zchat_broker_amnesia(void)
+{
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
+    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
+                                      "--db", ":memory:", NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    for (int i = 1; i <= 6; i++) {
+        char line[32], shown[48];
+        snprintf(line, sizeof line, "old %d", i);
+        snprintf(shown, sizeof shown, "Alice: %s", line);
+        s_type(alice, line);
+        s_expect(alice, shown);
+    }
+    hbroker_stop(broker);
+    s_expect(alice, "*** Connection lost, reconnecting... ***");
+    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
+                                     "--db", ":memory:", NULL);
+    hclient_t *bob = hclient_login(again, "Bob");
+    s_keepalive = bob;
+    s_expect(alice, "*** Reconnected ***");
+    s_watch(bob, "lobby");
+    s_sync(alice, bob, "Bob", "lobby", "", true);
+    hclient_say(bob, "lobby", "fresh 1");
+    hclient_say(bob, "lobby", "fresh 2");
+    s_expect(alice, "Bob: fresh 1");
+    s_expect(alice, "Bob: fresh 2");
+    s_type(alice, "/quit");
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+    s_keepalive = NULL;
+}

@@ -12,6 +12,7 @@
     X(cli_options)                                                                                 \
     X(cli_default_feed_port)                                                                       \
     X(cli_sigint)                                                                                  \
+    X(cli_verbose_quit)                                                                            \
     X(req_hello_welcome)                                                                           \
     X(req_join_leave)                                                                              \
     X(req_rooms)                                                                                   \
@@ -55,6 +56,7 @@
     X(history_restart_sigterm)                                                                     \
     X(history_restart_sigkill)                                                                     \
     X(history_matches_feed)                                                                        \
+    X(history_reply_bounded)                                                                       \
     X(liveness_timeout)                                                                            \
     X(resume_live)                                                                                 \
     X(handover_identity)                                                                           \

@@ -18,7 +18,9 @@
     X(zchat_broker_restart)                                                                        \
     X(zchat_escape_injection)                                                                      \
     X(zchat_pty_half_line)                                                                         \
-    X(zchat_pty_questions)
+    X(zchat_pty_questions)                                                                         \
+    X(zchat_last_line)                                                                             \
+    X(zchat_broker_amnesia)
 
 #define E2E_DECLARE(name) void test_##name(void);
 E2E_ZCHAT_TESTS(E2E_DECLARE)
