@@ -1186,3 +1186,66 @@ test_logger_port_taken(void)
     s_wait_stderr(logger, "lost the broker");
     s_finish();
 }
+
+// How many times text occurs in the file at path
+static int
+s_occurrences(const char *path, const char *text)
+{
+    size_t size = 0;
+    char *data = s_slurp(path, &size);
+    int count = 0;
+    for (const char *at = data ? strstr(data, text) : NULL; at; at = strstr(at + 1, text))
+        count++;
+    free(data);
+    return count;
+}
+
+// Text into one file from two rooms, restarted again and again: every line stays, once. (The
+// state records of one flush come in table order, not file order; the restart must keep the
+// log up to the furthest of them.)
+void
+test_logger_text_restarts(void)
+{
+    hbroker_t *broker = hbroker_start("--rate", "0", NULL);
+    char port[16];
+    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    hclient_t *alice = hclient_login(broker, "alice");
+    hclient_join(alice, "alpha");
+    hclient_join(alice, "beta");
+    char path[PATH_MAX];
+    harness_path(path, sizeof path, "all.log");
+    for (int round = 1; round <= 14; round++) {
+        s_logger_t *logger =
+            s_logger_start("-p", port, "-r", "alpha", "-r", "beta", "--format", "text", "-o", path);
+        char a[16], b[16];
+        snprintf(a, sizeof a, "A%d-x", round);
+        snprintf(b, sizeof b, "B%d-x", round);
+        hclient_say(alice, "alpha", a);
+        hclient_say(alice, "beta", b);
+        int64_t deadline = harness_now_ms() + 10000;
+        while (s_occurrences(path, b) == 0 && harness_now_ms() < deadline) {
+            struct timespec pause = {0, 20 * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+        CHECK(s_occurrences(path, b) == 1, "round %d: %s never recorded", round, b);
+        s_logger_stop(logger);
+    }
+    s_logger_t *logger =
+        s_logger_start("-p", port, "-r", "alpha", "-r", "beta", "--format", "text", "-o", path);
+    hclient_say(alice, "beta", "last-x");
+    int64_t deadline = harness_now_ms() + 10000;
+    while (s_occurrences(path, "last-x") == 0 && harness_now_ms() < deadline) {
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    for (int round = 1; round <= 14; round++) {
+        char a[16], b[16];
+        snprintf(a, sizeof a, "A%d-x", round);
+        snprintf(b, sizeof b, "B%d-x", round);
+        CHECK(s_occurrences(path, a) == 1 && s_occurrences(path, b) == 1,
+              "round %d: %s x%d, %s x%d", round, a, s_occurrences(path, a), b,
+              s_occurrences(path, b));
+    }
+    s_logger_stop(logger);
+    s_finish();
+}

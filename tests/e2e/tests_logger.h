@@ -14,7 +14,8 @@
     X(logger_unreachable)                                                                          \
     X(logger_write_error)                                                                          \
     X(logger_room_created_later)                                                                   \
-    X(logger_port_taken)
+    X(logger_port_taken)                                                                           \
+    X(logger_text_restarts)
 
 #define E2E_DECLARE(name) void test_##name(void);
 E2E_LOGGER_TESTS(E2E_DECLARE)
