@@ -1234,7 +1234,10 @@ conn_client_cert(const char *path, bool *made, char *error, size_t size)
         cert = zcert_new();
         assert(cert);
         zcert_set_meta(cert, "name", "zchat client");
-        if (zcert_save(cert, path) == -1 || chmod(secret_path, 0600) == -1) {
+        mode_t mask = umask(077);  // the secret file is never readable by others, not even briefly
+        int rc = zcert_save(cert, path);
+        umask(mask);
+        if (rc == -1 || chmod(secret_path, 0600) == -1) {
             snprintf(error, size, "cannot write %s: %s", secret_path, strerror(errno));
             zcert_destroy(&cert);
         } else {

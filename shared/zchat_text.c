@@ -89,11 +89,13 @@ zchat_text_is_valid(const char *text, size_t min, size_t max)
     return true;
 }
 
-// Bidirectional embeddings, overrides and isolates reorder what follows them on screen.
+// Bidirectional embeddings, overrides, isolates and marks reorder what follows them on screen;
+// the line and paragraph separators break a line where the terminal does not expect it.
 static bool
 s_is_bidi_control(uint32_t cp)
 {
-    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
+           cp == 0x200F || cp == 0x061C || cp == 0x2028 || cp == 0x2029;
 }
 
 char *
@@ -176,6 +178,11 @@ zchat_text_test(bool verbose)
     freen(safe);
     safe = zchat_text_safe("x\xE2\x80\xAEy");  // RIGHT-TO-LEFT OVERRIDE
     assert(streq(safe, "x" S_REPLACEMENT "y"));
+    freen(safe);
+    safe = zchat_text_safe("a\xE2\x80\x8F"
+                           "b\xE2\x80\xA8"
+                           "c");  // RLM, LINE SEPARATOR
+    assert(streq(safe, "a" S_REPLACEMENT "b" S_REPLACEMENT "c"));
     freen(safe);
     safe = zchat_text_safe("caf\xC3\xA9");
     assert(streq(safe, "caf\xC3\xA9"));

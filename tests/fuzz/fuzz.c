@@ -56,8 +56,14 @@ fuzz_has_bidi(const char *text)
     assert(text);
     const uint8_t *s = (const uint8_t *)text;
     for (size_t i = 0; s[i]; i++) {
+        if (s[i] == 0xD8 && s[i + 1] == 0x9C)  // U+061C ARABIC LETTER MARK
+            return true;
         if (s[i] != 0xE2 || !s[i + 1])
             continue;
+        if (s[i + 1] == 0x80 && (s[i + 2] == 0x8E || s[i + 2] == 0x8F))  // U+200E, U+200F
+            return true;
+        if (s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9))  // U+2028, U+2029
+            return true;
         if (s[i + 1] == 0x80 && s[i + 2] >= 0xAA && s[i + 2] <= 0xAE)  // U+202A-U+202E
             return true;
         if (s[i + 1] == 0x81 && s[i + 2] >= 0xA6 && s[i + 2] <= 0xA9)  // U+2066-U+2069
