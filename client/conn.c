@@ -22,15 +22,17 @@
 typedef struct {
     char *name;
     char *topic;
-    int64_t last;       // seq delivered up to; -1: unknown until joined
-    uint64_t known;     // newest seq the broker has told of
-    bool member;        // we are in the room (not an observer's follow)
-    bool own_join;      // deliver the join event of our own pending join
-    bool fetching;      // a history request is in flight
-    char fetch_id[24];  // the id of that request
-    int64_t fetch_at;   // when it was sent: a reply the broker dropped is asked for again
-    bool rebasing;      // a new broker run: hold events until joined says where seq stands
-    zlistx_t *waiting;  // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
+    int64_t last;        // seq delivered up to; -1: unknown until joined
+    uint64_t known;      // newest seq the broker has told of
+    bool member;         // we are in the room (not an observer's follow)
+    bool own_join;       // deliver the join event of our own pending join
+    bool fetching;       // a history request is in flight
+    char fetch_id[24];   // the id of that request
+    int64_t fetch_at;    // when it was sent: a reply the broker dropped is asked for again
+    bool rebasing;       // a new broker run: hold events until joined says where seq stands
+    char join_id[24];    // the id of our own (internal) join of the room in flight
+    int64_t join_retry;  // when to send that join again (it was rate_limited); 0: no need
+    zlistx_t *waiting;   // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
 } s_track_t;
 
 typedef struct {
@@ -458,7 +460,7 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
         if (t->member && new_epoch)
             t->rebasing = true;  // a new broker run: its seq may not continue ours
         if (t->member && (!zhashx_lookup(in_session, t->name) || t->last < 0 || new_epoch))
-            s_join(self, t->name, 'i', NULL);  // back in, or a baseline seq from joined
+            s_join(self, t->name, 'i', t->join_id);  // back in, or a baseline from joined
         else
             s_fetch(self, t);  // resumed (or followed): fill what we missed
     }
@@ -491,6 +493,7 @@ s_on_joined(conn_t *self, zchat_msg_t *joined)
     }
     track->own_join = false;
     track->rebasing = false;
+    track->join_retry = 0;
     if ((uint64_t)seq > track->known)
         track->known = (uint64_t)seq;
     s_drain(self, track);
@@ -653,10 +656,15 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
     } else if (id) {
         // A refused history request (no_such_room: a followed room not created yet) is no
         // longer in flight: the next gap or poll must be able to fetch again
-        for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
+        // A join of ours refused for the rate (a reconnect in many rooms sends many at once) goes
+        // again a second later: the room must not stay left behind
+        for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms)) {
             if (t->fetching && streq(t->fetch_id, id))
                 t->fetching = false;
-        if (!streq(code, "no_such_room"))
+            if (streq(t->join_id, id) && streq(code, "rate_limited"))
+                t->join_retry = zclock_mono() + 1000;
+        }
+        if (!streq(code, "no_such_room") && !streq(code, "rate_limited"))
             zsys_warning("broker refused an internal request: %s", code);
     } else {
         s_forward(self, error);
@@ -807,11 +815,16 @@ s_on_timers(conn_t *self)
             self->next_poll = now + self->heartbeat_ms;
             // A history reply the broker could not queue (PROTOCOL.md §6) never comes: after
             // two heartbeats, ask again rather than wait on it forever
-            for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
+            for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms)) {
                 if (t->fetching && now - t->fetch_at > 2 * (int64_t)self->heartbeat_ms) {
                     t->fetching = false;
                     s_fetch(self, t);
                 }
+                if (t->join_retry && now >= t->join_retry) {
+                    t->join_retry = 0;
+                    s_join(self, t->name, 'i', t->join_id);
+                }
+            }
         }
     } else if (self->ever_online && now - self->hello_at > self->retry_ms) {
         // No welcome yet: try again on a fresh connection, backing off

@@ -1473,3 +1473,53 @@ test_zchat_broker_amnesia(void)
     CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
     s_keepalive = NULL;
 }
+
+// Back after a restart in more rooms than the rate limit's burst: the joins the broker refused
+// for the rate go again, and zchat is back in every room
+void
+test_zchat_rejoin_rate_limited(void)
+{
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
+    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
+                                      "--rate", "2", "--burst", "8", NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    enum { ROOMS = 10 };
+    for (int i = 1; i <= ROOMS; i++) {
+        char line[32], shown[64];
+        snprintf(line, sizeof line, "/join r%d", i);
+        snprintf(shown, sizeof shown, "*** Joined room: r%d ***", i);
+        s_sleep_ms(600);  // within the rate: 2 a second
+        s_type(alice, line);
+        s_expect(alice, shown);
+    }
+    hbroker_stop(broker);
+    s_expect(alice, "*** Connection lost, reconnecting... ***");
+    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
+                                     "--rate", "2", "--burst", "8", NULL);
+    hclient_t *bob = hclient_login(again, "Bob");
+    s_keepalive = bob;
+    s_expect(alice, "*** Reconnected ***");
+    // Alice's rejoins: 11 at once (lobby too), more than the burst of 8. Bob watches the member
+    // counts with one rooms request at a time, within the rate himself
+    int64_t deadline = harness_now_ms() + 15000;
+    int missing = ROOMS;
+    while (missing > 0 && harness_now_ms() < deadline) {
+        s_sleep_ms(600);
+        hclient_send(bob, "{\"type\":\"rooms\"}");
+        cJSON *reply = hclient_recv(bob, 2000);
+        if (!reply || !streq(jstr(reply, "type"), "rooms"))
+            continue;
+        missing = ROOMS;
+        cJSON *room;
+        cJSON_ArrayForEach(room, jarr(reply, "rooms"))
+        {
+            const char *name = jstr(room, "name");
+            if (name[0] == 'r' && jint(room, "members") == 1)
+                missing--;
+        }
+    }
+    CHECK(missing == 0, "Alice is back in only %d of %d rooms", ROOMS - missing, ROOMS);
+    s_keepalive = NULL;
+}

@@ -20,7 +20,8 @@
     X(zchat_pty_half_line)                                                                         \
     X(zchat_pty_questions)                                                                         \
     X(zchat_last_line)                                                                             \
-    X(zchat_broker_amnesia)
+    X(zchat_broker_amnesia)                                                                        \
+    X(zchat_rejoin_rate_limited)
 
 #define E2E_DECLARE(name) void test_##name(void);
 E2E_ZCHAT_TESTS(E2E_DECLARE)
