@@ -85,6 +85,12 @@ void bench_note(const char *format, ...) CHECK_PRINTF(1);
 // _GNU_SOURCE.
 const char *bench_find(const void *data, size_t size, const void *needle, size_t needle_size);
 
+// Sort values ascending, for bench_quantile.
+void bench_sort(int64_t *values, size_t size);
+
+// The q-quantile (0..1) of sorted values by the nearest-rank method; NAN if there are none.
+double bench_quantile(const int64_t *sorted, size_t size, double q);
+
 // --- server.c: a broker or relay child process ---
 
 typedef struct server server_t;

@@ -770,27 +770,6 @@ s_pacer(zsock_t *pipe, void *arg)
     zstr_free(&command);
 }
 
-static int
-s_compare_int64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-// The q-quantile (0..1) of sorted values.
-static double
-s_quantile(const int64_t *sorted, size_t size, double q)
-{
-    if (size == 0)
-        return NAN;
-    double rank = q * (double)size;  // the nearest-rank method: ceil(q * size) - 1
-    size_t index = (size_t)rank;
-    if ((double)index < rank)
-        index++;
-    index = index > 0 ? index - 1 : 0;
-    return (double)sorted[index < size ? index : size - 1];
-}
-
 int
 feed_latency(const bench_options_t *options, const server_t *server, bench_system_t system,
              double *figures)
@@ -853,11 +832,11 @@ feed_latency(const bench_options_t *options, const server_t *server, bench_syste
                    pacer.late_us);
     self->final_seq = pacer.ack_seq;
     s_repair(self);
-    qsort(self->latency, self->latency_size, sizeof(int64_t), s_compare_int64);
-    figures[BENCH_W3_P50] = s_quantile(self->latency, self->latency_size, 0.50);
-    figures[BENCH_W3_P99] = s_quantile(self->latency, self->latency_size, 0.99);
-    figures[BENCH_W3_P999] = s_quantile(self->latency, self->latency_size, 0.999);
-    figures[BENCH_W3_MAX] = s_quantile(self->latency, self->latency_size, 1.0);
+    bench_sort(self->latency, self->latency_size);
+    figures[BENCH_W3_P50] = bench_quantile(self->latency, self->latency_size, 0.50);
+    figures[BENCH_W3_P99] = bench_quantile(self->latency, self->latency_size, 0.99);
+    figures[BENCH_W3_P999] = bench_quantile(self->latency, self->latency_size, 0.999);
+    figures[BENCH_W3_MAX] = bench_quantile(self->latency, self->latency_size, 1.0);
     s_results(self, 0, NULL, &figures[BENCH_W3_LOST], &figures[BENCH_W3_DROPS], NULL);
     s_feed_destroy(&self);
     return 0;

@@ -356,13 +356,6 @@ s_scale_destroy(s_scale_t **self_p)
     *self_p = NULL;
 }
 
-static int
-s_compare_rtt(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 // zchat-bench --scale-worker COMMANDS FEED broker|relay FIRST COUNT PING_MS MEASURE_MS RTT_FILE
 //
 // Sets up COUNT sessions numbered from FIRST and says "ready LIVE FAILED" (after a time limit,
@@ -646,19 +639,6 @@ s_read_rtt(const char *path, int64_t **rtt, size_t *size, size_t *max)
     fclose(file);
 }
 
-static double
-s_quantile(const int64_t *sorted, size_t size, double q)
-{
-    if (size == 0)
-        return NAN;
-    double rank = q * (double)size;  // the nearest-rank method: ceil(q * size) - 1
-    size_t index = (size_t)rank;
-    if ((double)index < rank)
-        index++;
-    index = index > 0 ? index - 1 : 0;
-    return (double)sorted[index < size ? index : size - 1];
-}
-
 int
 scale_sessions(const bench_options_t *options, const server_t *server, bench_system_t system,
                double *figures)
@@ -705,9 +685,9 @@ scale_sessions(const bench_options_t *options, const server_t *server, bench_sys
     if (timeouts)
         bench_note("W5: %d timeout leaves seen on the feeds", timeouts);
     if (rtt_size)
-        qsort(rtt, rtt_size, sizeof(int64_t), s_compare_rtt);
-    figures[BENCH_W5_P50] = s_quantile(rtt, rtt_size, 0.50);
-    figures[BENCH_W5_P99] = s_quantile(rtt, rtt_size, 0.99);
+        bench_sort(rtt, rtt_size);
+    figures[BENCH_W5_P50] = bench_quantile(rtt, rtt_size, 0.50);
+    figures[BENCH_W5_P99] = bench_quantile(rtt, rtt_size, 0.99);
     if (options->verbose || skipped)
         bench_note("W5 %s: %d workers, %zu round trips, %" PRId64
                    " pings skipped (the last still in flight)",

@@ -131,6 +131,32 @@ bench_note(const char *format, ...)
     va_end(args);
 }
 
+static int
+s_compare_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void
+bench_sort(int64_t *values, size_t size)
+{
+    qsort(values, size, sizeof(int64_t), s_compare_int64);
+}
+
+double
+bench_quantile(const int64_t *sorted, size_t size, double q)
+{
+    if (size == 0)
+        return NAN;
+    double rank = q * (double)size;  // the nearest-rank method: ceil(q * size) - 1
+    size_t index = (size_t)rank;
+    if ((double)index < rank)
+        index++;
+    index = index > 0 ? index - 1 : 0;
+    return (double)sorted[index < size ? index : size - 1];
+}
+
 const char *
 bench_find(const void *data, size_t size, const void *needle, size_t needle_size)
 {
