@@ -6,6 +6,7 @@
 // seen is always durable, so it never repeats after a restart.
 #include "zchat.h"
 #include "zchat_hash.h"
+#include "zchat_json.h"
 #include "broker.h"
 #include "account.h"
 #include "keys.h"
@@ -14,6 +15,7 @@
 #include "store.h"
 #include "zchat_msg.h"
 #include "zchat_name.h"
+#include "zchat_req.h"
 #include "zchat_text.h"
 
 #define BROKER_HISTORY_BYTES 262144  // of events in one history reply: a queued reply is bounded
@@ -27,7 +29,8 @@ typedef struct {
     const char *topic;   // an event: its room's feed topic (borrowed: rooms outlive turns)
     byte identity[255];  // a reply: the routing id it goes to (libzmq's longest)
     size_t identity_size;
-    char *json;  // owned
+    size_t json;  // offset of its text in the turn's out
+    size_t size;
 } s_out_t;
 
 struct broker {
@@ -49,7 +52,9 @@ struct broker {
     s_out_t *outbox;     // this turn's replies and events, sent after the commit
     size_t outbox_size;
     size_t outbox_max;
+    zchat_json_t out;  // the texts of the outbox, one after another
     // The request being handled
+    zchat_req_t *request;  // decoded into, request after request
     const byte *identity;
     size_t identity_size;
     char key[SESSION_KEY_MAX];
@@ -65,14 +70,16 @@ struct broker {
     limiter_t auth_budget;  // password hashes and checks, all connections together
 };
 
-typedef zchat_err_t handler_fn(broker_t *self, session_t *session, zchat_msg_t *request);
+typedef zchat_err_t handler_fn(broker_t *self, session_t *session, zchat_req_t *request);
 
 // --- Output ---
 
-// Queue an event for the feed (topic) or a reply for a routing id; takes json. The outbox
-// array is reused turn after turn: queueing allocates nothing once it has grown.
+// Queue an event for the feed (topic) or a reply for a routing id: the text of json_size bytes
+// at offset json in self->out. The outbox and out are reused turn after turn: queueing
+// allocates nothing once they have grown.
 static void
-s_queue(broker_t *self, const char *topic, const byte *identity, size_t size, char *json)
+s_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
+        size_t json_size)
 {
     if (self->outbox_size == self->outbox_max) {
         self->outbox_max = self->outbox_max ? self->outbox_max * 2 : 64;
@@ -86,18 +93,19 @@ s_queue(broker_t *self, const char *topic, const byte *identity, size_t size, ch
         memcpy(out->identity, identity, size);
     out->identity_size = size;
     out->json = json;
+    out->size = json_size;
 }
 
 // Send one message to a routing id now, never blocking. Returns 0, or -1 if the peer is gone
 // or its queue is full (the message is then dropped and counted).
 static int
-s_send_to(broker_t *self, const void *identity, size_t size, const char *json)
+s_send_to(broker_t *self, const void *identity, size_t size, const char *json, size_t json_size)
 {
     void *router = zsock_resolve(self->router);
     // ROUTER_MANDATORY: an unroutable or full peer fails on the first frame, not silently
     int rc = zmq_send(router, identity, size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (rc != -1)
-        rc = zmq_send(router, json, strlen(json), ZMQ_DONTWAIT);
+        rc = zmq_send(router, json, json_size, ZMQ_DONTWAIT);
     char key[SESSION_KEY_MAX];
     session_identity_key(identity, size, key);
     session_t *session = zhashx_lookup(self->by_key, key);
@@ -124,31 +132,30 @@ s_end_turn(broker_t *self)
         zsys_error("the database cannot be written: stopping, so that no seq is ever reused "
                    "(%zu replies and events not sent)",
                    self->outbox_size);
-        for (size_t i = 0; i < self->outbox_size; i++)
-            free(self->outbox[i].json);
         self->outbox_size = 0;
+        zchat_json_reset(&self->out);
         self->store_failed = true;
         return -1;
     }
     void *pub = zsock_resolve(self->pub);
     for (size_t i = 0; i < self->outbox_size; i++) {
         s_out_t *out = &self->outbox[i];
+        const char *json = self->out.data + out->json;
         if (out->topic) {
             // PUB never blocks: past its high-water mark it drops, and seq repairs that
             zmq_send(pub, out->topic, strlen(out->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send(pub, out->json, strlen(out->json), ZMQ_DONTWAIT);
+            zmq_send(pub, json, out->size, ZMQ_DONTWAIT);
         } else {
-            s_send_to(self, out->identity, out->identity_size, out->json);
+            s_send_to(self, out->identity, out->identity_size, json, out->size);
         }
-        free(out->json);
     }
     self->outbox_size = 0;
+    zchat_json_reset(&self->out);
     return 0;
 }
 
-// Queue a reply to the current request, with its id. Returns the encoded reply (borrowed
-// until the end of the turn).
-static const char *
+// Queue a reply to the current request, with its id; destroys *reply_p.
+static void
 s_reply(broker_t *self, zchat_msg_t **reply_p)
 {
     assert(reply_p && *reply_p);
@@ -156,8 +163,26 @@ s_reply(broker_t *self, zchat_msg_t **reply_p)
         zchat_msg_set_string(*reply_p, "id", self->request_id);
     char *json = zchat_msg_encode(*reply_p);
     zchat_msg_destroy(reply_p);
-    s_queue(self, NULL, self->identity, self->identity_size, json);
-    return json;
+    size_t size = strlen(json);
+    s_queue(self, NULL, self->identity, self->identity_size,
+            zchat_json_append(&self->out, json, size), size);
+    free(json);
+}
+
+// Queue the ack of a say (with the seq of its event) or a msg (room NULL), and remember it for
+// a retry of the same id. Written directly: acks come at the rate of the traffic.
+static void
+s_ack(broker_t *self, session_t *session, room_t *room)
+{
+    assert(self->request_id);
+    zchat_json_open(&self->out, "ack");
+    if (room)
+        zchat_json_int(&self->out, "seq", (int64_t)room_last_seq(room));
+    zchat_json_string(&self->out, "id", self->request_id);
+    size_t size;
+    size_t offset = zchat_json_close(&self->out, &size);
+    s_queue(self, NULL, self->identity, self->identity_size, offset, size);
+    session_remember(session, self->request_id, self->out.data + offset);
 }
 
 static void
@@ -186,42 +211,44 @@ s_fail(broker_t *self, zchat_err_t err, const char *format, ...)
 
 // --- Rooms and events ---
 
-// Start a room event: type, room, seq, ts. The caller adds its fields, then s_publish.
-static zchat_msg_t *
-s_event_new(broker_t *self, room_t *room, const char *type)
+// Start a room event in self->out: type, room, seq, ts. The caller adds its fields with
+// zchat_json_*, then s_publish. Events are written directly, without a tree: they come at the
+// rate of the traffic.
+static void
+s_event_open(broker_t *self, room_t *room, const char *type)
 {
-    zchat_msg_t *event = zchat_msg_new(type);
-    zchat_msg_set_string(event, "room", room_name(room));
-    zchat_msg_set_int(event, "seq", (int64_t)room_next_seq(room));
-    zchat_msg_set_int(event, "ts", self->now);
-    return event;
+    zchat_json_open(&self->out, type);
+    zchat_json_string(&self->out, "room", room_name(room));
+    zchat_json_int(&self->out, "seq", (int64_t)room_next_seq(room));
+    zchat_json_int(&self->out, "ts", self->now);
 }
 
-// Store a room event and queue it for the feed. Takes ownership of *event_p.
+// End the event s_event_open began, store it and queue it for the feed.
 static void
-s_publish(broker_t *self, room_t *room, zchat_msg_t **event_p)
+s_publish(broker_t *self, room_t *room)
 {
-    char *json = zchat_msg_encode(*event_p);
-    zchat_msg_destroy(event_p);
-    if (store_append(self->store, room_name(room), room_last_seq(room), json) == -1)
+    size_t size;
+    size_t offset = zchat_json_close(&self->out, &size);
+    if (store_append(self->store, room_name(room), room_last_seq(room), self->out.data + offset) ==
+        -1)
         self->store_failed = true;
-    s_queue(self, room_topic(room), NULL, 0, json);
+    s_queue(self, room_topic(room), NULL, 0, offset, size);
 }
 
 static void
 s_publish_presence(broker_t *self, room_t *room, session_t *session, const char *what,
                    const char *reason, const char *note)
 {
-    zchat_msg_t *event = s_event_new(self, room, "presence");
-    zchat_msg_set_string(event, "user", session_user(session));
-    zchat_msg_set_string(event, "event", what);
+    s_event_open(self, room, "presence");
+    zchat_json_string(&self->out, "user", session_user(session));
+    zchat_json_string(&self->out, "event", what);
     if (reason)
-        zchat_msg_set_string(event, "reason", reason);
+        zchat_json_string(&self->out, "reason", reason);
     if (streq(what, "status"))
-        zchat_msg_set_string(event, "status", session_status(session));
+        zchat_json_string(&self->out, "status", session_status(session));
     if (note && *note)
-        zchat_msg_set_string(event, "note", note);
-    s_publish(self, room, &event);
+        zchat_json_string(&self->out, "note", note);
+    s_publish(self, room);
 }
 
 static room_t *
@@ -259,9 +286,9 @@ s_exit(broker_t *self, session_t *session, size_t index, const char *reason, con
 
 // Canonical room name from request field key. BAD_REQUEST if absent, INVALID_NAME if bad.
 static zchat_err_t
-s_room_field(broker_t *self, zchat_msg_t *request, const char *key, char *name)
+s_room_field(broker_t *self, zchat_req_t *request, const char *key, char *name)
 {
-    const char *input = zchat_msg_string(request, key);
+    const char *input = zchat_req_string(request, key);
     if (!input)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
     if (zchat_name_room(input, name, ZCHAT_NAME_MAX + 1) == -1)
@@ -430,7 +457,7 @@ s_auth_failure(broker_t *self, const char *user, bool known)
 // The account check of a hello for user (a valid name; "" for an anonymous observer), before
 // it may take the name. PROTOCOL.md: after invalid_name, before name_taken.
 static zchat_err_t
-s_authenticate(broker_t *self, zchat_msg_t *request, const char *user)
+s_authenticate(broker_t *self, zchat_req_t *request, const char *user)
 {
     if (self->options.accounts == OPTIONS_ACCOUNTS_OFF || !*user)
         return ZCHAT_OK;  // no accounts; an anonymous observer reserves no name
@@ -439,7 +466,7 @@ s_authenticate(broker_t *self, zchat_msg_t *request, const char *user)
         return s_fail(self, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
     if (!hash && self->options.accounts == OPTIONS_ACCOUNTS_OPTIONAL)
         return ZCHAT_OK;  // a free name
-    const char *password = zchat_msg_string(request, "password");
+    const char *password = zchat_req_string(request, "password");
     s_failures_t *failures = zhashx_lookup(self->failures, self->key);
     zchat_err_t err = ZCHAT_OK;
     if (!password)
@@ -465,16 +492,16 @@ s_authenticate(broker_t *self, zchat_msg_t *request, const char *user)
 // --- Request handlers: every check first, then change state; never send an error ---
 
 static zchat_err_t
-s_handle_hello(broker_t *self, session_t *none, zchat_msg_t *request)
+s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
 {
     (void)none;
     bool observer = false;
-    zchat_msg_opt_bool(request, "observer", &observer);
-    const char *user = zchat_msg_string(request, "user");
+    zchat_req_opt_bool(request, "observer", &observer);
+    const char *user = zchat_req_string(request, "user");
     int64_t proto = -1;
-    if (!zchat_msg_has(request, "proto"))
+    if (!zchat_req_has(request, "proto"))
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: proto (an integer, 1).");
-    zchat_msg_opt_int(request, "proto", &proto);
+    zchat_req_opt_int(request, "proto", &proto);
     if (!user && !observer)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
     if (proto != ZCHAT_PROTO)
@@ -490,7 +517,7 @@ s_handle_hello(broker_t *self, session_t *none, zchat_msg_t *request)
 
     // resume: a token of a live or recently expired session of the same user and kind
     session_t *session = NULL;
-    const char *token = zchat_msg_string(request, "resume");
+    const char *token = zchat_req_string(request, "resume");
     if (token) {
         session = zhashx_lookup(self->sessions, token);
         if (session &&
@@ -512,7 +539,7 @@ s_handle_hello(broker_t *self, session_t *none, zchat_msg_t *request)
     if (!observer && zhashx_lookup(self->by_name, fold))
         return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is in use: pick another.", user);
 
-    const char *client = zchat_msg_string(request, "client");
+    const char *client = zchat_req_string(request, "client");
     char *safe_client = zchat_text_safe(client ? client : "unknown");
     if (session) {
         // Expired but within the grace time: back into its rooms
@@ -557,7 +584,7 @@ s_reply_joined(broker_t *self, room_t *room, uint64_t seq)
 }
 
 static zchat_err_t
-s_handle_join(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_join(broker_t *self, session_t *session, zchat_req_t *request)
 {
     char name[ZCHAT_NAME_MAX + 1];
     zchat_err_t err = s_room_field(self, request, "room", name);
@@ -579,7 +606,7 @@ s_handle_join(broker_t *self, session_t *session, zchat_msg_t *request)
 }
 
 static zchat_err_t
-s_handle_leave(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_leave(broker_t *self, session_t *session, zchat_req_t *request)
 {
     char name[ZCHAT_NAME_MAX + 1];
     zchat_err_t err = s_room_field(self, request, "room", name);
@@ -605,7 +632,7 @@ s_compare_room(const void *a, const void *b)
 }
 
 static zchat_err_t
-s_handle_rooms(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_rooms(broker_t *self, session_t *session, zchat_req_t *request)
 {
     (void)session;
     (void)request;
@@ -630,12 +657,12 @@ s_handle_rooms(broker_t *self, session_t *session, zchat_msg_t *request)
 }
 
 static zchat_err_t
-s_handle_users(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_users(broker_t *self, session_t *session, zchat_req_t *request)
 {
     (void)session;
     room_t *room = NULL;
     char name[ZCHAT_NAME_MAX + 1];
-    if (zchat_msg_has(request, "room")) {
+    if (zchat_req_has(request, "room")) {
         zchat_err_t err = s_room_field(self, request, "room", name);
         if (err)
             return err;
@@ -663,10 +690,10 @@ s_handle_users(broker_t *self, session_t *session, zchat_msg_t *request)
 
 // Text field key: BAD_REQUEST if absent, BAD_TEXT if not min..max bytes of clean UTF-8.
 static zchat_err_t
-s_text_field(broker_t *self, zchat_msg_t *request, const char *key, bool required, size_t min,
+s_text_field(broker_t *self, zchat_req_t *request, const char *key, bool required, size_t min,
              size_t max, const char **text)
 {
-    *text = zchat_msg_string(request, key);
+    *text = zchat_req_string(request, key);
     if (!*text && required)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
     if (*text && !zchat_text_is_valid(*text, min, max))
@@ -677,7 +704,7 @@ s_text_field(broker_t *self, zchat_msg_t *request, const char *key, bool require
 }
 
 static zchat_err_t
-s_handle_say(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_say(broker_t *self, session_t *session, zchat_req_t *request)
 {
     char name[ZCHAT_NAME_MAX + 1];
     zchat_err_t err = s_room_field(self, request, "room", name);
@@ -692,22 +719,19 @@ s_handle_say(broker_t *self, session_t *session, zchat_msg_t *request)
     if (!session_in_room(session, room))
         return s_fail(self, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s: join it first.", name);
 
-    zchat_msg_t *event = s_event_new(self, room, "message");
-    zchat_msg_set_string(event, "from", session_user(session));
-    zchat_msg_set_string(event, "text", text);
-    s_publish(self, room, &event);
-    if (self->request_id) {
-        zchat_msg_t *ack = zchat_msg_new("ack");
-        zchat_msg_set_int(ack, "seq", (int64_t)room_last_seq(room));
-        session_remember(session, self->request_id, s_reply(self, &ack));
-    }
+    s_event_open(self, room, "message");
+    zchat_json_string(&self->out, "from", session_user(session));
+    zchat_json_string(&self->out, "text", text);
+    s_publish(self, room);
+    if (self->request_id)
+        s_ack(self, session, room);
     return ZCHAT_OK;
 }
 
 static zchat_err_t
-s_handle_msg(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_msg(broker_t *self, session_t *session, zchat_req_t *request)
 {
-    const char *to = zchat_msg_string(request, "to");
+    const char *to = zchat_req_string(request, "to");
     if (!to)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: to.");
     const char *text;
@@ -735,15 +759,13 @@ s_handle_msg(broker_t *self, session_t *session, zchat_msg_t *request)
     zchat_msg_destroy(&private);
     size_t size;
     const byte *identity = session_identity(peer, &size);
-    int rc = s_send_to(self, identity, size, json);
+    int rc = s_send_to(self, identity, size, json, strlen(json));
     free(json);
     if (rc == -1)
         return ZCHAT_ERR_NO_SUCH_USER;
     self->detail[0] = 0;
-    if (self->request_id) {
-        zchat_msg_t *ack = zchat_msg_new("ack");
-        session_remember(session, self->request_id, s_reply(self, &ack));
-    }
+    if (self->request_id)
+        s_ack(self, session, NULL);
     return ZCHAT_OK;
 }
 
@@ -769,7 +791,7 @@ s_add_event(void *arg, uint64_t seq, const char *json)
 }
 
 static zchat_err_t
-s_handle_history(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_history(broker_t *self, session_t *session, zchat_req_t *request)
 {
     (void)session;
     char name[ZCHAT_NAME_MAX + 1];
@@ -777,8 +799,8 @@ s_handle_history(broker_t *self, session_t *session, zchat_msg_t *request)
     if (err)
         return err;
     int64_t since = 0, limit = ZCHAT_HISTORY_DEFAULT;
-    zchat_msg_opt_int(request, "since", &since);
-    zchat_msg_opt_int(request, "limit", &limit);
+    zchat_req_opt_int(request, "since", &since);
+    zchat_req_opt_int(request, "limit", &limit);
     if (since < 0)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "since must be 0 or more.");
     if (limit < 1)
@@ -805,9 +827,9 @@ s_handle_history(broker_t *self, session_t *session, zchat_msg_t *request)
 }
 
 static zchat_err_t
-s_handle_status(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_status(broker_t *self, session_t *session, zchat_req_t *request)
 {
-    const char *status = zchat_msg_string(request, "status");
+    const char *status = zchat_req_string(request, "status");
     if (!status || !(streq(status, "online") || streq(status, "away")))
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "status must be \"online\" or \"away\".");
     const char *note;
@@ -824,7 +846,7 @@ s_handle_status(broker_t *self, session_t *session, zchat_msg_t *request)
 }
 
 static zchat_err_t
-s_handle_ping(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_ping(broker_t *self, session_t *session, zchat_req_t *request)
 {
     (void)request;
     zchat_msg_t *reply = zchat_msg_new("pong");
@@ -842,7 +864,7 @@ s_handle_ping(broker_t *self, session_t *session, zchat_msg_t *request)
 }
 
 static zchat_err_t
-s_handle_quit(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_quit(broker_t *self, session_t *session, zchat_req_t *request)
 {
     const char *reason;
     zchat_err_t err = s_text_field(self, request, "reason", false, 0, ZCHAT_NOTE_MAX, &reason);
@@ -858,14 +880,14 @@ s_handle_quit(broker_t *self, session_t *session, zchat_msg_t *request)
 
 // Extension (--open-registration): make an account, then log in with hello.
 static zchat_err_t
-s_handle_register(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle_register(broker_t *self, session_t *session, zchat_req_t *request)
 {
     (void)session;
     if (!self->options.open_registration)
         return s_fail(self, ZCHAT_ERR_FORBIDDEN,
                       "This broker takes no registrations: ask its operator for an account.");
-    const char *user = zchat_msg_string(request, "user");
-    const char *password = zchat_msg_string(request, "password");
+    const char *user = zchat_req_string(request, "user");
+    const char *password = zchat_req_string(request, "password");
     if (!user)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
     if (!password)
@@ -953,10 +975,10 @@ s_charge(broker_t *self, session_t *session, zchat_err_t err)
 
 // Check a decoded request in PROTOCOL.md §1 order (type, login state, fields, state) and run it.
 static zchat_err_t
-s_handle(broker_t *self, session_t *session, zchat_msg_t *request)
+s_handle(broker_t *self, session_t *session, zchat_req_t *request)
 {
-    self->request_id = zchat_msg_id(request);
-    const char *type = zchat_msg_type(request);
+    self->request_id = zchat_req_id(request);
+    const char *type = zchat_req_type(request);
     if (!type)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: type (a string).");
     size_t h = 0;
@@ -983,7 +1005,7 @@ s_handle(broker_t *self, session_t *session, zchat_msg_t *request)
         return ZCHAT_ERR_ALREADY_LOGGED_IN;
     if (session && session_is_observer(session) && !s_handlers[h].observer_ok)
         return s_fail(self, ZCHAT_ERR_FORBIDDEN, "Observer sessions may not send %s.", type);
-    if (!zchat_msg_request_fields_ok(request))
+    if (!zchat_req_fields_ok(request))
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST,
                       "A field of this %s has the wrong type (or id is not 1-64 bytes).", type);
 
@@ -991,9 +1013,9 @@ s_handle(broker_t *self, session_t *session, zchat_msg_t *request)
     if (session && self->request_id && (streq(type, "say") || streq(type, "msg"))) {
         const char *ack = session_ack_for(session, self->request_id);
         if (ack) {
-            char *copy = strdup(ack);
-            assert(copy);
-            s_queue(self, NULL, self->identity, self->identity_size, copy);
+            size_t size = strlen(ack);
+            s_queue(self, NULL, self->identity, self->identity_size,
+                    zchat_json_append(&self->out, ack, size), size);
             return ZCHAT_OK;
         }
     }
@@ -1017,16 +1039,17 @@ s_dispatch(broker_t *self, zmq_msg_t *identity, zmq_msg_t *body, size_t frames)
         session_touch(session, self->now);  // every request counts as activity, errors too
 
     zchat_err_t err;
-    zchat_msg_t *request = NULL;
+    bool decoded = false;
     if (frames != 1)
         err = s_fail(self, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.", frames);
     else {
         const char *reason;
-        request = zchat_msg_decode(zmq_msg_data(body), zmq_msg_size(body), &reason);
-        err = request ? s_handle(self, session, request)
+        decoded = zchat_req_decode(self->request, zmq_msg_data(body), zmq_msg_size(body),
+                                   &reason) == 0;
+        err = decoded ? s_handle(self, session, self->request)
                       : s_fail(self, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
     }
-    if (!request || !self->request_type)
+    if (!decoded || !self->request_type)
         err = s_charge(self, session, err);            // garbage counts against the limit too
     session = zhashx_lookup(self->by_key, self->key);  // the handler may have ended it (quit)
     if (err) {
@@ -1036,7 +1059,6 @@ s_dispatch(broker_t *self, zmq_msg_t *identity, zmq_msg_t *body, size_t frames)
     } else {
         zchat_debug("%s: %s", session ? session_user(session) : self->key, self->request_type);
     }
-    zchat_msg_destroy(&request);
 }
 
 // --- Loop ---
@@ -1216,6 +1238,7 @@ broker_new(const options_t *options)
     zhashx_set_destructor(self->guests, s_free_item);
     self->failures = zchat_hash_new();
     zhashx_set_destructor(self->failures, s_free_item);
+    self->request = zchat_req_new();
     zuuid_t *uuid = zuuid_new();
     snprintf(self->epoch, sizeof self->epoch, "%s", zuuid_str_canonical(uuid));
     zuuid_destroy(&uuid);
@@ -1301,9 +1324,9 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->sessions);  // before rooms: sessions borrow them
         zhashx_destroy(&self->rooms);
         zhashx_destroy(&self->guests);
-        for (size_t i = 0; i < self->outbox_size; i++)
-            free(self->outbox[i].json);
+        zchat_req_destroy(&self->request);
         free(self->outbox);
+        zchat_json_free(&self->out);
         zstr_free(&self->endpoint);
         zstr_free(&self->feed);
         zstr_free(&self->feed_ad);

@@ -6,6 +6,7 @@
 // numbers had a fraction or exponent, and where an escaped NUL cut a string short.
 #include "zchat.h"
 #include "zchat_msg.h"
+#include "zchat_scan.h"
 #include "zchat_text.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -15,269 +16,6 @@
 #define S_NOT_INTEGER (1 << 12)
 
 #define S_INT_LIMIT 9007199254740992.0  // 2^53: beyond, doubles skip integers
-
-// What the scan learnt about one string or number value, by its position in document order.
-typedef struct {
-    size_t index;   // among string and number values, in document order
-    size_t length;  // string: decoded bytes, NULs included
-    bool is_number;
-} s_note_t;
-
-typedef struct {
-    const char *pos;
-    const char *end;
-    size_t values;  // string and number values seen so far
-    s_note_t *notes;
-    size_t notes_size;
-    size_t notes_max;
-    const char *error;
-} s_scan_t;
-
-static bool s_scan_value(s_scan_t *scan, int depth);
-
-static void
-s_note(s_scan_t *scan, size_t length, bool is_number)
-{
-    if (scan->notes_size == scan->notes_max) {
-        scan->notes_max = scan->notes_max ? scan->notes_max * 2 : 8;
-        scan->notes = realloc(scan->notes, scan->notes_max * sizeof(s_note_t));
-        assert(scan->notes);
-    }
-    scan->notes[scan->notes_size++] = (s_note_t){scan->values, length, is_number};
-}
-
-static bool
-s_fail(s_scan_t *scan, const char *error)
-{
-    if (!scan->error)
-        scan->error = error;
-    return false;
-}
-
-static void
-s_skip_space(s_scan_t *scan)
-{
-    while (scan->pos < scan->end &&
-           (*scan->pos == ' ' || *scan->pos == '\t' || *scan->pos == '\n' || *scan->pos == '\r'))
-        scan->pos++;
-}
-
-static int
-s_hex4(const char *p)
-{
-    int value = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int digit = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-        if (digit < 0)
-            return -1;
-        value = value * 16 + digit;
-    }
-    return value;
-}
-
-// Scan a string at pos (on the opening quote). is_key: a member name, where NUL is refused.
-static bool
-s_scan_string(s_scan_t *scan, bool is_key)
-{
-    scan->pos++;  // opening quote
-    size_t length = 0;
-    bool has_nul = false;
-    while (true) {
-        if (scan->pos >= scan->end)
-            return s_fail(scan, "unterminated string");
-        unsigned char c = (unsigned char)*scan->pos;
-        if (c == '"') {
-            scan->pos++;
-            break;
-        }
-        if (c < 0x20)
-            return s_fail(scan, "raw control character in a string");
-        if (c == '\\') {
-            if (scan->end - scan->pos < 2)
-                return s_fail(scan, "unterminated string");
-            char e = scan->pos[1];
-            if (e == 'u') {
-                if (scan->end - scan->pos < 6)
-                    return s_fail(scan, "bad \\u escape");
-                int unit = s_hex4(scan->pos + 2);
-                if (unit < 0)
-                    return s_fail(scan, "bad \\u escape");
-                scan->pos += 6;
-                if (unit >= 0xDC00 && unit <= 0xDFFF)
-                    return s_fail(scan, "lone low surrogate escape");
-                if (unit >= 0xD800 && unit <= 0xDBFF) {
-                    int low = -1;
-                    if (scan->end - scan->pos >= 6 && scan->pos[0] == '\\' && scan->pos[1] == 'u')
-                        low = s_hex4(scan->pos + 2);
-                    if (low < 0xDC00 || low > 0xDFFF)
-                        return s_fail(scan, "lone high surrogate escape");
-                    scan->pos += 6;
-                    length += 4;
-                } else {
-                    if (unit == 0)
-                        has_nul = true;
-                    length += unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3;
-                }
-                continue;
-            }
-            if (!strchr("\"\\/bfnrt", e) || e == 0)
-                return s_fail(scan, "bad escape in a string");
-            scan->pos += 2;
-            length++;
-            continue;
-        }
-        if (c < 0x80) {
-            // A run of plain ASCII (no quote, backslash or control) in one tight loop: most of
-            // a chat text is, and each such byte is a whole character to count and pass over
-            const char *run = scan->pos + 1;
-            while (run < scan->end && (unsigned char)*run >= 0x20 && (unsigned char)*run < 0x80 &&
-                   *run != '"' && *run != '\\')
-                run++;
-            length += (size_t)(run - scan->pos);
-            scan->pos = run;
-            continue;
-        }
-        uint32_t cp;
-        size_t len = zchat_text_decode(scan->pos, (size_t)(scan->end - scan->pos), &cp);
-        if (len == 0)
-            return s_fail(scan, "invalid UTF-8");
-        scan->pos += len;
-        length += len;
-    }
-    if (is_key) {
-        if (has_nul)
-            return s_fail(scan, "member name contains U+0000");
-        return true;
-    }
-    if (has_nul)
-        s_note(scan, length, false);
-    scan->values++;
-    return true;
-}
-
-static bool
-s_is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool
-s_scan_number(s_scan_t *scan)
-{
-    const char *p = scan->pos;
-    const char *end = scan->end;
-    bool integer = true;
-    if (p < end && *p == '-')
-        p++;
-    if (p < end && *p == '0')
-        p++;
-    else if (p < end && *p >= '1' && *p <= '9')
-        while (p < end && s_is_digit(*p))
-            p++;
-    else
-        return s_fail(scan, "bad number");
-    if (p < end && *p == '.') {
-        integer = false;
-        p++;
-        if (!(p < end && s_is_digit(*p)))
-            return s_fail(scan, "bad number");
-        while (p < end && s_is_digit(*p))
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        integer = false;
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (!(p < end && s_is_digit(*p)))
-            return s_fail(scan, "bad number");
-        while (p < end && s_is_digit(*p))
-            p++;
-    }
-    scan->pos = p;
-    if (!integer)
-        s_note(scan, 0, true);
-    scan->values++;
-    return true;
-}
-
-static bool
-s_scan_literal(s_scan_t *scan, const char *word)
-{
-    size_t len = strlen(word);
-    if ((size_t)(scan->end - scan->pos) < len || memcmp(scan->pos, word, len) != 0)
-        return s_fail(scan, "unexpected character");
-    scan->pos += len;
-    return true;
-}
-
-// Scan an object or an array at pos (on '{' or '[').
-static bool
-s_scan_container(s_scan_t *scan, int depth)
-{
-    if (depth > ZCHAT_JSON_DEPTH_MAX)
-        return s_fail(scan, "nested too deeply");
-    bool object = *scan->pos == '{';
-    char close = object ? '}' : ']';
-    scan->pos++;
-    s_skip_space(scan);
-    if (scan->pos < scan->end && *scan->pos == close) {
-        scan->pos++;
-        return true;
-    }
-    while (true) {
-        if (object) {
-            s_skip_space(scan);
-            if (!(scan->pos < scan->end && *scan->pos == '"'))
-                return s_fail(scan, "expected a member name");
-            if (!s_scan_string(scan, true))
-                return false;
-            s_skip_space(scan);
-            if (!(scan->pos < scan->end && *scan->pos == ':'))
-                return s_fail(scan, "expected ':'");
-            scan->pos++;
-        }
-        if (!s_scan_value(scan, depth))
-            return false;
-        s_skip_space(scan);
-        if (scan->pos < scan->end && *scan->pos == ',') {
-            scan->pos++;
-            continue;
-        }
-        if (scan->pos < scan->end && *scan->pos == close) {
-            scan->pos++;
-            return true;
-        }
-        return s_fail(scan, object ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-}
-
-static bool
-s_scan_value(s_scan_t *scan, int depth)
-{
-    s_skip_space(scan);
-    if (scan->pos >= scan->end)
-        return s_fail(scan, "unexpected end");
-    switch (*scan->pos) {
-    case '{':
-    case '[':
-        return s_scan_container(scan, depth + 1);
-    case '"':
-        return s_scan_string(scan, false);
-    case 't':
-        return s_scan_literal(scan, "true");
-    case 'f':
-        return s_scan_literal(scan, "false");
-    case 'n':
-        return s_scan_literal(scan, "null");
-    default:
-        return s_scan_number(scan);
-    }
-}
 
 static int
 s_compare_names(const void *a, const void *b)
@@ -319,12 +57,12 @@ s_has_duplicate_keys(const cJSON *object)
 
 // Walk the tree in document order, as the scan did: apply its notes, find duplicate keys.
 static bool
-s_annotate(cJSON *item, const s_scan_t *scan, size_t *value, size_t *note)
+s_annotate(cJSON *item, const zchat_scan_t *scan, size_t *value, size_t *note)
 {
     for (; item; item = item->next) {
         if (cJSON_IsString(item) || cJSON_IsNumber(item)) {
             if (*note < scan->notes_size && scan->notes[*note].index == *value) {
-                const s_note_t *n = &scan->notes[(*note)++];
+                const zchat_scan_note_t *n = &scan->notes[(*note)++];
                 if (n->is_number)
                     item->type |= S_NOT_INTEGER;
                 else
@@ -345,55 +83,28 @@ s_annotate(cJSON *item, const s_scan_t *scan, size_t *value, size_t *note)
 zchat_msg_t *
 zchat_msg_decode(const char *data, size_t size, const char **reason)
 {
-    assert(data || size == 0);
     const char *dummy;
     if (!reason)
         reason = &dummy;
-    *reason = NULL;
-    if (size == 0) {
-        *reason = "the frame is empty";  // and data may be NULL: NULL + 0 is undefined in C
-        return NULL;
-    }
-    s_scan_t scan = {.pos = data, .end = data + size};
-    s_skip_space(&scan);
-    if (scan.pos == scan.end) {
-        *reason = "the frame holds only white space";
-        return NULL;
-    }
-    if (*scan.pos != '{') {
-        *reason = "the JSON value is not an object";
-        // still tell invalid JSON apart from a valid non-object, for the message only
-        if (s_scan_value(&scan, 0)) {
-            s_skip_space(&scan);
-            if (scan.pos != scan.end)
-                *reason = "trailing characters after the JSON value";
-        } else {
-            *reason = scan.error;
-        }
-        free(scan.notes);
-        return NULL;
-    }
-    bool ok = s_scan_value(&scan, 0);
-    if (ok) {
-        s_skip_space(&scan);
-        if (scan.pos != scan.end)
-            ok = s_fail(&scan, "trailing characters after the JSON value");
-    }
+    zchat_scan_t scan = {0};
+    bool ok = zchat_scan_frame(&scan, data, size);
     cJSON *root = ok ? cJSON_ParseWithLength(data, size) : NULL;
-    if (ok && !root)
-        ok = s_fail(&scan, "invalid JSON");
+    if (ok && !root) {
+        ok = false;
+        scan.error = "invalid JSON";
+    }
     if (ok) {
         size_t value = 0, note = 0;
-        if (s_has_duplicate_keys(root) || !s_annotate(root->child, &scan, &value, &note))
-            ok = s_fail(&scan, "duplicate member name");
+        if (s_has_duplicate_keys(root) || !s_annotate(root->child, &scan, &value, &note)) {
+            ok = false;
+            scan.error = "duplicate member name";
+        }
     }
-    free(scan.notes);
-    if (!ok) {
+    zchat_scan_end(&scan);
+    *reason = ok ? NULL : scan.error;
+    if (!ok)
         cJSON_Delete(root);
-        *reason = scan.error;
-        return NULL;
-    }
-    return (zchat_msg_t *)root;
+    return ok ? (zchat_msg_t *)root : NULL;
 }
 
 zchat_msg_t *
@@ -765,91 +476,6 @@ zchat_msg_append_object(zchat_msg_t *self, const char *key)
     return (zchat_msg_t *)item;
 }
 
-// --- Requests ---
-
-typedef enum { S_STRING, S_INT, S_BOOL } s_kind_t;
-
-typedef struct {
-    const char *name;
-    s_kind_t kind;
-} s_field_t;
-
-#define S_FIELDS_MAX 6
-
-static const struct {
-    const char *type;
-    s_field_t fields[S_FIELDS_MAX];
-} s_requests[] = {
-    {"hello",
-     {{"user", S_STRING},
-      {"proto", S_INT},
-      {"password", S_STRING},
-      {"resume", S_STRING},
-      {"client", S_STRING},
-      {"observer", S_BOOL}}},
-    {"join", {{"room", S_STRING}}},
-    {"leave", {{"room", S_STRING}}},
-    {"rooms", {{NULL, S_STRING}}},
-    {"users", {{"room", S_STRING}}},
-    {"say", {{"room", S_STRING}, {"text", S_STRING}}},
-    {"msg", {{"to", S_STRING}, {"text", S_STRING}}},
-    {"history", {{"room", S_STRING}, {"since", S_INT}, {"limit", S_INT}}},
-    {"status", {{"status", S_STRING}, {"note", S_STRING}}},
-    {"ping", {{NULL, S_STRING}}},
-    {"quit", {{"reason", S_STRING}}},
-    {"register", {{"user", S_STRING}, {"password", S_STRING}}},  // extension: --open-registration
-};
-
-#define S_REQUESTS (sizeof s_requests / sizeof s_requests[0])
-
-bool
-zchat_msg_is_request_type(const char *type)
-{
-    assert(type);
-    for (size_t i = 0; i < S_REQUESTS; i++)
-        if (streq(type, s_requests[i].type))
-            return true;
-    return false;
-}
-
-const char *
-zchat_msg_id(const zchat_msg_t *self)
-{
-    const char *id = zchat_msg_string(self, "id");
-    if (!id)
-        return NULL;
-    size_t len = strlen(id);
-    return len >= 1 && len <= ZCHAT_ID_MAX ? id : NULL;
-}
-
-bool
-zchat_msg_request_fields_ok(const zchat_msg_t *self)
-{
-    const char *type = zchat_msg_type(self);
-    assert(type);
-    if (zchat_msg_has(self, "id") && !zchat_msg_id(self))
-        return false;
-    for (size_t i = 0; i < S_REQUESTS; i++) {
-        if (!streq(type, s_requests[i].type))
-            continue;
-        for (const s_field_t *f = s_requests[i].fields; f < s_requests[i].fields + S_FIELDS_MAX;
-             f++) {
-            if (!f->name)
-                break;
-            const char *s;
-            int64_t n;
-            bool b;
-            int rc = f->kind == S_STRING ? zchat_msg_opt_string(self, f->name, &s)
-                     : f->kind == S_INT  ? zchat_msg_opt_int(self, f->name, &n)
-                                         : zchat_msg_opt_bool(self, f->name, &b);
-            if (rc == -1)
-                return false;
-        }
-        return true;
-    }
-    return false;  // not a request type
-}
-
 // --- Self-test ---
 
 static bool
@@ -993,7 +619,6 @@ zchat_msg_test(bool verbose)
     assert(strlen(s) == 6 && s[2] == ZCHAT_MSG_NUL);  // not cut short to "al"
     assert(zchat_msg_has(msg, "z") && !zchat_msg_has(msg, "Z"));
     assert(!zchat_msg_string(msg, "TYPE"));  // case-sensitive
-    assert(streq(zchat_msg_id(msg), "r1"));
     zchat_msg_t *echo = zchat_msg_new("pong");
     zchat_msg_set_string(echo, "id", s);  // "al\u0000ice" goes back out as it came
     char *echoed = zchat_msg_encode(echo);
@@ -1005,19 +630,6 @@ zchat_msg_test(bool verbose)
     assert(strstr(echoed, "\"nul\":\"al\\u0000ice\"") &&
            zchat_text_is_utf8(echoed, strlen(echoed)));
     free(echoed);
-    assert(!zchat_msg_request_fields_ok(msg));  // limit 1.0
-    assert(zchat_msg_is_request_type("history") && !zchat_msg_is_request_type("History"));
-    zchat_msg_destroy(&msg);
-
-    json = "{\"type\":\"hello\",\"user\":\"al\",\"proto\":1,\"observer\":true,\"x\":[1]}";
-    msg = zchat_msg_decode(json, strlen(json), NULL);
-    assert(zchat_msg_request_fields_ok(msg));
-    zchat_msg_set_string(msg, "observer", "yes");
-    assert(!zchat_msg_request_fields_ok(msg));
-    zchat_msg_destroy(&msg);
-    json = "{\"type\":\"ping\",\"id\":\"\"}";
-    msg = zchat_msg_decode(json, strlen(json), NULL);
-    assert(!zchat_msg_id(msg) && !zchat_msg_request_fields_ok(msg));
     zchat_msg_destroy(&msg);
 
     // Building and encoding

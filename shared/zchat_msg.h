@@ -82,19 +82,6 @@ void zchat_msg_append_string(zchat_msg_t *self, const char *key, const char *val
 void zchat_msg_append_raw(zchat_msg_t *self, const char *key, const char *json);
 zchat_msg_t *zchat_msg_append_object(zchat_msg_t *self, const char *key);  // borrowed
 
-// --- The requests of PROTOCOL.md §3 ---
-
-// True if type is one of the request types of PROTOCOL.md §3.
-bool zchat_msg_is_request_type(const char *type);
-
-// Check the types of every known field of a request of a known type, "id" included (a string
-// of 1..ZCHAT_ID_MAX bytes). Returns true if all known fields that are present have their type.
-// Required fields are the handler's to check (hello's user depends on observer).
-bool zchat_msg_request_fields_ok(const zchat_msg_t *self);
-
-// The request's "id" if it is a valid id, else NULL. Borrowed.
-const char *zchat_msg_id(const zchat_msg_t *self);
-
 void zchat_msg_test(bool verbose);
 
 #endif

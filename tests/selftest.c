@@ -4,6 +4,8 @@
 #include "zchat_hash.h"
 #include "zchat_password.h"
 #include "zchat_msg.h"
+#include "zchat_req.h"
+#include "zchat_json.h"
 #include "zchat_name.h"
 #include "zchat_text.h"
 #include "broker.h"
@@ -31,6 +33,8 @@ static const struct {
     {"zchat_text", zchat_text_test},
     {"zchat_name", zchat_name_test},
     {"zchat_msg", zchat_msg_test},
+    {"zchat_req", zchat_req_test},
+    {"zchat_json", zchat_json_test},
     {"zchat_hash", zchat_hash_test},
     {"zchat_password", zchat_password_test},
     {"limiter", limiter_test},

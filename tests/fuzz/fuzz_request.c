@@ -1,7 +1,9 @@
-// fuzz_request.c - libFuzzer target: one request frame through zchat_msg_decode and every check
-// the broker runs on a request, asserting what must hold for any frame (PROTOCOL.md §1-§3)
+// fuzz_request.c - libFuzzer target: one request frame through zchat_req_decode (the broker's)
+// and zchat_msg_decode (the clients'), which must agree, and every check the broker runs on a
+// request, asserting what must hold for any frame (PROTOCOL.md §1-§3)
 #include "zchat.h"
 #include "zchat_msg.h"
+#include "zchat_req.h"
 #include "zchat_name.h"
 #include "zchat_text.h"
 #include "fuzz.h"
@@ -12,7 +14,7 @@
 typedef enum { S_STRING, S_INT, S_BOOL } s_kind_t;
 
 // The request fields of PROTOCOL.md §3, written out again so that the fuzzer checks
-// zchat_msg_request_fields_ok against the protocol and not against its own table.
+// zchat_req_fields_ok against the protocol and not against its own table.
 static const struct {
     const char *type;
     const char *name;
@@ -102,51 +104,71 @@ s_check_object(const zchat_msg_t *msg)
     }
 }
 
+// Both decoders read every member alike: the broker sees what a client would.
+static void
+s_check_agree(const zchat_msg_t *msg, const zchat_req_t *req)
+{
+    for (size_t i = 0; i < S_MEMBERS_MAX; i++) {
+        const char *key = zchat_msg_member(msg, i);
+        if (!key)
+            break;
+        assert(zchat_req_has(req, key));
+        const char *s1 = NULL, *s2 = NULL;
+        int64_t n1 = 0, n2 = 0;
+        bool b1 = false, b2 = false;
+        assert(zchat_msg_opt_string(msg, key, &s1) == zchat_req_opt_string(req, key, &s2));
+        assert(s1 ? s2 && streq(s1, s2) : !s2);
+        assert(zchat_msg_opt_int(msg, key, &n1) == zchat_req_opt_int(req, key, &n2) && n1 == n2);
+        assert(zchat_msg_opt_bool(msg, key, &b1) == zchat_req_opt_bool(req, key, &b2) && b1 == b2);
+    }
+    for (size_t i = 0; i < S_FIELDS; i++)
+        s_check_member(msg, s_fields[i].name);
+    for (size_t i = 0; i < S_PROBES; i++) {
+        s_check_member(msg, s_probes[i]);
+        assert(zchat_msg_has(msg, s_probes[i]) == zchat_req_has(req, s_probes[i]));
+    }
+}
+
 // Run what the broker runs on a decoded request (broker.c s_handle) and check the field rules
 // against the table above.
 static void
-s_check_request(const zchat_msg_t *msg)
+s_check_request(const zchat_req_t *req)
 {
-    for (size_t i = 0; i < S_FIELDS; i++)
-        s_check_member(msg, s_fields[i].name);
-    for (size_t i = 0; i < S_PROBES; i++)
-        s_check_member(msg, s_probes[i]);
-
-    const char *id = zchat_msg_id(msg);
+    const char *id = zchat_req_id(req);
     if (id) {
         size_t len = strlen(id);
         assert(len >= 1 && len <= ZCHAT_ID_MAX);
-        assert(id == zchat_msg_string(msg, "id"));
+        assert(id == zchat_req_string(req, "id"));
     }
-    const char *type = zchat_msg_type(msg);
-    assert(type == zchat_msg_string(msg, "type"));
+    const char *type = zchat_req_type(req);
+    assert(type == zchat_req_string(req, "type"));
     if (!type)
         return;  // bad_request
-    bool known = zchat_msg_is_request_type(type);
+    bool known = zchat_req_is_type(type);
     bool in_protocol = false;
     for (size_t i = 0; i < S_TYPES; i++)
         in_protocol = in_protocol || streq(type, s_types[i]);
     assert(known || !in_protocol);  // shared/ may know extensions (register), not lose a type
 
-    bool ok = zchat_msg_request_fields_ok(msg);
+    bool ok = zchat_req_fields_ok(req);
     if (!known) {
         assert(!ok);
         return;  // unknown_type
     }
     if (ok)
-        assert(!zchat_msg_has(msg, "id") || id);
+        assert(!zchat_req_has(req, "id") || id);
     if (!in_protocol)
         return;
-    bool expect = !zchat_msg_has(msg, "id") || id;
+    bool expect = !zchat_req_has(req, "id") || id;
     for (size_t i = 0; i < S_FIELDS; i++) {
         if (!streq(type, s_fields[i].type))
             continue;
         const char *s;
         int64_t n;
         bool b;
-        int rc = s_fields[i].kind == S_STRING ? zchat_msg_opt_string(msg, s_fields[i].name, &s)
-                 : s_fields[i].kind == S_INT  ? zchat_msg_opt_int(msg, s_fields[i].name, &n)
-                                              : zchat_msg_opt_bool(msg, s_fields[i].name, &b);
+        int rc = s_fields[i].kind == S_STRING ? zchat_req_opt_string(req, s_fields[i].name, &s)
+                 : s_fields[i].kind == S_INT  ? zchat_req_opt_int(req, s_fields[i].name, &n)
+                                              : zchat_req_opt_bool(req, s_fields[i].name, &b);
         expect = expect && rc == 0;
     }
     assert(ok == expect);
@@ -202,7 +224,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         reason = NULL;
     }
     zchat_msg_t *msg = zchat_msg_decode(frame, size, &reason);
+    static zchat_req_t *req;  // reused, as the broker does: stale state must never show
+    if (!req)
+        req = zchat_req_new();
+    const char *flat_reason = NULL;
+    int rc = zchat_req_decode(req, frame, size, &flat_reason);
+    if ((rc == 0) != (msg != NULL) || (!msg && !streq(reason, flat_reason)))
+        fprintf(stderr, "fuzz_request: the decoders disagree (%s / %s) on %.*s\n",
+                msg ? "ok" : reason, rc == 0 ? "ok" : flat_reason, (int)(size < 200 ? size : 200),
+                frame);
+    assert((rc == 0) == (msg != NULL));
     if (!msg) {
+        assert(streq(reason, flat_reason));
         assert(reason && *reason);  // the bad_json message needs a reason
         // "invalid JSON" means the strict scan passed a frame cJSON then refused: the scan must
         // accept a subset of what cJSON parses, or a valid frame gets a misleading error
@@ -214,7 +247,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     assert(zchat_text_is_utf8(frame, size));  // only well-formed UTF-8 decodes
 
-    s_check_request(msg);
+    s_check_agree(msg, req);
+    s_check_request(req);
     s_check_object(msg);
     s_check_round_trip(msg);
     zchat_msg_destroy(&msg);
