@@ -5,14 +5,38 @@
 // restart. WAL with synchronous=NORMAL survives a killed process; a power cut may lose the last
 // transactions, never the database. Checkpoints (the only writes that fsync) run in a thread of
 // their own, so the loop never waits for the disk.
+//
+// An event is one row of a rowid table, its key (room id << 40) | seq: an append is one insert
+// at the end of one b-tree, a room's history one range of it. A turn writes nothing else: a
+// room's last seq is the max seq of its events, and rooms.last_seq is written only when events
+// go (trim, keep 0). Trims delete a chunk of old events at once, and history hides what is
+// older than the kept events, so clients see exactly keep events per room.
 #include "zchat.h"
 #include "zchat_hash.h"
 #include "store.h"
 #include "zchat_name.h"
 #include <sqlite3.h>
 
-#define S_SCHEMA_VERSION 1
+#define S_SCHEMA_VERSION 2
 #define S_CHECKPOINT_MS  1000  // how often the checkpointer copies the WAL into the database
+#define S_SEQ_BITS       40    // events.id = (rooms.id << S_SEQ_BITS) | seq
+#define S_SEQ_LIMIT      ((uint64_t)1 << S_SEQ_BITS)  // seqs are below this
+#define S_SEQ_MASK       (S_SEQ_LIMIT - 1)
+#define S_ROOM_LIMIT     ((int64_t)1 << 22)  // room ids are below this: events.id stays positive
+#define S_TRIM_DIVISOR   8     // a trim waits for keep / S_TRIM_DIVISOR events to delete
+#define S_TRIM_MAX       4096  // (at least 1, at most this): one DELETE per chunk of appends
+
+// What the store knows of a room, so that a turn needs no query of the rooms table
+typedef struct {
+    int64_t id;          // rooms.id
+    uint64_t last_seq;   // seq of the newest event, with the current transaction's
+    uint64_t committed;  // last_seq as of the last commit: what a rollback restores
+    uint64_t oldest;     // no event with a lower seq is stored (as of the last commit)
+    uint64_t trimmed;    // the new oldest once the pending trim commits, 0 if none
+    bool is_new;         // created in the current transaction: a rollback forgets it
+    bool touched;        // in self->touched
+    char name[];
+} s_room_t;
 
 struct store {
     sqlite3 *db;
@@ -20,15 +44,19 @@ struct store {
     zactor_t *checkpointer;  // NULL for :memory:
     size_t keep;             // events kept per room
     bool in_transaction;
-    zhashx_t *touched;  // room -> uint64_t * last seq (owned), for this transaction
+    zhashx_t *rooms;      // name -> s_room_t * (owned), every room in the database
+    s_room_t **touched;   // rooms appended to in this transaction, borrowed from rooms
+    size_t touched_size;  // and how many there are
+    size_t touched_max;   // and room for how many
+    int64_t next_id;      // rooms.id of the next room made
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;
     sqlite3_stmt *append;
+    sqlite3_stmt *add_room;
     sqlite3_stmt *set_last;
     sqlite3_stmt *trim;
     sqlite3_stmt *history;
-    sqlite3_stmt *rooms;
     // Accounts (s_prepare_users)
     sqlite3_stmt *user_hash;
     sqlite3_stmt *user_add;
@@ -38,15 +66,38 @@ struct store {
 };
 
 static const char *s_schema = "CREATE TABLE IF NOT EXISTS rooms ("
-                              "  name TEXT PRIMARY KEY,"
+                              "  id INTEGER PRIMARY KEY,"
+                              "  name TEXT NOT NULL UNIQUE,"
                               "  last_seq INTEGER NOT NULL"
-                              ") WITHOUT ROWID;"
+                              ");"
                               "CREATE TABLE IF NOT EXISTS events ("
-                              "  room TEXT NOT NULL,"
-                              "  seq INTEGER NOT NULL,"
-                              "  body TEXT NOT NULL,"
-                              "  PRIMARY KEY (room, seq)"
-                              ") WITHOUT ROWID;";
+                              "  id INTEGER PRIMARY KEY,"  // (rooms.id << 40) | seq
+                              "  body TEXT NOT NULL"
+                              ");";
+
+// Version 1 keyed events by (room name, seq) and wrote rooms.last_seq at every commit. Rooms get
+// ids in name order, so the events are copied in the order of their new keys. Between these
+// two: s_schema.
+static const char *s_migrate_v1_rename = "ALTER TABLE rooms RENAME TO rooms_v1;"
+                                         "ALTER TABLE events RENAME TO events_v1;";
+static const char *s_migrate_v1_copy =
+    "INSERT INTO rooms (name, last_seq) SELECT name, last_seq FROM rooms_v1 ORDER BY name;"
+    "INSERT INTO rooms (name, last_seq) SELECT room, max(seq) FROM events_v1"
+    "  WHERE room NOT IN (SELECT name FROM rooms) GROUP BY room;"
+    "INSERT INTO events (id, body) SELECT (rooms.id << 40) | events_v1.seq, events_v1.body"
+    "  FROM rooms CROSS JOIN events_v1 ON events_v1.room = rooms.name"
+    "  ORDER BY rooms.id, events_v1.seq;"
+    "DROP TABLE events_v1;"
+    "DROP TABLE rooms_v1;";
+
+// 1 if a version 1 database fits the keys of version 2 (room ids and seqs)
+static const char *s_check_v1 = "SELECT (SELECT count(*) FROM"
+                                "    (SELECT name FROM rooms UNION SELECT room FROM events))"
+                                "  < (1 << 22)"
+                                "  AND NOT EXISTS (SELECT 1 FROM rooms"
+                                "    WHERE last_seq < 0 OR last_seq >= (1 << 40))"
+                                "  AND NOT EXISTS (SELECT 1 FROM events"
+                                "    WHERE seq < 0 OR seq >= (1 << 40))";
 
 // The checkpointer: a thread with its own connection that copies the WAL back into the database
 // every S_CHECKPOINT_MS. PASSIVE never waits for the writer, and the writer never waits for it.
@@ -106,15 +157,136 @@ s_step(sqlite3_stmt *stmt)
 static int s_prepare_users(store_t *self);
 static void s_finalize_users(store_t *self);
 
-static int
-s_user_version(store_t *self)
+// The first column of the first row of sql, or -1 if it fails.
+static int64_t
+s_query_int(store_t *self, const char *sql)
 {
     sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2(self->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return -1;
-    int version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+    int64_t value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
     sqlite3_finalize(stmt);
-    return version;
+    return value;
+}
+
+static void
+s_room_destroy(s_room_t **self_p)
+{
+    assert(self_p);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static s_room_t *
+s_room_add(store_t *self, int64_t id, const char *name)
+{
+    size_t size = strlen(name) + 1;
+    s_room_t *room = zmalloc(sizeof(s_room_t) + size);
+    room->id = id;
+    memcpy(room->name, name, size);
+    int rc = zhashx_insert(self->rooms, name, room);
+    assert(rc == 0);
+    if (id >= self->next_id)
+        self->next_id = id + 1;
+    return room;
+}
+
+// Create the tables of a new database, or upgrade an older one, in one transaction.
+static int
+s_set_up(store_t *self, int version, char **error)
+{
+    char *sql = NULL;
+    if (version == 1) {
+        if (sqlite3_exec(self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            *error = s_error(self, "cannot upgrade the database");
+            return -1;
+        }
+        int64_t fits = s_query_int(self, s_check_v1);
+        if (fits != 1) {
+            *error = fits == 0
+                         ? zsys_sprintf("cannot upgrade the database: it has more than %" PRId64
+                                        " rooms, or a seq of 2^40 or more",
+                                        S_ROOM_LIMIT - 1)
+                         : s_error(self, "cannot upgrade the database");
+            sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        sql = zsys_sprintf("%s %s %s PRAGMA user_version=%d; COMMIT;", s_migrate_v1_rename,
+                           s_schema, s_migrate_v1_copy, S_SCHEMA_VERSION);
+    } else {
+        sql = zsys_sprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;", s_schema,
+                           S_SCHEMA_VERSION);
+    }
+    char *message = NULL;
+    int rc = sqlite3_exec(self->db, sql, NULL, NULL, &message);
+    zstr_free(&sql);
+    if (rc != SQLITE_OK) {
+        *error = zsys_sprintf("cannot %s the database: %s", version == 1 ? "upgrade" : "set up",
+                              message ? message : "error");
+        sqlite3_free(message);
+        if (!sqlite3_get_autocommit(self->db))
+            sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+// The seq of the oldest (or newest) event of room in stmt, ordered so; *seq stays if none.
+static int
+s_load_end(sqlite3_stmt *stmt, const s_room_t *room, uint64_t *seq)
+{
+    sqlite3_bind_int64(stmt, 1, room->id << S_SEQ_BITS);
+    sqlite3_bind_int64(stmt, 2, (room->id << S_SEQ_BITS) | (int64_t)S_SEQ_MASK);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *seq = (uint64_t)sqlite3_column_int64(stmt, 0) & S_SEQ_MASK;
+    sqlite3_reset(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+// Read every room into self->rooms: last seq = the max of rooms.last_seq and its events' seqs.
+static int
+s_load(store_t *self, char **error)
+{
+    sqlite3_stmt *rooms = NULL, *oldest = NULL, *newest = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(self->db, "SELECT id, name, last_seq FROM rooms", -1, &rooms, NULL) ==
+            SQLITE_OK &&
+        sqlite3_prepare_v2(self->db,
+                           "SELECT id FROM events WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 1",
+                           -1, &oldest, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(self->db,
+                           "SELECT id FROM events WHERE id >= ?1 AND id <= ?2"
+                           " ORDER BY id DESC LIMIT 1",
+                           -1, &newest, NULL) == SQLITE_OK)
+        rc = 0;
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(rooms)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(rooms, 0);
+        if (id < 1 || id >= S_ROOM_LIMIT) {
+            *error = zsys_sprintf("cannot read the rooms: room id %" PRId64 " is out of range", id);
+            rc = -1;
+            break;
+        }
+        s_room_t *room = s_room_add(self, id, (const char *)sqlite3_column_text(rooms, 1));
+        room->last_seq = (uint64_t)sqlite3_column_int64(rooms, 2);
+        room->oldest = room->last_seq + 1;  // if it has no events
+        uint64_t newest_seq = 0;
+        if (s_load_end(oldest, room, &room->oldest) == -1 ||
+            s_load_end(newest, room, &newest_seq) == -1)
+            rc = -1;
+        if (newest_seq > room->last_seq)
+            room->last_seq = newest_seq;
+        room->committed = room->last_seq;
+    }
+    if (step != SQLITE_DONE)
+        rc = -1;
+    if (rc == -1 && !*error)
+        *error = s_error(self, "cannot read the rooms");
+    sqlite3_finalize(rooms);
+    sqlite3_finalize(oldest);
+    sqlite3_finalize(newest);
+    return rc;
 }
 
 store_t *
@@ -124,8 +296,9 @@ store_new(const char *path, size_t keep, char **error)
     *error = NULL;
     store_t *self = zmalloc(sizeof(store_t));
     self->keep = keep;
-    self->touched = zchat_hash_new();
-    zhashx_set_destructor(self->touched, (zhashx_destructor_fn *)zstr_free);
+    self->rooms = zchat_hash_new();
+    zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)s_room_destroy);
+    self->next_id = 1;
 
     bool memory = streq(path, ":memory:");
     int rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -136,7 +309,7 @@ store_new(const char *path, size_t keep, char **error)
     }
     sqlite3_busy_timeout(self->db, 2000);
     // The first statement that reads the file tells a database from anything else.
-    int version = s_user_version(self);
+    int version = (int)s_query_int(self, "PRAGMA user_version");
     if (version < 0) {
         *error = s_error(self, "cannot read the database");
         store_destroy(&self);
@@ -149,32 +322,37 @@ store_new(const char *path, size_t keep, char **error)
         store_destroy(&self);
         return NULL;
     }
-    char *sql = zsys_sprintf("%s PRAGMA synchronous=NORMAL; %s PRAGMA user_version=%d;",
-                             memory ? "" : "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;",
-                             s_schema, S_SCHEMA_VERSION);
     char *message = NULL;
-    rc = sqlite3_exec(self->db, sql, NULL, NULL, &message);
-    zstr_free(&sql);
+    rc = sqlite3_exec(self->db,
+                      memory ? "PRAGMA synchronous=NORMAL;"
+                             : "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
+                               " PRAGMA synchronous=NORMAL;",
+                      NULL, NULL, &message);
     if (rc != SQLITE_OK) {
         *error = zsys_sprintf("cannot set up the database: %s", message ? message : "error");
         sqlite3_free(message);
         store_destroy(&self);
         return NULL;
     }
+    if (version < S_SCHEMA_VERSION && s_set_up(self, version, error) == -1) {
+        store_destroy(&self);
+        return NULL;
+    }
     if (s_prepare(self, &self->begin, "BEGIN") || s_prepare(self, &self->commit, "COMMIT") ||
         s_prepare(self, &self->rollback, "ROLLBACK") ||
-        s_prepare(self, &self->append,
-                  "INSERT INTO events (room, seq, body) VALUES (?1, ?2, ?3)") ||
-        s_prepare(self, &self->set_last,
-                  "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2)"
-                  " ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq") ||
-        s_prepare(self, &self->trim, "DELETE FROM events WHERE room = ?1 AND seq <= ?2") ||
+        s_prepare(self, &self->append, "INSERT INTO events (id, body) VALUES (?1, ?2)") ||
+        s_prepare(self, &self->add_room,
+                  "INSERT INTO rooms (id, name, last_seq) VALUES (?1, ?2, ?3)") ||
+        s_prepare(self, &self->set_last, "UPDATE rooms SET last_seq = ?2 WHERE id = ?1") ||
+        s_prepare(self, &self->trim, "DELETE FROM events WHERE id >= ?1 AND id <= ?2") ||
         s_prepare(self, &self->history,
-                  "SELECT seq, body FROM events WHERE room = ?1 AND seq > ?2"
-                  " ORDER BY seq LIMIT ?3") ||
-        s_prepare(self, &self->rooms, "SELECT name, last_seq FROM rooms") ||
+                  "SELECT id, body FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3") ||
         s_prepare_users(self) == -1) {
         *error = s_error(self, "cannot prepare statements");
+        store_destroy(&self);
+        return NULL;
+    }
+    if (s_load(self, error) == -1) {
         store_destroy(&self);
         return NULL;
     }
@@ -202,15 +380,16 @@ store_destroy(store_t **self_p)
         sqlite3_finalize(self->commit);
         sqlite3_finalize(self->rollback);
         sqlite3_finalize(self->append);
+        sqlite3_finalize(self->add_room);
         sqlite3_finalize(self->set_last);
         sqlite3_finalize(self->trim);
         sqlite3_finalize(self->history);
-        sqlite3_finalize(self->rooms);
         s_finalize_users(self);
         zactor_destroy(&self->checkpointer);  // first: the last close checkpoints everything
         sqlite3_close(self->db);
         free(self->path);
-        zhashx_destroy(&self->touched);
+        zhashx_destroy(&self->rooms);
+        free(self->touched);
         free(self);
         *self_p = NULL;
     }
@@ -220,12 +399,55 @@ int
 store_rooms(store_t *self, store_room_fn *fn, void *arg)
 {
     assert(self && fn);
-    int rc;
-    while ((rc = sqlite3_step(self->rooms)) == SQLITE_ROW)
-        fn(arg, (const char *)sqlite3_column_text(self->rooms, 0),
-           (uint64_t)sqlite3_column_int64(self->rooms, 1));
-    sqlite3_reset(self->rooms);
-    return rc == SQLITE_DONE ? 0 : -1;
+    for (s_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
+        if (!room->is_new)  // as the database has it: a room made in this turn is not there yet
+            fn(arg, room->name, room->committed);
+    return 0;
+}
+
+// Roll the transaction back (SQLite may have done it already), and the rooms with it.
+static void
+s_rollback(store_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db))
+        s_step(self->rollback);
+    for (size_t i = 0; i < self->touched_size; i++) {
+        s_room_t *room = self->touched[i];
+        if (room->is_new) {
+            if (room->id < self->next_id)
+                self->next_id = room->id;
+            zhashx_delete(self->rooms, room->name);  // frees room
+        } else {
+            room->last_seq = room->committed;
+            room->trimmed = 0;
+            room->touched = false;
+        }
+    }
+    self->touched_size = 0;
+    self->in_transaction = false;
+}
+
+// Store a room the first append to it names, in the current transaction. Returns NULL if
+// there are too many rooms, or on a database error.
+static s_room_t *
+s_room_create(store_t *self, const char *name, uint64_t seq)
+{
+    if (self->next_id >= S_ROOM_LIMIT) {
+        zsys_error("store: cannot add room %s: the database has %" PRId64 " rooms, its most", name,
+                   S_ROOM_LIMIT - 1);
+        return NULL;
+    }
+    sqlite3_bind_int64(self->add_room, 1, self->next_id);
+    sqlite3_bind_text(self->add_room, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(self->add_room, 3, (sqlite3_int64)seq);
+    if (s_step(self->add_room) == -1) {
+        zsys_error("store: cannot add room %s: %s", name, sqlite3_errmsg(self->db));
+        return NULL;
+    }
+    s_room_t *room = s_room_add(self, self->next_id, name);
+    room->is_new = true;
+    room->oldest = seq;  // with keep 0 nothing is stored at all
+    return room;
 }
 
 int
@@ -237,26 +459,65 @@ store_append(store_t *self, const char *room, uint64_t seq, const char *json)
             return -1;
         self->in_transaction = true;
     }
-    sqlite3_bind_text(self->append, 1, room, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(self->append, 2, (sqlite3_int64)seq);
-    sqlite3_bind_text(self->append, 3, json, -1, SQLITE_STATIC);
-    if (s_step(self->append) == -1) {
-        // The turn cannot be stored whole: drop it all (SQLite may have rolled back already)
-        zsys_error("store: cannot append to %s: %s", room, sqlite3_errmsg(self->db));
-        if (!sqlite3_get_autocommit(self->db))
-            s_step(self->rollback);
-        zhashx_purge(self->touched);
-        self->in_transaction = false;
+    if (seq >= S_SEQ_LIMIT) {
+        zsys_error("store: cannot append to %s: seq %" PRIu64 " is 2^%d or more", room, seq,
+                   S_SEQ_BITS);
+        s_rollback(self);
         return -1;
     }
-    // Updated in place: an append allocates only for the first event of a room in a turn
-    uint64_t *last = zhashx_lookup(self->touched, room);
-    if (!last) {
-        last = zmalloc(sizeof(uint64_t));
-        zhashx_insert(self->touched, room, last);
+    s_room_t *entry = zhashx_lookup(self->rooms, room);
+    if (!entry && !(entry = s_room_create(self, room, seq))) {
+        s_rollback(self);
+        return -1;
     }
-    *last = seq;
+    if (!entry->touched) {
+        if (self->touched_size == self->touched_max) {
+            self->touched_max = self->touched_max ? 2 * self->touched_max : 16;
+            self->touched = realloc(self->touched, self->touched_max * sizeof(s_room_t *));
+            assert(self->touched);
+        }
+        self->touched[self->touched_size++] = entry;
+        entry->touched = true;
+    }
+    if (self->keep > 0) {
+        sqlite3_bind_int64(self->append, 1, (entry->id << S_SEQ_BITS) | (int64_t)seq);
+        sqlite3_bind_text(self->append, 2, json, -1, SQLITE_STATIC);
+        if (s_step(self->append) == -1) {
+            // The turn cannot be stored whole: drop it all
+            zsys_error("store: cannot append to %s: %s", room, sqlite3_errmsg(self->db));
+            s_rollback(self);
+            return -1;
+        }
+    }
+    entry->last_seq = seq;
     return 0;
+}
+
+// Delete the events of room that no longer count, once there is a chunk of them, and write
+// its last seq, which they may have held. Returns 0 or -1.
+static int
+s_trim(store_t *self, s_room_t *room)
+{
+    uint64_t keep = self->keep;
+    uint64_t chunk = keep / S_TRIM_DIVISOR < 1            ? 1
+                     : keep / S_TRIM_DIVISOR > S_TRIM_MAX ? S_TRIM_MAX
+                                                          : keep / S_TRIM_DIVISOR;
+    uint64_t cut = room->last_seq > keep ? room->last_seq - keep : 0;  // seq <= cut: gone
+    // With keep 0 no event of this transaction is stored: only older ones can be
+    uint64_t top = keep ? cut : room->committed;
+    bool trim = top >= room->oldest && top - room->oldest + 1 >= chunk;
+    if (trim) {
+        sqlite3_bind_int64(self->trim, 1, (room->id << S_SEQ_BITS) | (int64_t)room->oldest);
+        sqlite3_bind_int64(self->trim, 2, (room->id << S_SEQ_BITS) | (int64_t)top);
+        if (s_step(self->trim) == -1)
+            return -1;
+    } else if (keep) {
+        return 0;
+    }
+    room->trimmed = cut + 1;
+    sqlite3_bind_int64(self->set_last, 1, room->id);
+    sqlite3_bind_int64(self->set_last, 2, (sqlite3_int64)room->last_seq);
+    return s_step(self->set_last);
 }
 
 int
@@ -266,29 +527,27 @@ store_commit(store_t *self)
     if (!self->in_transaction)
         return 0;
     int rc = 0;
-    for (uint64_t *last = zhashx_first(self->touched); last && rc == 0;
-         last = zhashx_next(self->touched)) {
-        const char *room = zhashx_cursor(self->touched);
-        uint64_t seq = *last;
-        sqlite3_bind_text(self->set_last, 1, room, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(self->set_last, 2, (sqlite3_int64)seq);
-        rc = s_step(self->set_last);
-        if (rc == 0 && seq > self->keep) {
-            sqlite3_bind_text(self->trim, 1, room, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(self->trim, 2, (sqlite3_int64)(seq - self->keep));
-            rc = s_step(self->trim);
-        }
-    }
+    for (size_t i = 0; i < self->touched_size && rc == 0; i++)
+        rc = s_trim(self, self->touched[i]);
     if (rc == 0)
         rc = s_step(self->commit);
     if (rc == -1) {
         zsys_error("store: commit failed: %s", sqlite3_errmsg(self->db));
-        if (!sqlite3_get_autocommit(self->db))
-            s_step(self->rollback);
+        s_rollback(self);
+        return -1;
     }
-    zhashx_purge(self->touched);
+    for (size_t i = 0; i < self->touched_size; i++) {
+        s_room_t *room = self->touched[i];
+        room->committed = room->last_seq;
+        if (room->trimmed)
+            room->oldest = room->trimmed;
+        room->trimmed = 0;
+        room->is_new = false;
+        room->touched = false;
+    }
+    self->touched_size = 0;
     self->in_transaction = false;
-    return rc;
+    return 0;
 }
 
 int
@@ -296,13 +555,20 @@ store_history(store_t *self, const char *room, uint64_t since, size_t limit, sto
               void *arg)
 {
     assert(self && room && fn);
-    sqlite3_bind_text(self->history, 1, room, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(self->history, 2, (sqlite3_int64)since);
+    s_room_t *entry = zhashx_lookup(self->rooms, room);
+    // Events older than the kept ones may wait for the next chunk to be trimmed: never shown
+    uint64_t kept = entry && entry->committed > self->keep ? entry->committed - self->keep : 0;
+    if (since < kept)
+        since = kept;
+    if (!entry || since >= S_SEQ_MASK)
+        return 0;
+    sqlite3_bind_int64(self->history, 1, (entry->id << S_SEQ_BITS) | (int64_t)since);
+    sqlite3_bind_int64(self->history, 2, (entry->id << S_SEQ_BITS) | (int64_t)S_SEQ_MASK);
     sqlite3_bind_int64(self->history, 3, (sqlite3_int64)limit);
     int count = 0;
     int rc;
     while ((rc = sqlite3_step(self->history)) == SQLITE_ROW) {
-        fn(arg, (uint64_t)sqlite3_column_int64(self->history, 0),
+        fn(arg, (uint64_t)sqlite3_column_int64(self->history, 0) & S_SEQ_MASK,
            (const char *)sqlite3_column_text(self->history, 1));
         count++;
     }
@@ -455,6 +721,337 @@ s_collect(void *arg, uint64_t seq, const char *json)
     snprintf(out + len, 512 - len, "%" PRIu64 "=%s;", seq, json);
 }
 
+typedef struct {
+    const char *room;  // the room looked for
+    uint64_t last_seq;
+    size_t rooms;  // how many rooms store_rooms named
+    bool found;
+} s_find_t;
+
+static void
+s_find_room(void *arg, const char *room, uint64_t last_seq)
+{
+    s_find_t *find = arg;
+    find->rooms++;
+    if (streq(room, find->room)) {
+        assert(!find->found);
+        find->found = true;
+        find->last_seq = last_seq;
+    }
+}
+
+// The last seq of room as store_rooms has it, 0 if it has no such room.
+static uint64_t
+s_last_seq(store_t *store, const char *room)
+{
+    s_find_t find = {room, 0, 0, false};
+    assert(store_rooms(store, s_find_room, &find) == 0);
+    return find.found ? find.last_seq : 0;
+}
+
+// Appends seqs from..to to room, each event "{}", committing every batch events and at the end.
+static void
+s_append_range(store_t *store, const char *room, uint64_t from, uint64_t to, uint64_t batch)
+{
+    for (uint64_t seq = from; seq <= to; seq++) {
+        assert(store_append(store, room, seq, "{}") == 0);
+        if (seq % batch == 0)
+            assert(store_commit(store) == 0);
+    }
+    assert(store_commit(store) == 0);
+}
+
+typedef struct {
+    uint64_t first, last;
+    size_t count;
+} s_span_t;
+
+static void
+s_add_to_span(void *arg, uint64_t seq, const char *json)
+{
+    (void)json;
+    s_span_t *span = arg;
+    if (span->count++ == 0)
+        span->first = seq;
+    else
+        assert(seq == span->last + 1);  // oldest first, no gap
+    span->last = seq;
+}
+
+// "FIRST..LAST" of the history of room since 0, or "none"
+static void
+s_span(store_t *store, const char *room, char *out, size_t size)
+{
+    s_span_t span = {0, 0, 0};
+    assert(store_history(store, room, 0, 1000000, s_add_to_span, &span) == (int)span.count);
+    if (span.count == 0)
+        snprintf(out, size, "none");
+    else
+        snprintf(out, size, "%" PRIu64 "..%" PRIu64, span.first, span.last);
+}
+
+static int64_t
+s_count_rows(store_t *store)
+{
+    return s_query_int(store, "SELECT count(*) FROM events");
+}
+
+static char *
+s_temp_path(void)
+{
+    char *path = strdup("/tmp/zchat-store-XXXXXX");
+    assert(path);
+    int fd = mkstemp(path);
+    assert(fd >= 0);
+    close(fd);
+    return path;
+}
+
+static void
+s_remove_db(char **path_p)
+{
+    char *extra = zsys_sprintf("%s-wal", *path_p);
+    remove(extra);
+    zstr_free(&extra);
+    extra = zsys_sprintf("%s-shm", *path_p);
+    remove(extra);
+    zstr_free(&extra);
+    remove(*path_p);
+    zstr_free(path_p);
+}
+
+// Seqs and room ids have their limits; an append past one fails as a database error would.
+static void
+s_test_limits(void)
+{
+    char *error = NULL;
+    store_t *store = store_new(":memory:", 3, &error);
+    assert(store);
+    assert(store_append(store, "lobby", 1, "{}") == 0);
+    assert(store_append(store, "top", S_SEQ_LIMIT - 1, "{}") == 0);
+    assert(store_commit(store) == 0);
+    char out[512] = "";
+    assert(store_history(store, "top", 0, 10, s_collect, out) == 1);
+    assert(streq(out, "1099511627775={};"));
+    assert(store_history(store, "top", S_SEQ_LIMIT - 1, 10, s_collect, out) == 0);
+    assert(store_history(store, "top", UINT64_MAX, 10, s_collect, out) == 0);
+    assert(store_append(store, "lobby", 2, "{}") == 0);
+    assert(store_append(store, "next", S_SEQ_LIMIT, "{}") == -1);  // rolls back lobby 2 too
+    assert(s_last_seq(store, "lobby") == 1 && s_last_seq(store, "next") == 0);
+    store->next_id = S_ROOM_LIMIT;  // as if every room id were taken
+    assert(store_append(store, "next", 1, "{}") == -1);
+    assert(store_append(store, "lobby", 2, "{}") == 0);  // a known room needs no new id
+    assert(store_commit(store) == 0);
+    assert(s_last_seq(store, "lobby") == 2);
+    store_destroy(&store);
+}
+
+// A failed transaction leaves no trace in the database nor in what the store knows.
+static void
+s_test_rollback(void)
+{
+    char *error = NULL;
+    store_t *store = store_new(":memory:", 10, &error);
+    assert(store);
+    assert(store_append(store, "lobby", 1, "{\"a\":1}") == 0);
+    assert(store_commit(store) == 0);
+    assert(store_append(store, "lobby", 2, "{}") == 0);
+    assert(store_append(store, "fresh", 1, "{}") == 0);
+    assert(store_append(store, "fresh", 2, "{}") == 0);
+    char out[512] = "";
+    assert(store_history(store, "fresh", 0, 10, s_collect, out) == 2);
+    assert(store_append(store, "lobby", 1, "{}") == -1);  // stored already: all rolled back
+    s_find_t find = {"fresh", 0, 0, false};
+    assert(store_rooms(store, s_find_room, &find) == 0);
+    assert(!find.found && find.rooms == 1 && s_last_seq(store, "lobby") == 1);
+    assert(store_history(store, "fresh", 0, 10, s_collect, out) == 0);
+    out[0] = 0;
+    assert(store_history(store, "lobby", 0, 10, s_collect, out) == 1);
+    assert(streq(out, "1={\"a\":1};"));
+    assert(store_append(store, "fresh", 1, "{\"f\":1}") == 0);
+    assert(store_append(store, "lobby", 2, "{}") == 0);
+    assert(store_commit(store) == 0);
+    assert(s_last_seq(store, "fresh") == 1 && s_last_seq(store, "lobby") == 2);
+    assert(store->next_id == 3);  // the id the rolled-back room had is used again
+    out[0] = 0;
+    assert(store_history(store, "fresh", 0, 10, s_collect, out) == 1);
+    assert(streq(out, "1={\"f\":1};"));
+    store_destroy(&store);
+}
+
+// Trims delete chunks, but history keeps exactly keep events, across reopens too.
+static void
+s_test_trim(void)
+{
+    char *path = s_temp_path();
+    char *error = NULL;
+    char span[64];
+    store_t *store = store_new(path, 10, &error);
+    assert(store);
+    s_append_range(store, "lobby", 1, 100, 7);
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "91..100"));
+    store_destroy(&store);
+    store = store_new(path, 10, &error);
+    assert(store);
+    assert(s_last_seq(store, "lobby") == 100);
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "91..100"));
+    store_destroy(&store);
+
+    // keep 100 trims 12 at a time: up to 111 rows, 100 events shown
+    store = store_new(path, 100, &error);
+    assert(store);
+    s_append_range(store, "big", 1, 250, 1);
+    int64_t rows = s_count_rows(store) - 10;  // less lobby's
+    assert(rows >= 100 && rows <= 111);
+    s_span(store, "big", span, sizeof span);
+    assert(streq(span, "151..250"));
+    char out[512] = "";
+    assert(store_history(store, "big", 200, 2, s_collect, out) == 2);
+    assert(streq(out, "201={};202={};"));
+    store_destroy(&store);
+    // A smaller keep hides at once what the larger one kept
+    store = store_new(path, 5, &error);
+    assert(store);
+    assert(s_last_seq(store, "big") == 250 && s_last_seq(store, "lobby") == 100);
+    s_span(store, "big", span, sizeof span);
+    assert(streq(span, "246..250"));
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "96..100"));
+    s_append_range(store, "lobby", 101, 101, 1);  // trims the rows of lobby beyond 5
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "97..101"));
+    store_destroy(&store);
+    store = store_new(path, 5, &error);
+    assert(store);
+    assert(s_last_seq(store, "lobby") == 101);
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "97..101"));
+    store_destroy(&store);
+    s_remove_db(&path);
+}
+
+// keep 0 stores no event, yet every last seq lasts.
+static void
+s_test_keep_zero(void)
+{
+    char *path = s_temp_path();
+    char *error = NULL;
+    char span[64];
+    store_t *store = store_new(path, 3, &error);
+    assert(store);
+    s_append_range(store, "old", 1, 5, 5);  // events from a run that kept some
+    store_destroy(&store);
+    store = store_new(path, 0, &error);
+    assert(store);
+    s_append_range(store, "lobby", 1, 5, 2);
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "none"));
+    s_span(store, "old", span, sizeof span);
+    assert(streq(span, "none"));
+    assert(s_count_rows(store) == 3);  // old's, until it is touched
+    s_append_range(store, "old", 6, 6, 1);
+    assert(s_count_rows(store) == 0);
+    store_destroy(&store);
+    store = store_new(path, 0, &error);
+    assert(store);
+    assert(s_last_seq(store, "lobby") == 5 && s_last_seq(store, "old") == 6);
+    s_append_range(store, "lobby", 6, 6, 1);
+    store_destroy(&store);
+    store = store_new(path, 10, &error);
+    assert(store);
+    assert(s_last_seq(store, "lobby") == 6);
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "none"));
+    s_append_range(store, "lobby", 7, 8, 1);
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "7..8"));
+    store_destroy(&store);
+    s_remove_db(&path);
+}
+
+// A database of schema version 1 is upgraded in place; a newer one is refused.
+static void
+s_test_migrate(void)
+{
+    char *path = s_temp_path();
+    sqlite3 *db = NULL;
+    assert(sqlite3_open(path, &db) == SQLITE_OK);
+    const char *v1 = "PRAGMA journal_mode=WAL;"
+                     "CREATE TABLE rooms (name TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)"
+                     "  WITHOUT ROWID;"
+                     "CREATE TABLE events (room TEXT NOT NULL, seq INTEGER NOT NULL,"
+                     "  body TEXT NOT NULL, PRIMARY KEY (room, seq)) WITHOUT ROWID;"
+                     "CREATE TABLE users (name TEXT PRIMARY KEY, display TEXT NOT NULL,"
+                     "  hash TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
+                     "INSERT INTO rooms VALUES ('py', 3), ('lobby', 12), ('quiet', 7);"
+                     "INSERT INTO events VALUES ('lobby', 8, '{\"s\":8}'), ('lobby', 9, '{}'),"
+                     "  ('lobby', 10, '{}'), ('lobby', 11, '{}'), ('lobby', 12, '{\"s\":12}'),"
+                     "  ('py', 1, '{\"p\":1}'), ('py', 2, '{}'), ('py', 3, '{\"p\":3}');"
+                     "INSERT INTO users VALUES ('alice', 'Alice', '$hash', 1000);"
+                     "PRAGMA user_version=1;";
+    assert(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+
+    char *error = NULL;
+    store_t *store = store_new(path, 5, &error);
+    assert(store && !error);
+    assert(s_query_int(store, "PRAGMA user_version") == 2);
+    s_find_t find = {"lobby", 0, 0, false};
+    assert(store_rooms(store, s_find_room, &find) == 0 && find.rooms == 3);
+    assert(find.last_seq == 12 && s_last_seq(store, "py") == 3 && s_last_seq(store, "quiet") == 7);
+    char out[512] = "";
+    assert(store_history(store, "lobby", 0, 100, s_collect, out) == 5);
+    assert(streq(out, "8={\"s\":8};9={};10={};11={};12={\"s\":12};"));
+    out[0] = 0;
+    assert(store_history(store, "py", 1, 100, s_collect, out) == 2);
+    assert(streq(out, "2={};3={\"p\":3};"));
+    assert(store_history(store, "quiet", 0, 100, s_collect, out) == 0);
+    char *hash = NULL;
+    assert(store_user_hash(store, "ALICE", &hash) == 0 && hash && streq(hash, "$hash"));
+    zstr_free(&hash);
+    assert(store_append(store, "lobby", 12, "{}") == -1);  // no seq is stored twice
+    s_append_range(store, "quiet", 8, 8, 1);
+    s_append_range(store, "lobby", 13, 13, 1);
+    s_append_range(store, "new", 1, 1, 1);
+    store_destroy(&store);
+    store = store_new(path, 5, &error);
+    assert(store);
+    assert(s_last_seq(store, "lobby") == 13 && s_last_seq(store, "quiet") == 8);
+    assert(s_last_seq(store, "new") == 1 && s_last_seq(store, "py") == 3);
+    char span[64];
+    s_span(store, "lobby", span, sizeof span);
+    assert(streq(span, "9..13"));
+    store_destroy(&store);
+
+    // A newer zchat's database, or a version 1 one that does not fit, is left as it is
+    assert(sqlite3_open(path, &db) == SQLITE_OK);
+    assert(sqlite3_exec(db, "PRAGMA user_version=3", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    store = store_new(path, 5, &error);
+    assert(!store && error && strstr(error, "version 3"));
+    zstr_free(&error);
+    s_remove_db(&path);
+    path = s_temp_path();
+    assert(sqlite3_open(path, &db) == SQLITE_OK);
+    assert(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
+    assert(sqlite3_exec(db, "INSERT INTO events VALUES ('py', 1099511627776, '{}')", NULL, NULL,
+                        NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    store = store_new(path, 5, &error);
+    assert(!store && error && strstr(error, "cannot upgrade"));
+    zstr_free(&error);
+    assert(sqlite3_open(path, &db) == SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert(sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE room = 'lobby'", -1, &stmt,
+                              NULL) == SQLITE_OK);
+    assert(sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 5);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    s_remove_db(&path);
+}
+
 void
 store_test(bool verbose)
 {
@@ -495,13 +1092,15 @@ store_test(bool verbose)
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
     int rc = 0;
+    uint64_t committed = 0;
     for (uint64_t seq = 1; seq <= 100 && rc == 0; seq++) {
         rc = store_append(store, "full", seq, big);
-        if (rc == 0 && seq % 10 == 0)
-            rc = store_commit(store);
+        if (rc == 0 && seq % 10 == 0 && (rc = store_commit(store)) == 0)
+            committed = seq;
     }
     assert(rc == -1);
     assert(store_commit(store) == 0);  // nothing pending any more: a later turn can go on
+    assert(s_last_seq(store, "full") == committed);  // as the database has it
     store_destroy(&store);
 
     // A directory is no database
@@ -540,6 +1139,12 @@ store_test(bool verbose)
     remove(extra);
     zstr_free(&extra);
     remove(path);
+
+    s_test_limits();
+    s_test_rollback();
+    s_test_trim();
+    s_test_keep_zero();
+    s_test_migrate();
 }
 
 static void

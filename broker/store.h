@@ -7,8 +7,9 @@
 typedef struct store store_t;
 
 // Open or create the database at path (":memory:" for one that lives in memory only), keeping
-// the last keep events of each room. Returns NULL if it cannot be opened or is not a zchat
-// database; then *error is a new sentence saying why (caller frees).
+// the last keep events of each room (0: none, only each room's last seq). A database of an older
+// schema is upgraded in place. Returns NULL if it cannot be opened or is not a zchat database;
+// then *error is a new sentence saying why (caller frees).
 store_t *store_new(const char *path, size_t keep, char **error);
 
 // Commit what is pending and close. Null *self_p; safe on NULL.
@@ -16,22 +17,25 @@ void store_destroy(store_t **self_p);
 
 typedef void store_room_fn(void *arg, const char *room, uint64_t last_seq);
 
-// Call fn for every room in the database. Returns 0, or -1 on a database error.
+// Call fn for every room in the database, with its last seq as last committed. Returns 0, or -1
+// on a database error.
 int store_rooms(store_t *self, store_room_fn *fn, void *arg);
 
 // Add a room event (encoded JSON) to the current transaction, begun on demand. The room's last
-// seq becomes seq. Returns 0, or -1 on a database error: the whole transaction is then rolled
-// back.
+// seq becomes seq. A seq is below 2^40, and a database holds at most 2^22 - 1 rooms. Returns 0,
+// or -1 on a database error or past those limits: the whole transaction is then rolled back.
 int store_append(store_t *self, const char *room, uint64_t seq, const char *json);
 
-// Commit the current transaction, if any, trimming each room it touched to the kept events.
-// Returns 0, or -1 if the commit failed (the transaction is then rolled back).
+// Commit the current transaction, if any, trimming each room it touched to the kept events (in
+// chunks: older events may stay stored a while, never shown by store_history). Returns 0, or -1
+// if the commit failed (the transaction is then rolled back).
 int store_commit(store_t *self);
 
 typedef void store_event_fn(void *arg, uint64_t seq, const char *json);
 
-// Call fn for each event of room with seq > since, oldest first, at most limit of them.
-// Events appended in the current transaction are included. Returns the count, or -1.
+// Call fn for each event of room with seq > since, oldest first, at most limit of them, none
+// older than the last keep as of the last commit. Events appended in the current transaction
+// are included (with keep 0 none is stored). Returns the count, or -1.
 int store_history(store_t *self, const char *room, uint64_t since, size_t limit, store_event_fn *fn,
                   void *arg);
 
