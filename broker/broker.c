@@ -1044,8 +1044,8 @@ s_dispatch(broker_t *self, zmq_msg_t *identity, zmq_msg_t *body, size_t frames)
         err = s_fail(self, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.", frames);
     else {
         const char *reason;
-        decoded = zchat_req_decode(self->request, zmq_msg_data(body), zmq_msg_size(body),
-                                   &reason) == 0;
+        decoded =
+            zchat_req_decode(self->request, zmq_msg_data(body), zmq_msg_size(body), &reason) == 0;
         err = decoded ? s_handle(self, session, self->request)
                       : s_fail(self, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
     }

@@ -173,8 +173,9 @@ zchat_json_test(bool verbose)
     for (int i = 1; i < 256; i++)
         all[i - 1] = (char)i;
     all[255] = 0;
-    const char *texts[] = {"", "plain", "q\"b\\s/", "\x01\x1f\x7f\b\f\n\r\t", "caf\xC3\xA9 \xE2\x82\xAC",
-                           "al\xFFice", all};
+    const char *texts[] = {
+        "",          "plain", "q\"b\\s/", "\x01\x1f\x7f\b\f\n\r\t", "caf\xC3\xA9 \xE2\x82\xAC",
+        "al\xFFice", all};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         zchat_msg_t *tree = zchat_msg_new("message");
         zchat_msg_set_string(tree, "room", "py");

@@ -440,8 +440,8 @@ s_agree(zchat_req_t *req, const char *json, size_t size)
     zchat_msg_t *tree = zchat_msg_decode(json, size, &tree_reason);
     int rc = zchat_req_decode(req, json, size, &flat_reason);
     if ((tree != NULL) != (rc == 0) || (!tree && !streq(tree_reason, flat_reason)))
-        fprintf(stderr, "disagree on %.*s: %s / %s\n", (int)size, json,
-                tree ? "ok" : tree_reason, rc == 0 ? "ok" : flat_reason);
+        fprintf(stderr, "disagree on %.*s: %s / %s\n", (int)size, json, tree ? "ok" : tree_reason,
+                rc == 0 ? "ok" : flat_reason);
     assert((tree != NULL) == (rc == 0));
     if (!tree) {
         assert(streq(tree_reason, flat_reason));
@@ -456,8 +456,7 @@ s_agree(zchat_req_t *req, const char *json, size_t size)
         assert(zchat_msg_opt_string(tree, key, &s1) == zchat_req_opt_string(req, key, &s2));
         assert((!s1 && !s2) || streq(s1, s2));
         assert(zchat_msg_opt_int(tree, key, &n1) == zchat_req_opt_int(req, key, &n2) && n1 == n2);
-        assert(zchat_msg_opt_bool(tree, key, &b1) == zchat_req_opt_bool(req, key, &b2) &&
-               b1 == b2);
+        assert(zchat_msg_opt_bool(tree, key, &b1) == zchat_req_opt_bool(req, key, &b2) && b1 == b2);
     }
     zchat_msg_destroy(&tree);
 }
@@ -470,7 +469,8 @@ zchat_req_test(bool verbose)
     const char *frames[] = {
         "{}",
         " \r\n\t{\"type\":\"ping\"} \n",
-        "{\"type\":\"say\",\"room\":\"py\",\"text\":\"caf\xC3\xA9 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\","
+        "{\"type\":\"say\",\"room\":\"py\",\"text\":\"caf\xC3\xA9 \\\"q\\\" \\\\ \\/ "
+        "\\b\\f\\n\\r\\t\","
         "\"id\":\"s1\"}",
         "{\"s\":\"\\u00e9\\u20AC\\ud83d\\ude00\\u0041\\u0000x\"}",
         "{\"k\\u0065y\":1,\"key\":2}",  // the same name, escaped: a duplicate

@@ -260,7 +260,6 @@ s_scan_value(zchat_scan_t *scan, int depth)
     }
 }
 
-
 bool
 zchat_scan_frame(zchat_scan_t *scan, const char *data, size_t size)
 {
