@@ -8,10 +8,17 @@
 // A remembered retry id and the ack it got: a slot of a ring that is reused, oldest first, so
 // remembering an id allocates nothing once the ring and its buffers have grown
 typedef struct {
-    char id[ZCHAT_ID_MAX + 1];  // the key of the slot in acks; "" while unused
+    char id[ZCHAT_ID_MAX + 1];  // "" while unused
+    size_t hash;                // zchat_hash (id)
     char *ack;                  // owned; ack_max bytes
     size_t ack_max;
 } s_retry_t;
+
+// The ids of the ring are found through an open-addressing index of slot numbers + 1 (0: free),
+// with linear probing: one keyed hash per lookup, no allocation per id, 1 KiB per session. A
+// zhashx cost a hash per lookup, insert and delete, and a cache miss per item.
+#define S_INDEX_SIZE (2 * ZCHAT_IDS_REMEMBERED)  // a power of two, at most half full
+#define S_INDEX_MASK (S_INDEX_SIZE - 1)
 
 typedef struct {
     room_t *room;  // borrowed: the broker owns rooms and never destroys them while it runs
@@ -34,8 +41,8 @@ struct session {
     char status[8];  // "online" / "away"
     char *note;
     limiter_t limiter;
-    zhashx_t *acks;       // id -> s_retry_t * in retries; keys borrowed from the slots
     s_retry_t *retries;   // ZCHAT_IDS_REMEMBERED slots, made at the first remember
+    uint16_t *index;      // S_INDEX_SIZE entries, made with retries
     size_t retries_next;  // the slot to fill next: the oldest once the ring is full
 };
 
@@ -58,9 +65,6 @@ session_new(const char *user, bool observer, int64_t now_ms)
     snprintf(self->status, sizeof self->status, "online");
     self->note = strdup("");
     assert(self->note);
-    self->acks = zchat_hash_new();
-    zhashx_set_key_duplicator(self->acks, NULL);  // the key is the slot's id
-    zhashx_set_key_destructor(self->acks, NULL);
     return self;
 }
 
@@ -70,7 +74,7 @@ session_destroy(session_t **self_p)
     assert(self_p);
     if (*self_p) {
         session_t *self = *self_p;
-        zhashx_destroy(&self->acks);
+        free(self->index);
         for (size_t i = 0; self->retries && i < ZCHAT_IDS_REMEMBERED; i++)
             free(self->retries[i].ack);
         free(self->retries);
@@ -289,12 +293,46 @@ session_limiter(session_t *self)
     return &self->limiter;
 }
 
+// The index position of id (of hash), or of the free entry where it would go.
+static size_t
+s_index_find(const session_t *self, const char *id, size_t hash)
+{
+    size_t i = hash & S_INDEX_MASK;
+    while (self->index[i]) {
+        const s_retry_t *retry = &self->retries[self->index[i] - 1];
+        if (retry->hash == hash && streq(retry->id, id))
+            break;
+        i = (i + 1) & S_INDEX_MASK;
+    }
+    return i;
+}
+
+// Take the entry at i out of the index, moving back the entries after it that probed past it
+// (deletion without tombstones, Knuth 6.4 algorithm R).
+static void
+s_index_remove(session_t *self, size_t i)
+{
+    self->index[i] = 0;
+    for (size_t j = (i + 1) & S_INDEX_MASK; self->index[j]; j = (j + 1) & S_INDEX_MASK) {
+        size_t home = self->retries[self->index[j] - 1].hash & S_INDEX_MASK;
+        // j may move to i unless its home lies cyclically in (i, j]
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            self->index[i] = self->index[j];
+            self->index[j] = 0;
+            i = j;
+        }
+    }
+}
+
 const char *
 session_ack_for(const session_t *self, const char *id)
 {
     assert(self && id);
-    const s_retry_t *retry = zhashx_lookup(self->acks, id);
-    return retry ? retry->ack : NULL;
+    if (!self->retries)
+        return NULL;
+    size_t i = s_index_find(self, id, zchat_hash(id));
+    return self->index[i] ? self->retries[self->index[i] - 1].ack : NULL;
 }
 
 void
@@ -302,14 +340,18 @@ session_remember(session_t *self, const char *id, const char *ack)
 {
     assert(self && id && ack);
     assert(*id && strlen(id) <= ZCHAT_ID_MAX);  // a valid id: "" would mark a free slot
-    if (zhashx_lookup(self->acks, id))
-        return;  // already known: the first ack stands
-    if (!self->retries)
+    if (!self->retries) {
         self->retries = zmalloc(ZCHAT_IDS_REMEMBERED * sizeof(s_retry_t));
-    s_retry_t *retry = &self->retries[self->retries_next];
+        self->index = zmalloc(S_INDEX_SIZE * sizeof(uint16_t));
+    }
+    size_t hash = zchat_hash(id);
+    if (self->index[s_index_find(self, id, hash)])
+        return;  // already known: the first ack stands
+    size_t slot = self->retries_next;
+    s_retry_t *retry = &self->retries[slot];
     self->retries_next = (self->retries_next + 1) % ZCHAT_IDS_REMEMBERED;
-    if (*retry->id)
-        zhashx_delete(self->acks, retry->id);  // the oldest, forgotten
+    if (*retry->id)  // the oldest, forgotten
+        s_index_remove(self, s_index_find(self, retry->id, retry->hash));
     size_t size = strlen(ack) + 1;
     if (size > retry->ack_max) {
         retry->ack = realloc(retry->ack, size);
@@ -318,8 +360,8 @@ session_remember(session_t *self, const char *id, const char *ack)
     }
     memcpy(retry->ack, ack, size);
     memcpy(retry->id, id, strlen(id) + 1);  // fits: asserted above
-    int rc = zhashx_insert(self->acks, retry->id, retry);
-    assert(rc == 0);
+    retry->hash = hash;
+    self->index[s_index_find(self, id, hash)] = (uint16_t)(slot + 1);
 }
 
 void
@@ -374,6 +416,32 @@ session_test(bool verbose)
     assert(streq(session_ack_for(alice, "id265"), "{\"n\":265}"));
     session_remember(alice, "id265", "{\"changed\":1}");
     assert(streq(session_ack_for(alice, "id265"), "{\"n\":265}"));
+
+    // The index against a plain scan of what should be remembered: the last
+    // ZCHAT_IDS_REMEMBERED distinct ids, with repeats that change nothing
+    session_t *carol = session_new("Carol", false, 1000);
+    int window[ZCHAT_IDS_REMEMBERED];
+    size_t known = 0, next = 0;
+    uint32_t seed = 12345;
+    for (int round = 0; round < 20000; round++) {
+        seed = seed * 1103515245 + 12345;
+        int n = (int)(seed >> 16) % 700;  // ids repeat often, and the ring wraps many times
+        char key[16], ack[32];
+        snprintf(key, sizeof key, "r%d", n);
+        snprintf(ack, sizeof ack, "{\"r\":%d}", n);
+        bool in_window = false;
+        for (size_t w = 0; w < known; w++)
+            in_window = in_window || window[w] == n;
+        const char *got = session_ack_for(carol, key);
+        assert(in_window ? got && streq(got, ack) : !got);
+        session_remember(carol, key, ack);
+        if (!in_window) {
+            window[next] = n;
+            next = (next + 1) % ZCHAT_IDS_REMEMBERED;
+            known += known < ZCHAT_IDS_REMEMBERED;
+        }
+    }
+    session_destroy(&carol);
     session_destroy(&alice);
     session_destroy(&alice);
     assert(alice == NULL);

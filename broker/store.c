@@ -23,7 +23,7 @@
 #define S_SEQ_LIMIT      ((uint64_t)1 << S_SEQ_BITS)  // seqs are below this
 #define S_SEQ_MASK       (S_SEQ_LIMIT - 1)
 #define S_ROOM_LIMIT     ((int64_t)1 << 22)  // room ids are below this: events.id stays positive
-#define S_TRIM_DIVISOR   8     // a trim waits for keep / S_TRIM_DIVISOR events to delete
+#define S_TRIM_DIVISOR   8    // a trim waits for keep / S_TRIM_DIVISOR events to delete
 #define S_TRIM_MAX       128  // (at least 1, at most this): one DELETE per chunk of appends
 
 // What the store knows of a room, so that a turn needs no query of the rooms table
