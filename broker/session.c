@@ -420,7 +420,7 @@ session_test(bool verbose)
     // The index against a plain scan of what should be remembered: the last
     // ZCHAT_IDS_REMEMBERED distinct ids, with repeats that change nothing
     session_t *carol = session_new("Carol", false, 1000);
-    int window[ZCHAT_IDS_REMEMBERED];
+    int window[ZCHAT_IDS_REMEMBERED] = {0};
     size_t known = 0, next = 0;
     uint32_t seed = 12345;
     for (int round = 0; round < 20000; round++) {
