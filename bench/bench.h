@@ -26,16 +26,21 @@ typedef enum {
     BENCH_W1_LOST,
     BENCH_W1_DROPS,
     BENCH_W1_REPAIRED,
+    BENCH_W1_SERVER_CPU,
+    BENCH_W1_LOAD_CPU,
     BENCH_W2_RATE,
     BENCH_W2_LOST,
     BENCH_W2_DROPS,
     BENCH_W2_REPAIRED,
+    BENCH_W2_SERVER_CPU,
+    BENCH_W2_LOAD_CPU,
     BENCH_W3_P50,
     BENCH_W3_P99,
     BENCH_W3_P999,
     BENCH_W3_MAX,
     BENCH_W3_LOST,
     BENCH_W3_DROPS,
+    BENCH_W3_SERVER_CPU,
     BENCH_W4_KIB,
     BENCH_W5_ACCEPTED,
     BENCH_W5_SETUP_MS,
@@ -110,6 +115,12 @@ const char *server_feed(const server_t *self);
 
 // The child's resident set (VmRSS of /proc/PID/status) in KiB, or -1.
 long server_rss_kib(const server_t *self);
+
+// CPU time the child has used so far, all its threads, user and system, in µs; -1 if unknown.
+int64_t server_cpu_usecs(const server_t *self);
+
+// CPU time this process (the load generator) has used so far, as above.
+int64_t bench_cpu_usecs(void);
 
 // The child's pid, for perf or gdb.
 pid_t server_pid(const server_t *self);

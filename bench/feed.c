@@ -632,6 +632,22 @@ s_delivered(const s_feed_t *self)
     return delivered;
 }
 
+// CPU time per measured say since the flood began, of the server (all its threads) and of this
+// load generator: what each message costs, whatever the scheduler made of the 2 cores.
+static void
+s_cpu_per_say(const s_feed_t *self, const server_t *server, int64_t server_start,
+              int64_t load_start, double *server_cpu, double *load_cpu)
+{
+    int64_t server_now = server_cpu_usecs(server), load_now = bench_cpu_usecs();
+    *server_cpu = server_start >= 0 && server_now >= 0 && self->total > 0
+                      ? (double)(server_now - server_start) / self->total
+                      : NAN;
+    if (load_cpu)
+        *load_cpu = load_start >= 0 && load_now >= 0 && self->total > 0
+                        ? (double)(load_now - load_start) / self->total
+                        : NAN;
+}
+
 // W1 and W2: windowed senders, as fast as replies come back.
 static int
 s_throughput(const bench_options_t *options, const server_t *server, bench_system_t system,
@@ -645,6 +661,7 @@ s_throughput(const bench_options_t *options, const server_t *server, bench_syste
         return -1;
     self->measuring = self->flooding = true;
     self->t_feed = bench_usecs();
+    int64_t server_cpu = server_cpu_usecs(server), load_cpu = bench_cpu_usecs();
     // Bounded in time too: 30 s plus 1 s per 2,000 messages
     int64_t deadline = zclock_mono() + 30000 + self->total / 2;
     bool senders_done = false;
@@ -665,6 +682,8 @@ s_throughput(const bench_options_t *options, const server_t *server, bench_syste
     if (!senders_done)
         bench_note("the senders did not finish within the time limit");
     int64_t delivered = s_delivered(self);
+    s_cpu_per_say(self, server, server_cpu, load_cpu, &figures[first_figure + 4],
+                  &figures[first_figure + 5]);
     self->final_seq = self->ack_seq;
     s_repair(self);
     s_results(self, delivered, &figures[first_figure], &figures[first_figure + 1],
@@ -792,6 +811,7 @@ feed_latency(const bench_options_t *options, const server_t *server, bench_syste
     self->measuring = self->flooding = true;
     self->t0 = pacer.start;
     self->t_feed = bench_usecs();
+    int64_t server_cpu = server_cpu_usecs(server);
     zactor_t *actor = zactor_new(s_pacer, &pacer);
     assert(actor);
     // The pacer's pipe takes the sender's place among the poll items
@@ -830,6 +850,7 @@ feed_latency(const bench_options_t *options, const server_t *server, bench_syste
         bench_note("W3 %s: %d sent, %d replies, the latest send %" PRId64 " µs behind schedule",
                    system == BENCH_BROKER ? "broker" : "relay", pacer.sent, pacer.replies,
                    pacer.late_us);
+    s_cpu_per_say(self, server, server_cpu, -1, &figures[BENCH_W3_SERVER_CPU], NULL);
     self->final_seq = pacer.ack_seq;
     s_repair(self);
     bench_sort(self->latency, self->latency_size);

@@ -3,6 +3,7 @@
 // Both print one ready line with their endpoints on stdout; both stop on SIGTERM. A separate
 // process for the relay too, so both systems pay the same for crossing process boundaries.
 #include "bench.h"
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -215,6 +216,47 @@ server_rss_kib(const server_t *self)
         }
     fclose(file);
     return kib;
+}
+
+int64_t
+server_cpu_usecs(const server_t *self)
+{
+    assert(self);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)self->pid);
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return -1;
+    char line[1024];
+    bool ok = fgets(line, sizeof line, file) != NULL;
+    fclose(file);
+    // pid (comm) state ppid ...: utime and stime are fields 14 and 15, counted after the
+    // last ')' since comm may hold anything
+    char *p = ok ? strrchr(line, ')') : NULL;
+    if (!p)
+        return -1;
+    unsigned long long ticks[2] = {0, 0};
+    int field = 2;
+    for (char *token = strtok(p + 1, " "); token; token = strtok(NULL, " ")) {
+        field++;
+        if (field == 14 || field == 15)
+            ticks[field - 14] = strtoull(token, NULL, 10);
+        if (field == 15)
+            break;
+    }
+    if (field != 15)
+        return -1;
+    return (int64_t)((ticks[0] + ticks[1]) * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+int64_t
+bench_cpu_usecs(void)
+{
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) == -1)
+        return -1;
+    return (int64_t)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
+           usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
 }
 
 pid_t
