@@ -18,18 +18,20 @@
 #include "zchat_req.h"
 #include "zchat_text.h"
 
-#define BROKER_HISTORY_BYTES 262144  // of events in one history reply: a queued reply is bounded
-#define BROKER_BATCH         256     // requests per loop turn, then commit and send
-#define BROKER_ROUTER_HWM    1000    // replies queued per client before it counts as slow
-#define BROKER_PUB_HWM       10000   // feed messages queued per subscriber before PUB drops
-#define BROKER_LINGER_MS     1000    // at shutdown, time for the last events to leave
+#define BROKER_HISTORY_BYTES 262144     // of events in one history reply: a queued reply is bounded
+#define BROKER_BATCH         256        // requests per loop turn, then commit and send
+#define BROKER_ROUTER_HWM    1000       // replies queued per client before it counts as slow
+#define BROKER_PUB_HWM       10000      // feed messages queued per subscriber before PUB drops
+#define BROKER_LINGER_MS     1000       // at shutdown, time for the last events to leave
+#define BROKER_OUT_KEEP      (4 << 20)  // bytes of a turn's event buffer kept for the next turn
 
 // A reply or event waiting for the turn's commit.
 typedef struct {
     const char *topic;   // an event: its room's feed topic (borrowed: rooms outlive turns)
     byte identity[255];  // a reply: the routing id it goes to (libzmq's longest)
     size_t identity_size;
-    size_t json;  // offset of its text in the turn's out
+    size_t json;  // offset of its text in the turn's out, unless owned
+    char *owned;  // or its text, malloc'd (a reply built as a tree): freed once sent
     size_t size;
 } s_out_t;
 
@@ -75,11 +77,11 @@ typedef zchat_err_t handler_fn(broker_t *self, session_t *session, zchat_req_t *
 // --- Output ---
 
 // Queue an event for the feed (topic) or a reply for a routing id: the text of json_size bytes
-// at offset json in self->out. The outbox and out are reused turn after turn: queueing
-// allocates nothing once they have grown.
+// at offset json in self->out, or owned (taken) if not NULL. The outbox and out are reused
+// turn after turn: queueing what is written into out allocates nothing once they have grown.
 static void
 s_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
-        size_t json_size)
+        char *owned, size_t json_size)
 {
     if (self->outbox_size == self->outbox_max) {
         self->outbox_max = self->outbox_max ? self->outbox_max * 2 : 64;
@@ -93,7 +95,21 @@ s_queue(broker_t *self, const char *topic, const byte *identity, size_t size, si
         memcpy(out->identity, identity, size);
     out->identity_size = size;
     out->json = json;
+    out->owned = owned;
     out->size = json_size;
+}
+
+// Forget what the turn queued; keep the buffers, unless a turn of big replies grew them.
+static void
+s_outbox_clear(broker_t *self)
+{
+    for (size_t i = 0; i < self->outbox_size; i++)
+        free(self->outbox[i].owned);
+    self->outbox_size = 0;
+    if (self->out.max > BROKER_OUT_KEEP)
+        zchat_json_free(&self->out);
+    else
+        zchat_json_reset(&self->out);
 }
 
 // Send one message to a routing id now, never blocking. Returns 0, or -1 if the peer is gone
@@ -132,15 +148,14 @@ s_end_turn(broker_t *self)
         zsys_error("the database cannot be written: stopping, so that no seq is ever reused "
                    "(%zu replies and events not sent)",
                    self->outbox_size);
-        self->outbox_size = 0;
-        zchat_json_reset(&self->out);
+        s_outbox_clear(self);
         self->store_failed = true;
         return -1;
     }
     void *pub = zsock_resolve(self->pub);
     for (size_t i = 0; i < self->outbox_size; i++) {
         s_out_t *out = &self->outbox[i];
-        const char *json = self->out.data + out->json;
+        const char *json = out->owned ? out->owned : self->out.data + out->json;
         if (out->topic) {
             // PUB never blocks: past its high-water mark it drops, and seq repairs that
             zmq_send(pub, out->topic, strlen(out->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -149,12 +164,12 @@ s_end_turn(broker_t *self)
             s_send_to(self, out->identity, out->identity_size, json, out->size);
         }
     }
-    self->outbox_size = 0;
-    zchat_json_reset(&self->out);
+    s_outbox_clear(self);
     return 0;
 }
 
-// Queue a reply to the current request, with its id; destroys *reply_p.
+// Queue a reply to the current request, with its id; destroys *reply_p. Its text is queued as
+// it is: a history reply may be 256 KiB, not worth a copy nor a place in the event buffer.
 static void
 s_reply(broker_t *self, zchat_msg_t **reply_p)
 {
@@ -163,10 +178,7 @@ s_reply(broker_t *self, zchat_msg_t **reply_p)
         zchat_msg_set_string(*reply_p, "id", self->request_id);
     char *json = zchat_msg_encode(*reply_p);
     zchat_msg_destroy(reply_p);
-    size_t size = strlen(json);
-    s_queue(self, NULL, self->identity, self->identity_size,
-            zchat_json_append(&self->out, json, size), size);
-    free(json);
+    s_queue(self, NULL, self->identity, self->identity_size, 0, json, strlen(json));
 }
 
 // Queue the ack of a say (with the seq of its event) or a msg (room NULL), and remember it for
@@ -181,7 +193,7 @@ s_ack(broker_t *self, session_t *session, room_t *room)
     zchat_json_string(&self->out, "id", self->request_id);
     size_t size;
     size_t offset = zchat_json_close(&self->out, &size);
-    s_queue(self, NULL, self->identity, self->identity_size, offset, size);
+    s_queue(self, NULL, self->identity, self->identity_size, offset, NULL, size);
     session_remember(session, self->request_id, self->out.data + offset);
 }
 
@@ -229,10 +241,11 @@ s_publish(broker_t *self, room_t *room)
 {
     size_t size;
     size_t offset = zchat_json_close(&self->out, &size);
-    if (store_append(self->store, room_name(room), room_last_seq(room), self->out.data + offset) ==
-        -1)
+    // After a failed append the turn is lost whole: nothing more of it is stored
+    if (self->store_failed || store_append(self->store, room_name(room), room_last_seq(room),
+                                           self->out.data + offset) == -1)
         self->store_failed = true;
-    s_queue(self, room_topic(room), NULL, 0, offset, size);
+    s_queue(self, room_topic(room), NULL, 0, offset, NULL, size);
 }
 
 static void
@@ -598,6 +611,11 @@ s_handle_join(broker_t *self, session_t *session, zchat_req_t *request)
     if (session_rooms(session) >= ZCHAT_ROOMS_MAX)
         return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
                       "You are in %d rooms, the most allowed: leave one first.", ZCHAT_ROOMS_MAX);
+    // Extension: the broker's own cap (lobby, made at the first hello, is never refused)
+    if (!room && !streq(name, "lobby") && (long)zhashx_size(self->rooms) >= self->options.max_rooms)
+        return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
+                      "This server holds %ld rooms, its most: join a room that exists.",
+                      self->options.max_rooms);
     room = s_room_require(self, name);
     session_add_room(session, room);
     s_enter(self, session, session_rooms(session) - 1);
@@ -1015,7 +1033,7 @@ s_handle(broker_t *self, session_t *session, zchat_req_t *request)
         if (ack) {
             size_t size = strlen(ack);
             s_queue(self, NULL, self->identity, self->identity_size,
-                    zchat_json_append(&self->out, ack, size), size);
+                    zchat_json_append(&self->out, ack, size), NULL, size);
             return ZCHAT_OK;
         }
     }
@@ -1325,6 +1343,7 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->rooms);
         zhashx_destroy(&self->guests);
         zchat_req_destroy(&self->request);
+        s_outbox_clear(self);
         free(self->outbox);
         zchat_json_free(&self->out);
         zstr_free(&self->endpoint);

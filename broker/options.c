@@ -22,6 +22,8 @@ static const char *s_usage =
     "      --rate N             requests per second per session, 0 for no limit (default 20)\n"
     "      --burst N            requests allowed in a burst (default 40)\n"
     "      --history N          events kept per room (default 10000)\n"
+    "      --max-rooms N        rooms the broker holds at most; a join that would make one\n"
+    "                           more is refused (default 100000, at most 4000000)\n"
     "      --curve              encrypt both sockets (CurveZMQ); the public key is printed\n"
     "      --keys DIR           the broker's certificate, made on first use (default:\n"
     "                           zchat-keys beside the database)\n"
@@ -50,6 +52,7 @@ enum {
     OPT_RATE,
     OPT_BURST,
     OPT_HISTORY,
+    OPT_MAX_ROOMS,
     OPT_HELP,
     OPT_VERSION,
     OPT_CURVE,
@@ -69,6 +72,7 @@ static const struct option s_options[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"burst", required_argument, NULL, OPT_BURST},
     {"history", required_argument, NULL, OPT_HISTORY},
+    {"max-rooms", required_argument, NULL, OPT_MAX_ROOMS},
     {"curve", no_argument, NULL, OPT_CURVE},
     {"keys", required_argument, NULL, OPT_KEYS},
     {"clients", required_argument, NULL, OPT_CLIENTS},
@@ -188,7 +192,8 @@ options_parse(options_t *self, int argc, char **argv)
                         .heartbeat_ms = ZCHAT_DEFAULT_HEARTBEAT,
                         .rate = 20,
                         .burst = 40,
-                        .history = 10000};
+                        .history = 10000,
+                        .max_rooms = OPTIONS_MAX_ROOMS_DEFAULT};
     snprintf(self->host, sizeof self->host, "%s", ZCHAT_DEFAULT_HOST);
     snprintf(self->db, sizeof self->db, "zchat.db");
 
@@ -237,6 +242,11 @@ options_parse(options_t *self, int argc, char **argv)
             if (zchat_arg_number(optarg, 0, 1000000000, &n))
                 return s_bad("--history", optarg, "a count of events, 0-1000000000");
             self->history = n;
+            break;
+        case OPT_MAX_ROOMS:
+            if (zchat_arg_number(optarg, 1, OPTIONS_MAX_ROOMS_LIMIT, &n))
+                return s_bad("--max-rooms", optarg, "a count of rooms, 1-4000000");
+            self->max_rooms = n;
             break;
         case OPT_CURVE:
             self->curve = true;
@@ -304,6 +314,9 @@ options_test(bool verbose)
     assert(options.feed_port == 12346 && streq(options.db, "zchat.db"));
     assert(options.heartbeat_ms == 5000 && options.rate == 20 && options.burst == 40);
     assert(options.history == 10000 && !options.verbose);
+    assert(options.max_rooms == OPTIONS_MAX_ROOMS_DEFAULT);
+    char *rooms[] = {"zchat-broker", "--max-rooms", "3", NULL};
+    assert(options_parse(&options, 3, rooms) == -1 && options.max_rooms == 3);
 
     char *full[] = {
         "zchat-broker", "-H", "::1",     "--port=0", "--db",      ":memory:", "--heartbeat", "200",
@@ -331,6 +344,10 @@ options_test(bool verbose)
     assert(options_parse(&options, 5, no_curve) == 2);  // passwords in clear text: refused
     char *bad_mode[] = {"zchat-broker", "--accounts", "maybe", NULL};
     assert(options_parse(&options, 3, bad_mode) == 2);
+    char *no_rooms[] = {"zchat-broker", "--max-rooms", "0", NULL};
+    assert(options_parse(&options, 3, no_rooms) == 2);
+    char *too_many[] = {"zchat-broker", "--max-rooms", "4000001", NULL};
+    assert(options_parse(&options, 3, too_many) == 2);
     char *lonely[] = {"zchat-broker", "--open-registration", NULL};
     assert(options_parse(&options, 2, lonely) == 2);
     char *clients[] = {"zchat-broker", "--clients", "certs", NULL};

@@ -21,6 +21,12 @@ typedef enum {
     OPTIONS_USER_PASSWD,  // user passwd NAME
 } options_command_t;
 
+// Rooms are never forgotten while the broker runs, and each one takes memory and a row: the
+// cap keeps a client that joins name after name from growing the broker without bound. The
+// limit stays under the store's (2^22 - 1 room ids).
+#define OPTIONS_MAX_ROOMS_DEFAULT 100000
+#define OPTIONS_MAX_ROOMS_LIMIT   4000000
+
 typedef struct {
     char host[256];           // bind address
     int port;                 // commands (ROUTER); 0: any free port
@@ -30,7 +36,8 @@ typedef struct {
     int heartbeat_ms;
     double rate;  // requests/s per session; 0: no limit
     double burst;
-    long history;  // events kept per room
+    long history;    // events kept per room
+    long max_rooms;  // rooms held at most (lobby always exists)
     bool verbose;
     bool curve;                     // --curve: both sockets use CURVE
     char keys[4096];                // --keys: the broker's certificate (with --curve; defaulted)

@@ -44,6 +44,7 @@ struct store {
     zactor_t *checkpointer;  // NULL for :memory:
     size_t keep;             // events kept per room
     bool in_transaction;
+    bool turn_failed;     // an append failed: the rest of the turn fails too, up to the commit
     zhashx_t *rooms;      // name -> s_room_t * (owned), every room in the database
     s_room_t **touched;   // rooms appended to in this transaction, borrowed from rooms
     size_t touched_size;  // and how many there are
@@ -425,6 +426,7 @@ s_rollback(store_t *self)
     }
     self->touched_size = 0;
     self->in_transaction = false;
+    self->turn_failed = true;
 }
 
 // Store a room the first append to it names, in the current transaction. Returns NULL if
@@ -454,9 +456,13 @@ int
 store_append(store_t *self, const char *room, uint64_t seq, const char *json)
 {
     assert(self && room && json);
+    if (self->turn_failed)
+        return -1;  // a later event must not be stored when an earlier one of its turn was not
     if (!self->in_transaction) {
-        if (s_step(self->begin) == -1)
+        if (s_step(self->begin) == -1) {
+            self->turn_failed = true;
             return -1;
+        }
         self->in_transaction = true;
     }
     if (seq >= S_SEQ_LIMIT) {
@@ -524,6 +530,10 @@ int
 store_commit(store_t *self)
 {
     assert(self);
+    if (self->turn_failed) {
+        self->turn_failed = false;  // the next turn starts afresh
+        return -1;
+    }
     if (!self->in_transaction)
         return 0;
     int rc = 0;
@@ -534,6 +544,7 @@ store_commit(store_t *self)
     if (rc == -1) {
         zsys_error("store: commit failed: %s", sqlite3_errmsg(self->db));
         s_rollback(self);
+        self->turn_failed = false;  // this commit ends the turn, and says it failed
         return -1;
     }
     for (size_t i = 0; i < self->touched_size; i++) {
@@ -651,8 +662,8 @@ store_user_add(store_t *self, const char *name, const char *hash, int64_t create
 {
     assert(self && name && hash);
     char fold[ZCHAT_NAME_MAX + 1];
-    if (s_fold(name, fold) == -1)
-        return -1;
+    if (self->turn_failed || s_fold(name, fold) == -1)
+        return -1;  // a failed turn stores nothing more
     sqlite3_bind_text(self->user_add, 1, fold, -1, SQLITE_STATIC);
     sqlite3_bind_text(self->user_add, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(self->user_add, 3, hash, -1, SQLITE_STATIC);
@@ -837,9 +848,11 @@ s_test_limits(void)
     assert(store_history(store, "top", UINT64_MAX, 10, s_collect, out) == 0);
     assert(store_append(store, "lobby", 2, "{}") == 0);
     assert(store_append(store, "next", S_SEQ_LIMIT, "{}") == -1);  // rolls back lobby 2 too
+    assert(store_commit(store) == -1);
     assert(s_last_seq(store, "lobby") == 1 && s_last_seq(store, "next") == 0);
     store->next_id = S_ROOM_LIMIT;  // as if every room id were taken
     assert(store_append(store, "next", 1, "{}") == -1);
+    assert(store_commit(store) == -1);
     assert(store_append(store, "lobby", 2, "{}") == 0);  // a known room needs no new id
     assert(store_commit(store) == 0);
     assert(s_last_seq(store, "lobby") == 2);
@@ -861,6 +874,8 @@ s_test_rollback(void)
     char out[512] = "";
     assert(store_history(store, "fresh", 0, 10, s_collect, out) == 2);
     assert(store_append(store, "lobby", 1, "{}") == -1);  // stored already: all rolled back
+    assert(store_append(store, "fresh", 3, "{}") == -1);  // and the rest of the turn with it
+    assert(store_commit(store) == -1);
     s_find_t find = {"fresh", 0, 0, false};
     assert(store_rooms(store, s_find_room, &find) == 0);
     assert(!find.found && find.rooms == 1 && s_last_seq(store, "lobby") == 1);
@@ -1012,6 +1027,7 @@ s_test_migrate(void)
     assert(store_user_hash(store, "ALICE", &hash) == 0 && hash && streq(hash, "$hash"));
     zstr_free(&hash);
     assert(store_append(store, "lobby", 12, "{}") == -1);  // no seq is stored twice
+    assert(store_commit(store) == -1);
     s_append_range(store, "quiet", 8, 8, 1);
     s_append_range(store, "lobby", 13, 13, 1);
     s_append_range(store, "new", 1, 1, 1);
@@ -1079,7 +1095,12 @@ store_test(bool verbose)
     assert(store_rooms(store, s_count_room, &total) == 0);
     assert(total == 6);                                   // lobby 5 + py 1
     assert(store_append(store, "lobby", 5, "{}") == -1);  // a seq is never stored twice
-    assert(store_commit(store) == 0);
+    // The rest of that turn fails too, its commit says so, and the next turn starts afresh
+    assert(store_append(store, "py", 2, "{}") == -1);
+    assert(store_commit(store) == -1);
+    out[0] = 0;
+    assert(store_history(store, "py", 0, 100, s_collect, out) == 1 && streq(out, "1={};"));
+    assert(store_append(store, "py", 2, "{}") == 0 && store_commit(store) == 0);
     store_destroy(&store);
     store_destroy(&store);
     assert(store == NULL);
@@ -1099,6 +1120,7 @@ store_test(bool verbose)
             committed = seq;
     }
     assert(rc == -1);
+    store_commit(store);               // the failed turn's end, if an append failed
     assert(store_commit(store) == 0);  // nothing pending any more: a later turn can go on
     assert(s_last_seq(store, "full") == committed);  // as the database has it
     store_destroy(&store);

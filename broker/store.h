@@ -23,7 +23,9 @@ int store_rooms(store_t *self, store_room_fn *fn, void *arg);
 
 // Add a room event (encoded JSON) to the current transaction, begun on demand. The room's last
 // seq becomes seq. A seq is below 2^40, and a database holds at most 2^22 - 1 rooms. Returns 0,
-// or -1 on a database error or past those limits: the whole transaction is then rolled back.
+// or -1 on a database error or past those limits: the whole transaction is then rolled back,
+// and every append up to the next store_commit fails too, and so does that commit, so that a
+// turn is stored whole or not at all.
 int store_append(store_t *self, const char *room, uint64_t seq, const char *json);
 
 // Commit the current transaction, if any, trimming each room it touched to the kept events (in

@@ -86,7 +86,7 @@ zchat_msg_decode(const char *data, size_t size, const char **reason)
     const char *dummy;
     if (!reason)
         reason = &dummy;
-    zchat_scan_t scan = {0};
+    zchat_scan_t scan = {.keep_notes = true};
     bool ok = zchat_scan_frame(&scan, data, size);
     cJSON *root = ok ? cJSON_ParseWithLength(data, size) : NULL;
     if (ok && !root) {

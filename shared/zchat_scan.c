@@ -8,6 +8,8 @@ static bool s_scan_value(zchat_scan_t *scan, int depth);
 static void
 s_note(zchat_scan_t *scan, size_t length, bool is_number)
 {
+    if (!scan->keep_notes)
+        return;
     if (scan->notes_size == scan->notes_max) {
         scan->notes_max = scan->notes_max ? scan->notes_max * 2 : 8;
         scan->notes = realloc(scan->notes, scan->notes_max * sizeof(zchat_scan_note_t));

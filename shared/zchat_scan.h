@@ -31,7 +31,8 @@ typedef void zchat_scan_member_fn(void *arg, const zchat_scan_member_t *member);
 typedef struct {
     const char *pos;
     const char *end;
-    size_t values;  // string and number values seen so far
+    size_t values;    // string and number values seen so far
+    bool keep_notes;  // record notes (a tree decoder needs them; they allocate)
     zchat_scan_note_t *notes;
     size_t notes_size;
     size_t notes_max;
@@ -42,8 +43,8 @@ typedef struct {
 } zchat_scan_t;
 
 // Scan one frame of size bytes (not NUL-terminated) that must hold exactly one JSON object.
-// Set scan->on_member and scan->arg first, or zero the struct. Returns true, or false with
-// scan->error a static sentence saying what is wrong. Call zchat_scan_end after either.
+// Set scan->keep_notes, scan->on_member and scan->arg first, or zero the struct. Returns true, or
+// false with scan->error a static sentence saying what is wrong. Call zchat_scan_end after either.
 bool zchat_scan_frame(zchat_scan_t *scan, const char *data, size_t size);
 
 // Free what the scan allocated (its notes).

@@ -641,6 +641,30 @@ test_err_too_many_rooms(void)
     hclient_join(alice, "one-too-many");
 }
 
+// --max-rooms: a join that would make one room more is refused and changes nothing; rooms that
+// exist, and lobby, stay open to everyone.
+void
+test_err_max_rooms(void)
+{
+    hbroker_t *broker = hbroker_start("--rate", "0", "--max-rooms", "3", NULL);
+    hclient_t *alice = hclient_login(broker, "alice");  // lobby: 1
+    hclient_join(alice, "a");
+    hclient_join(alice, "b");
+    hclient_send(alice, "{\"type\":\"join\",\"room\":\"c\",\"id\":\"j\"}");
+    cJSON *error = hclient_expect_error_id(alice, "too_many_rooms", "join", "j");
+    const char *message = jstr(error, "message");
+    CHECK(strstr(message, "server") && strstr(message, "3"), "message: %s", message);
+    hclient_send(alice, "{\"type\":\"rooms\"}");
+    cJSON *rooms = jarr(hclient_expect(alice, "rooms"), "rooms");
+    CHECK(cJSON_GetArraySize(rooms) == 3, "rooms: %s", harness_json_text(rooms));
+    hclient_t *bob = hclient_login(broker, "bob");
+    hclient_join(bob, "b");
+    hclient_send(bob, "{\"type\":\"join\",\"room\":\"d\"}");
+    hclient_expect_error(bob, "too_many_rooms", "join");
+    hclient_send(bob, "{\"type\":\"say\",\"room\":\"b\",\"text\":\"still here\",\"id\":\"s\"}");
+    hclient_expect(bob, "ack");
+}
+
 void
 test_err_ordering(void)
 {
