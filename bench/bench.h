@@ -20,6 +20,9 @@
 // The relay's answer to every other frame, so a sender windows on replies the same way.
 #define BENCH_ACK "{\"type\":\"ack\"}"
 
+// W5: the server's connections for the workers' shared feeds, at most (one per room and worker).
+#define BENCH_FEEDS_MAX 1000
+
 // The figures of the table, in print order.
 typedef enum {
     BENCH_W1_RATE,

@@ -1,11 +1,14 @@
 // scale.c - many sessions at once: W4 memory, W5 scale
 //
-// Each session is what a real client holds: a DEALER and a SUB, subscribed to its room's topic
-// ("room/r<i % SCALE_ROOMS>/"), then hello and join of that room. A session costs this side 4
-// file descriptors (2 sockets, each an eventfd and a TCP connection), so the sessions are
-// spread over worker processes (`zchat-bench --scale-worker ...`) of at most SCALE_PER_WORKER
-// sessions each, whatever the open-file limit. The bench drives the workers with one-line
-// commands on their stdin and reads one-line reports on their stdout.
+// W4: each session is what a real client holds: a DEALER and a SUB, subscribed to its room's
+// topic ("room/r<i % SCALE_ROOMS>/"), then hello and join of that room. W5: each session has
+// its DEALER, and a worker holds one SUB per room, for all its sessions in that room (as a
+// gateway multiplexing its users would): the server then holds about 1 connection per session,
+// not 2, and 10,000 sessions fit under an open-file limit of 20,000. A session costs this side
+// up to 4 file descriptors (2 sockets, each an eventfd and a TCP connection), so the sessions
+// are spread over worker processes (`zchat-bench --scale-worker ...`) of at most
+// SCALE_PER_WORKER sessions each, whatever the open-file limit. The bench drives the workers with
+// one-line commands on their stdin and reads one-line reports on their stdout.
 //
 // In a worker, sessions are set up SCALE_PENDING at a time (the listen backlog is small), and
 // every live session pings on a fixed period from the moment it is live, so none falls silent
@@ -35,7 +38,7 @@ typedef enum { S_HELLO, S_JOIN, S_LIVE, S_FAILED } s_state_t;
 typedef struct {
     zsock_t *dealer;
     void *dealer_h;
-    zsock_t *sub;
+    zsock_t *sub;  // its own feed (W4), or NULL: the worker's feed of its room (W5)
     s_state_t state;
     int64_t ping_sent;   // µs; 0: no ping in flight
     bool ping_measured;  // the ping in flight was sent while measuring
@@ -51,8 +54,10 @@ typedef struct {
 typedef struct {
     const char *commands;  // endpoints
     const char *feed;
-    bool relay;  // its pong names no room
-    int first;   // number of the first session (names, rooms)
+    bool relay;                   // its pong names no room
+    bool shared_feeds;            // one SUB per room for all sessions (W5)
+    zsock_t *feeds[SCALE_ROOMS];  // with shared_feeds: made at the room's first session
+    int first;                    // number of the first session (names, rooms)
     s_session_t *sessions;
     int size;     // sessions to set up
     int created;  // sessions made so far
@@ -167,15 +172,20 @@ static void
 s_create(s_scale_t *self, int index)
 {
     s_session_t *session = &self->sessions[index];
-    session->sub = zsock_new(ZMQ_SUB);
-    session->dealer = zsock_new(ZMQ_DEALER);
-    assert(session->sub && session->dealer);
-    zsock_set_linger(session->sub, 0);
-    zsock_set_linger(session->dealer, 0);
+    int room = (self->first + index) % SCALE_ROOMS;
+    zsock_t **feed = self->shared_feeds ? &self->feeds[room] : &session->sub;
     char text[96];
-    snprintf(text, sizeof text, "room/r%d/", (self->first + index) % SCALE_ROOMS);
-    zsock_set_subscribe(session->sub, text);
-    zsock_connect(session->sub, "%s", self->feed);
+    if (!*feed) {
+        *feed = zsock_new(ZMQ_SUB);
+        assert(*feed);
+        zsock_set_linger(*feed, 0);
+        snprintf(text, sizeof text, "room/r%d/", room);
+        zsock_set_subscribe(*feed, text);
+        zsock_connect(*feed, "%s", self->feed);
+    }
+    session->dealer = zsock_new(ZMQ_DEALER);
+    assert(session->dealer);
+    zsock_set_linger(session->dealer, 0);
     zsock_connect(session->dealer, "%s", self->commands);
     session->dealer_h = zsock_resolve(session->dealer);
     struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)index};
@@ -301,30 +311,42 @@ s_measure(s_scale_t *self, int measure_ms)
         s_turn(self);
 }
 
-// Count the timeout leaves waiting on the feeds: each is an expiry the broker announced.
+// The timeout leaves waiting on a feed: each is an expiry the broker announced.
 static int
-s_timeouts(s_scale_t *self)
+s_feed_timeouts(zsock_t *sub)
 {
     int timeouts = 0;
-    for (int i = 0; i < self->created; i++) {
-        zsock_t *sub = self->sessions[i].sub;
-        char *topic, *event;
-        while ((zsock_events(sub) & ZMQ_POLLIN) && zstr_recvx(sub, &topic, &event, NULL) == 2) {
-            timeouts += strstr(event, "\"reason\":\"timeout\"") != NULL;
-            zstr_free(&topic);
-            zstr_free(&event);
-        }
+    char *topic, *event;
+    while (sub && (zsock_events(sub) & ZMQ_POLLIN) && zstr_recvx(sub, &topic, &event, NULL) == 2) {
+        timeouts += strstr(event, "\"reason\":\"timeout\"") != NULL;
+        zstr_free(&topic);
+        zstr_free(&event);
     }
     return timeouts;
 }
 
+// Count the timeout leaves waiting on the feeds. A shared feed carries those of the worker's
+// sessions in its room, each once.
+static int
+s_timeouts(s_scale_t *self)
+{
+    int timeouts = 0;
+    for (int i = 0; i < self->created; i++)
+        timeouts += s_feed_timeouts(self->sessions[i].sub);
+    for (int room = 0; room < SCALE_ROOMS; room++)
+        timeouts += s_feed_timeouts(self->feeds[room]);
+    return timeouts;
+}
+
 static s_scale_t *
-s_scale_new(const char *commands, const char *feed, bool relay, int first, int size, int ping_ms)
+s_scale_new(const char *commands, const char *feed, bool relay, bool shared_feeds, int first,
+            int size, int ping_ms)
 {
     s_scale_t *self = zmalloc(sizeof(s_scale_t));
     self->commands = commands;
     self->feed = feed;
     self->relay = relay;
+    self->shared_feeds = shared_feeds;
     self->first = first;
     self->size = size;
     self->sessions = zmalloc((size_t)size * sizeof(s_session_t));
@@ -344,6 +366,8 @@ s_scale_destroy(s_scale_t **self_p)
 {
     s_scale_t *self = *self_p;
     // In creation order: CZMQ finds each socket at the head of its list
+    for (int room = 0; room < SCALE_ROOMS; room++)
+        zsock_destroy(&self->feeds[room]);
     for (int i = 0; i < self->created; i++) {
         zsock_destroy(&self->sessions[i].sub);
         zsock_destroy(&self->sessions[i].dealer);
@@ -357,6 +381,7 @@ s_scale_destroy(s_scale_t **self_p)
 }
 
 // zchat-bench --scale-worker COMMANDS FEED broker|relay FIRST COUNT PING_MS MEASURE_MS RTT_FILE
+//                            own|shared
 //
 // Sets up COUNT sessions numbered from FIRST and says "ready LIVE FAILED" (after a time limit,
 // with what it has), pinging all the while. Then, on "measure": measures for MEASURE_MS,
@@ -365,7 +390,7 @@ s_scale_destroy(s_scale_t **self_p)
 int
 scale_worker_main(int argc, char **argv)
 {
-    if (argc != 10)
+    if (argc != 11 || !(streq(argv[10], "own") || streq(argv[10], "shared")))
         return 2;
     int first = atoi(argv[5]), count = atoi(argv[6]), ping_ms = atoi(argv[7]);
     int measure_ms = atoi(argv[8]);
@@ -376,7 +401,8 @@ scale_worker_main(int argc, char **argv)
     zsys_init();
     zsys_set_logident("zchat-bench-worker");
     zsys_set_logstream(stderr);
-    s_scale_t *self = s_scale_new(argv[2], argv[3], streq(argv[4], "relay"), first, count, ping_ms);
+    s_scale_t *self = s_scale_new(argv[2], argv[3], streq(argv[4], "relay"),
+                                  streq(argv[10], "shared"), first, count, ping_ms);
 
     int64_t deadline = zclock_mono() + 30000 + 2 * (int64_t)count;
     while (self->live + self->failed < self->size && zclock_mono() < deadline)
@@ -427,7 +453,8 @@ typedef struct {
 // Start a worker for count sessions from first. Returns 0 or -1.
 static int
 s_worker_start(s_worker_t *self, const bench_options_t *options, const server_t *server,
-               bench_system_t system, int first, int count, int ping_ms, int measure_ms)
+               bench_system_t system, bool shared_feeds, int first, int count, int ping_ms,
+               int measure_ms)
 {
     static int started;
     snprintf(self->rtt, sizeof self->rtt, "%.3000s/worker-%d.rtt", options->tmpdir, ++started);
@@ -456,7 +483,8 @@ s_worker_start(s_worker_t *self, const bench_options_t *options, const server_t 
         close(out[1]);
         execl(options->self, options->self, "--scale-worker", server_commands(server),
               server_feed(server), system == BENCH_BROKER ? "broker" : "relay", numbers[0],
-              numbers[1], numbers[2], numbers[3], self->rtt, (char *)NULL);
+              numbers[1], numbers[2], numbers[3], self->rtt, shared_feeds ? "shared" : "own",
+              (char *)NULL);
         _exit(127);
     }
     close(in[0]);
@@ -549,7 +577,8 @@ s_workers_stop(s_worker_t *workers, int size)
 // (free them) and sets *count and *live, or NULL.
 static s_worker_t *
 s_workers_setup(const bench_options_t *options, const server_t *server, bench_system_t system,
-                int size, int ping_ms, int measure_ms, int *count, int *live, int64_t *setup_ms)
+                bool shared_feeds, int size, int ping_ms, int measure_ms, int *count, int *live,
+                int64_t *setup_ms)
 {
     struct rlimit limit;
     getrlimit(RLIMIT_NOFILE, &limit);
@@ -567,8 +596,8 @@ s_workers_setup(const bench_options_t *options, const server_t *server, bench_sy
     int first = 0;
     for (int i = 0; i < *count; i++) {
         int share = size / *count + (i < size % *count);
-        if (s_worker_start(&workers[i], options, server, system, first, share, ping_ms,
-                           measure_ms) == -1) {
+        if (s_worker_start(&workers[i], options, server, system, shared_feeds, first, share,
+                           ping_ms, measure_ms) == -1) {
             bench_note("cannot start a scale worker: %s", strerror(errno));
             s_workers_stop(workers, i);
             free(workers);
@@ -604,7 +633,7 @@ scale_memory(const bench_options_t *options, const server_t *server, bench_syste
     long before = server_rss_kib(server);
     int count, live;
     int64_t setup_ms;
-    s_worker_t *workers = s_workers_setup(options, server, system, options->w4_sessions,
+    s_worker_t *workers = s_workers_setup(options, server, system, false, options->w4_sessions,
                                           SCALE_KEEPALIVE, 0, &count, &live, &setup_ms);
     if (!workers)
         return -1;
@@ -646,7 +675,7 @@ scale_sessions(const bench_options_t *options, const server_t *server, bench_sys
     int count, live;
     int64_t setup_ms;
     s_worker_t *workers =
-        s_workers_setup(options, server, system, options->w5_sessions, options->w5_ping_ms,
+        s_workers_setup(options, server, system, true, options->w5_sessions, options->w5_ping_ms,
                         options->w5_measure_ms, &count, &live, &setup_ms);
     if (!workers)
         return -1;

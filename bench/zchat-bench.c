@@ -329,8 +329,9 @@ s_parse(bench_options_t *self, int argc, char **argv)
 }
 
 // Room for the sessions: the server child inherits our open-file limit, and holds 2 TCP
-// connections per session (the bench's side is spread over worker processes). Raise the soft
-// limit to the hard one; cap W4/W5 at what the hard limit allows.
+// connections per W4 session, 1 per W5 session plus one per room and worker (the bench's side
+// is spread over worker processes). Raise the soft limit to the hard one; cap W4/W5 at what
+// the hard limit allows.
 static void
 s_raise_file_limit(bench_options_t *self)
 {
@@ -343,17 +344,20 @@ s_raise_file_limit(bench_options_t *self)
     }
     if (limit.rlim_cur == RLIM_INFINITY || !(self->only & (8u | 16u)))
         return;
-    long cap = ((long)limit.rlim_cur - 64) / 2;  // the server's own files and sockets: < 64
-    if (self->w5_sessions > cap || self->w4_sessions > cap) {
+    long cap4 = ((long)limit.rlim_cur - 64) / 2;  // the server's own files and sockets: < 64
+    long cap5 = (long)limit.rlim_cur - 64 - BENCH_FEEDS_MAX;
+    if (self->w4_sessions > cap4) {
         snprintf(self->limit_note, sizeof self->limit_note,
-                 "the open-file limit is %ld (hard): a server holds 2 connections per session, "
-                 "so W4/W5 run at most %ld sessions",
-                 (long)limit.rlim_cur, cap);
+                 "the open-file limit is %ld (hard): a server holds 2 connections per W4 "
+                 "session, so W4 runs at most %ld sessions",
+                 (long)limit.rlim_cur, cap4);
         bench_note("%s", self->limit_note);
-        if (self->w5_sessions > cap)
-            self->w5_sessions = (int)cap;
-        if (self->w4_sessions > cap)
-            self->w4_sessions = (int)cap;
+        self->w4_sessions = (int)cap4;
+    }
+    if (self->w5_sessions > cap5) {
+        bench_note("the open-file limit is %ld (hard): W5 runs at most %ld sessions",
+                   (long)limit.rlim_cur, cap5);
+        self->w5_sessions = (int)cap5;
     }
 }
 
@@ -476,8 +480,8 @@ s_print_table(const bench_options_t *options, int64_t elapsed_ms, double load_st
         printf("W4 memory: %d idle logged-in sessions (DEALER + SUB): VmRSS growth / session\n",
                options->w4_sessions);
     if (options->only & 16)
-        printf("W5 scale: %d sessions (DEALER + SUB) in 100 rooms, each pinging every %d ms, "
-               "round trips over %d ms\n",
+        printf("W5 scale: %d sessions (a DEALER each; one SUB per room per worker) in 100 rooms, "
+               "each pinging every %d ms, round trips over %d ms\n",
                options->w5_sessions, options->w5_ping_ms, options->w5_measure_ms);
     if (*options->limit_note)
         printf("NOTE: %s\n", options->limit_note);
