@@ -165,6 +165,7 @@ s_end_turn(broker_t *self)
         }
     }
     s_outbox_clear(self);
+    store_maintain(self->store);  // after the sends: it may wait for the disk
     return 0;
 }
 

@@ -33,6 +33,10 @@ int store_append(store_t *self, const char *room, uint64_t seq, const char *json
 // if the commit failed (the transaction is then rolled back).
 int store_commit(store_t *self);
 
+// Keep the WAL from growing for good under steady writes (store.c says how). Call between
+// turns, after their replies are sent: now and then it waits for one fdatasync.
+void store_maintain(store_t *self);
+
 typedef void store_event_fn(void *arg, uint64_t seq, const char *json);
 
 // Call fn for each event of room with seq > since, oldest first, at most limit of them, none
