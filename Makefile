@@ -128,7 +128,8 @@ $(BUILD)/replay-%: $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_%.o $(F
 $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/zchat-bench: $(BENCH_OBJ) $(LIBZCHAT)
+# The relay's --durable mode stores frames with the broker's own store module.
+$(BUILD)/zchat-bench: $(BENCH_OBJ) $(BUILD)/broker/store.o $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
 # The benchmark (bench/README.md): always the plain build, never the sanitizer one.

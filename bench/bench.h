@@ -77,6 +77,7 @@ typedef struct {
     unsigned only;               // bit w-1 set: run workload Ww
     bool quick;
     bool verbose;
+    bool durable_relay;     // the relay stores every frame before it forwards it
     char limit_note[256];   // why W4/W5 run fewer sessions than asked, or ""
     char broker[PATH_MAX];  // the zchat-broker binary
     char self[PATH_MAX];    // this binary, started again with --relay
@@ -131,8 +132,10 @@ pid_t server_pid(const server_t *self);
 // --- relay.c: the ROUTER->PUB relay (zchat-bench --relay) ---
 
 // Bind a ROUTER and a PUB on free loopback ports, print the ready line, and forward every
-// request frame to the PUB under BENCH_TOPIC, unparsed, until SIGTERM. Returns the exit code.
-int relay_main(void);
+// request frame to the PUB under BENCH_TOPIC, unparsed, until SIGTERM. With durable (a
+// database path, or NULL), store each frame first with the broker's store and commit each
+// turn before forwarding it. Returns the exit code.
+int relay_main(const char *durable);
 
 // --- feed.c: the feed workloads, W1 fan-out, W2 fan-in, W3 latency ---
 

@@ -6,7 +6,14 @@
 // parsing). Socket options mirror the broker's: ROUTER_HANDOVER, ROUTER_MANDATORY, MAXMSGSIZE,
 // the same high-water marks, sends with ZMQ_DONTWAIT. Like the broker, one thread, and up to
 // RELAY_BATCH requests per loop turn.
+//
+// With --durable DB (zchat-bench --durable-relay) it also keeps what the broker keeps: every
+// relayed frame goes into the broker's own store (store.c: same schema, WAL, checkpoint thread,
+// one transaction per turn), and a turn's frames are forwarded and acked only after its commit,
+// as the broker does. Against that relay the ratios show what the broker costs beyond storing
+// every message durably before it is published.
 #include "bench.h"
+#include "store.h"
 
 #define RELAY_BATCH      256    // requests per loop turn (the broker's BROKER_BATCH)
 #define RELAY_ROUTER_HWM 1000   // the broker's BROKER_ROUTER_HWM
@@ -46,8 +53,14 @@ s_relay(void *router, void *pub, zmq_msg_t *identity, zmq_msg_t *body, uint64_t 
         (*dropped)++;
 }
 
+// A request held until the turn's commit (--durable)
+typedef struct {
+    zmq_msg_t identity;
+    zmq_msg_t body;
+} s_held_t;
+
 int
-relay_main(void)
+relay_main(const char *durable)
 {
     zsys_init();
     zsys_set_logident("zchat-bench-relay");
@@ -72,8 +85,26 @@ relay_main(void)
         zsock_destroy(&pub);
         return 2;
     }
+    store_t *store = NULL;
+    if (durable) {
+        char *error = NULL;
+        store = store_new(durable, 10000, &error);  // the broker's default --history
+        if (!store) {
+            zsys_error("cannot open %s: %s", durable, error);
+            zstr_free(&error);
+            zstr_free(&commands);
+            zstr_free(&feed);
+            zsock_destroy(&router);
+            zsock_destroy(&pub);
+            return 2;
+        }
+    }
     printf("zchat-bench relay: commands on %s, feed on %s\n", commands, feed);
     fflush(stdout);
+    s_held_t held[RELAY_BATCH];
+    size_t held_size = 0;
+    char text[ZCHAT_FRAME_MAX + 1];  // a frame as the store takes it: NUL-terminated
+    uint64_t seq = 0;
 
     void *router_h = zsock_resolve(router);
     void *pub_h = zsock_resolve(pub);
@@ -107,12 +138,40 @@ relay_main(void)
                 if (!more)
                     break;
             }
-            s_relay(router_h, pub_h, &identity, &body, &dropped);
+            if (store) {
+                size_t size = zmq_msg_size(&body);
+                bool ping = size == strlen(BENCH_PING) &&
+                            memcmp(zmq_msg_data(&body), BENCH_PING, size) == 0;
+                if (!ping) {  // the broker stores room events, not pings
+                    memcpy(text, zmq_msg_data(&body), size);
+                    text[size] = 0;
+                    if (store_append(store, "bench", ++seq, text) == -1)
+                        zsys_error("cannot store frame %" PRIu64, seq);
+                }
+                s_held_t *hold = &held[held_size++];
+                zmq_msg_init(&hold->identity);
+                zmq_msg_init(&hold->body);
+                zmq_msg_move(&hold->identity, &identity);
+                zmq_msg_move(&hold->body, &body);
+                zmq_msg_close(&identity);  // empty now
+                zmq_msg_close(&body);
+            } else {
+                s_relay(router_h, pub_h, &identity, &body, &dropped);
+            }
             relayed++;
+        }
+        if (store) {
+            if (store_commit(store) == -1)
+                zsys_error("cannot commit %zu frames", held_size);
+            for (size_t i = 0; i < held_size; i++)
+                s_relay(router_h, pub_h, &held[i].identity, &held[i].body, &dropped);
+            held_size = 0;
+            store_maintain(store);
         }
     }
     zsys_info("stopped: %" PRIu64 " requests relayed, %" PRIu64 " replies dropped", relayed,
               dropped);
+    store_destroy(&store);
     zstr_free(&commands);
     zstr_free(&feed);
     zsock_destroy(&router);

@@ -18,7 +18,7 @@ struct server {
     char feed[256];      // PUB endpoint
     char out[PATH_MAX];  // its stdout: the ready line
     char err[PATH_MAX];  // its stderr: the log
-    char db[PATH_MAX];   // the broker's database, "" for the relay
+    char db[PATH_MAX];   // the server's database; "" for a relay that stores nothing
 };
 
 static int s_started;  // servers started so far: names their files
@@ -81,8 +81,8 @@ server_start(const bench_options_t *options, bench_system_t system)
     const char *name = system == BENCH_BROKER ? "broker" : "relay";
     snprintf(self->out, sizeof self->out, "%.3000s/%s-%d.out", options->tmpdir, name, n);
     snprintf(self->err, sizeof self->err, "%.3000s/%s-%d.log", options->tmpdir, name, n);
-    if (system == BENCH_BROKER)
-        snprintf(self->db, sizeof self->db, "%.3000s/broker-%d.db", options->tmpdir, n);
+    if (system == BENCH_BROKER || options->durable_relay)
+        snprintf(self->db, sizeof self->db, "%.3000s/%s-%d.db", options->tmpdir, name, n);
 
     fflush(stdout);
     fflush(stderr);
@@ -109,7 +109,10 @@ server_start(const bench_options_t *options, bench_system_t system)
                 argv[7 + i] = options->broker_args[i];
             execv(options->broker, (char *const *)argv);
         } else {
-            execl(options->self, options->self, "--relay", (char *)NULL);
+            if (options->durable_relay)
+                execl(options->self, options->self, "--relay", "--durable", self->db, (char *)NULL);
+            else
+                execl(options->self, options->self, "--relay", (char *)NULL);
         }
         fprintf(stderr, "cannot run %s: %s\n",
                 system == BENCH_BROKER ? options->broker : options->self, strerror(errno));

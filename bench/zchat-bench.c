@@ -29,6 +29,9 @@ static const char *s_usage =
     "  --verbose        more detail on stderr\n"
     "  --stall-ms MS    W1: one subscriber reads nothing for MS ms, to exercise gap repair\n"
     "  --broker-arg ARG pass ARG to the broker too (repeatable), e.g. --broker-arg=-v\n"
+    "  --durable-relay  the relay stores every frame with the broker's own store, one commit\n"
+    "                   per turn, before it forwards and acks: the ratios then show what the\n"
+    "                   broker costs beyond durable storage\n"
     "  --help           show this help and exit\n"
     "\n"
     "W1 fan-out: 1 sender, 10 subscribers, 200,000 says of 200 bytes\n"
@@ -49,6 +52,7 @@ enum {
     OPT_IO,
     OPT_STALL,
     OPT_BROKER_ARG,
+    OPT_DURABLE_RELAY,
     OPT_HELP
 };
 
@@ -62,6 +66,7 @@ static const struct option s_options[] = {
     {"io-threads", required_argument, NULL, OPT_IO},
     {"stall-ms", required_argument, NULL, OPT_STALL},
     {"broker-arg", required_argument, NULL, OPT_BROKER_ARG},
+    {"durable-relay", no_argument, NULL, OPT_DURABLE_RELAY},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -278,6 +283,9 @@ s_parse(bench_options_t *self, int argc, char **argv)
                 return s_bad("--broker-arg", optarg, "at most 8 of them");
             self->broker_args[broker_args++] = optarg;
             break;
+        case OPT_DURABLE_RELAY:
+            self->durable_relay = true;
+            break;
         case 'v':
             self->verbose = true;
             break;
@@ -459,7 +467,11 @@ s_print_table(const bench_options_t *options, int64_t elapsed_ms, double load_st
     printf("broker: %s --rate 0", options->broker);
     for (int i = 0; options->broker_args[i]; i++)
         printf(" %s", options->broker_args[i]);
-    printf(", SQLite file in %s; relay: zchat-bench --relay, one thread\n", options->tmpdir);
+    printf(
+        ", SQLite file in %s; relay: zchat-bench --relay, one thread%s\n", options->tmpdir,
+        options->durable_relay
+            ? ", DURABLE: every frame stored with the broker's store, committed before it is sent"
+            : "");
     if (options->stall_ms)
         printf("W1 with one subscriber stalled for the first %d ms of the flood\n",
                options->stall_ms);
@@ -603,7 +615,9 @@ int
 main(int argc, char **argv)
 {
     if (argc == 2 && streq(argv[1], "--relay"))
-        return relay_main();
+        return relay_main(NULL);
+    if (argc == 4 && streq(argv[1], "--relay") && streq(argv[2], "--durable"))
+        return relay_main(argv[3]);
     if (argc > 1 && streq(argv[1], "--scale-worker"))
         return scale_worker_main(argc, argv);
 

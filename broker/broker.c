@@ -182,20 +182,27 @@ s_reply(broker_t *self, zchat_msg_t **reply_p)
     s_queue(self, NULL, self->identity, self->identity_size, 0, json, strlen(json));
 }
 
-// Queue the ack of a say (with the seq of its event) or a msg (room NULL), and remember it for
-// a retry of the same id. Written directly: acks come at the rate of the traffic.
+// Queue the ack of the current say (seq: its event's) or msg (seq -1). Written directly: acks
+// come at the rate of the traffic, and a retried id gets the same bytes again from its seq.
 static void
-s_ack(broker_t *self, session_t *session, room_t *room)
+s_ack(broker_t *self, int64_t seq)
 {
     assert(self->request_id);
     zchat_json_open(&self->out, "ack");
-    if (room)
-        zchat_json_int(&self->out, "seq", (int64_t)room_last_seq(room));
+    if (seq >= 0)
+        zchat_json_int(&self->out, "seq", seq);
     zchat_json_string(&self->out, "id", self->request_id);
     size_t size;
     size_t offset = zchat_json_close(&self->out, &size);
     s_queue(self, NULL, self->identity, self->identity_size, offset, NULL, size);
-    session_remember(session, self->request_id, self->out.data + offset);
+}
+
+// Ack the current say or msg, and remember the ack for a retry of the same id.
+static void
+s_ack_remember(broker_t *self, session_t *session, int64_t seq)
+{
+    s_ack(self, seq);
+    session_remember(session, self->request_id, seq);
 }
 
 static void
@@ -743,7 +750,7 @@ s_handle_say(broker_t *self, session_t *session, zchat_req_t *request)
     zchat_json_string(&self->out, "text", text);
     s_publish(self, room);
     if (self->request_id)
-        s_ack(self, session, room);
+        s_ack_remember(self, session, (int64_t)room_last_seq(room));
     return ZCHAT_OK;
 }
 
@@ -784,7 +791,7 @@ s_handle_msg(broker_t *self, session_t *session, zchat_req_t *request)
         return ZCHAT_ERR_NO_SUCH_USER;
     self->detail[0] = 0;
     if (self->request_id)
-        s_ack(self, session, NULL);
+        s_ack_remember(self, session, -1);
     return ZCHAT_OK;
 }
 
@@ -1030,11 +1037,9 @@ s_handle(broker_t *self, session_t *session, zchat_req_t *request)
 
     // A retried say or msg gets its first ack again and is not delivered twice
     if (session && self->request_id && (streq(type, "say") || streq(type, "msg"))) {
-        const char *ack = session_ack_for(session, self->request_id);
-        if (ack) {
-            size_t size = strlen(ack);
-            s_queue(self, NULL, self->identity, self->identity_size,
-                    zchat_json_append(&self->out, ack, size), NULL, size);
+        int64_t seq;
+        if (session_recall(session, self->request_id, &seq)) {
+            s_ack(self, seq);
             return ZCHAT_OK;
         }
     }

@@ -5,20 +5,23 @@
 #include "zchat_name.h"
 #include <sodium.h>
 
-// A remembered retry id and the ack it got: a slot of a ring that is reused, oldest first, so
-// remembering an id allocates nothing once the ring and its buffers have grown
+// A remembered retry id and what its ack said: a slot of a ring that is reused, oldest first,
+// so remembering an id allocates nothing once the ring is made. The ack itself is not kept:
+// the broker writes it again from the seq, byte for byte the same.
 typedef struct {
     char id[ZCHAT_ID_MAX + 1];  // "" while unused
     size_t hash;                // zchat_hash (id)
-    char *ack;                  // owned; ack_max bytes
-    size_t ack_max;
+    int64_t seq;                // the seq the ack gave, or -1 (a msg's ack has none)
 } s_retry_t;
 
-// The ids of the ring are found through an open-addressing index of slot numbers + 1 (0: free),
-// with linear probing: one keyed hash per lookup, no allocation per id, 1 KiB per session. A
-// zhashx cost a hash per lookup, insert and delete, and a cache miss per item.
-#define S_INDEX_SIZE (2 * ZCHAT_IDS_REMEMBERED)  // a power of two, at most half full
-#define S_INDEX_MASK (S_INDEX_SIZE - 1)
+// The ids of the ring are found through an open-addressing index with linear probing: one
+// keyed hash per lookup, no allocation per id, 2 KiB per session. An entry is the slot number
+// + 1 (0: free) in its low 16 bits and 16 more bits of the hash above, so a probe that passes
+// other ids rarely reads their slots. A zhashx cost a hash per lookup, insert and delete, and a
+// cache miss per item.
+#define S_INDEX_SIZE   (2 * ZCHAT_IDS_REMEMBERED)  // a power of two, at most half full
+#define S_INDEX_MASK   (S_INDEX_SIZE - 1)
+#define S_INDEX_TAG(h) ((uint32_t)((h) >> 16) & 0xFFFF0000u)  // hash bits above the position
 
 typedef struct {
     room_t *room;  // borrowed: the broker owns rooms and never destroys them while it runs
@@ -42,7 +45,7 @@ struct session {
     char *note;
     limiter_t limiter;
     s_retry_t *retries;   // ZCHAT_IDS_REMEMBERED slots, made at the first remember
-    uint16_t *index;      // S_INDEX_SIZE entries, made with retries
+    uint32_t *index;      // S_INDEX_SIZE entries, made with retries
     size_t retries_next;  // the slot to fill next: the oldest once the ring is full
 };
 
@@ -75,8 +78,6 @@ session_destroy(session_t **self_p)
     if (*self_p) {
         session_t *self = *self_p;
         free(self->index);
-        for (size_t i = 0; self->retries && i < ZCHAT_IDS_REMEMBERED; i++)
-            free(self->retries[i].ack);
         free(self->retries);
         free(self->note);
         free(self->identity);
@@ -298,11 +299,13 @@ static size_t
 s_index_find(const session_t *self, const char *id, size_t hash)
 {
     size_t i = hash & S_INDEX_MASK;
-    while (self->index[i]) {
-        const s_retry_t *retry = &self->retries[self->index[i] - 1];
+    uint32_t tag = S_INDEX_TAG(hash);
+    for (uint32_t entry; (entry = self->index[i]); i = (i + 1) & S_INDEX_MASK) {
+        if ((entry & 0xFFFF0000u) != tag)
+            continue;
+        const s_retry_t *retry = &self->retries[(entry & 0xFFFF) - 1];
         if (retry->hash == hash && streq(retry->id, id))
             break;
-        i = (i + 1) & S_INDEX_MASK;
     }
     return i;
 }
@@ -314,7 +317,7 @@ s_index_remove(session_t *self, size_t i)
 {
     self->index[i] = 0;
     for (size_t j = (i + 1) & S_INDEX_MASK; self->index[j]; j = (j + 1) & S_INDEX_MASK) {
-        size_t home = self->retries[self->index[j] - 1].hash & S_INDEX_MASK;
+        size_t home = self->retries[(self->index[j] & 0xFFFF) - 1].hash & S_INDEX_MASK;
         // j may move to i unless its home lies cyclically in (i, j]
         bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
         if (!stays) {
@@ -325,24 +328,26 @@ s_index_remove(session_t *self, size_t i)
     }
 }
 
-const char *
-session_ack_for(const session_t *self, const char *id)
+bool
+session_recall(const session_t *self, const char *id, int64_t *seq)
 {
-    assert(self && id);
+    assert(self && id && seq);
     if (!self->retries)
-        return NULL;
-    size_t i = s_index_find(self, id, zchat_hash(id));
-    return self->index[i] ? self->retries[self->index[i] - 1].ack : NULL;
+        return false;
+    uint32_t entry = self->index[s_index_find(self, id, zchat_hash(id))];
+    if (entry)
+        *seq = self->retries[(entry & 0xFFFF) - 1].seq;
+    return entry != 0;
 }
 
 void
-session_remember(session_t *self, const char *id, const char *ack)
+session_remember(session_t *self, const char *id, int64_t seq)
 {
-    assert(self && id && ack);
+    assert(self && id);
     assert(*id && strlen(id) <= ZCHAT_ID_MAX);  // a valid id: "" would mark a free slot
     if (!self->retries) {
         self->retries = zmalloc(ZCHAT_IDS_REMEMBERED * sizeof(s_retry_t));
-        self->index = zmalloc(S_INDEX_SIZE * sizeof(uint16_t));
+        self->index = zmalloc(S_INDEX_SIZE * sizeof(uint32_t));
     }
     size_t hash = zchat_hash(id);
     if (self->index[s_index_find(self, id, hash)])
@@ -352,16 +357,10 @@ session_remember(session_t *self, const char *id, const char *ack)
     self->retries_next = (self->retries_next + 1) % ZCHAT_IDS_REMEMBERED;
     if (*retry->id)  // the oldest, forgotten
         s_index_remove(self, s_index_find(self, retry->id, retry->hash));
-    size_t size = strlen(ack) + 1;
-    if (size > retry->ack_max) {
-        retry->ack = realloc(retry->ack, size);
-        assert(retry->ack);
-        retry->ack_max = size;
-    }
-    memcpy(retry->ack, ack, size);
     memcpy(retry->id, id, strlen(id) + 1);  // fits: asserted above
     retry->hash = hash;
-    self->index[s_index_find(self, id, hash)] = (uint16_t)(slot + 1);
+    retry->seq = seq;
+    self->index[s_index_find(self, id, hash)] = S_INDEX_TAG(hash) | (uint32_t)(slot + 1);
 }
 
 void
@@ -405,36 +404,36 @@ session_test(bool verbose)
     assert(!session_is_live(alice) && session_expired_at(alice) == 7000);
 
     for (int i = 0; i < ZCHAT_IDS_REMEMBERED + 10; i++) {
-        char key[16], ack[32];
+        char key[16];
         snprintf(key, sizeof key, "id%d", i);
-        snprintf(ack, sizeof ack, "{\"n\":%d}", i);
-        session_remember(alice, key, ack);
+        session_remember(alice, key, i % 7 ? i : -1);
     }
-    session_remember(alice, "id300", "{\"other\":1}");  // exists? no: a new one
-    assert(!session_ack_for(alice, "id0"));             // forgotten
-    assert(!session_ack_for(alice, "id10"));
-    assert(streq(session_ack_for(alice, "id265"), "{\"n\":265}"));
-    session_remember(alice, "id265", "{\"changed\":1}");
-    assert(streq(session_ack_for(alice, "id265"), "{\"n\":265}"));
+    session_remember(alice, "id300", 300);  // exists? no: a new one
+    int64_t seq = 0;
+    assert(!session_recall(alice, "id0", &seq));  // forgotten
+    assert(!session_recall(alice, "id10", &seq));
+    assert(session_recall(alice, "id265", &seq) && seq == 265);
+    assert(session_recall(alice, "id259", &seq) && seq == -1);  // a msg's ack
+    session_remember(alice, "id265", 1);
+    assert(session_recall(alice, "id265", &seq) && seq == 265);  // the first ack stands
 
     // The index against a plain scan of what should be remembered: the last
     // ZCHAT_IDS_REMEMBERED distinct ids, with repeats that change nothing
     session_t *carol = session_new("Carol", false, 1000);
     int window[ZCHAT_IDS_REMEMBERED] = {0};
     size_t known = 0, next = 0;
-    uint32_t seed = 12345;
+    uint32_t random = 12345;
     for (int round = 0; round < 20000; round++) {
-        seed = seed * 1103515245 + 12345;
-        int n = (int)(seed >> 16) % 700;  // ids repeat often, and the ring wraps many times
-        char key[16], ack[32];
+        random = random * 1103515245 + 12345;
+        int n = (int)(random >> 16) % 700;  // ids repeat often, and the ring wraps many times
+        char key[16];
         snprintf(key, sizeof key, "r%d", n);
-        snprintf(ack, sizeof ack, "{\"r\":%d}", n);
         bool in_window = false;
         for (size_t w = 0; w < known; w++)
             in_window = in_window || window[w] == n;
-        const char *got = session_ack_for(carol, key);
-        assert(in_window ? got && streq(got, ack) : !got);
-        session_remember(carol, key, ack);
+        bool found = session_recall(carol, key, &seq);
+        assert(in_window ? found && seq == n : !found);
+        session_remember(carol, key, n);
         if (!in_window) {
             window[next] = n;
             next = (next + 1) % ZCHAT_IDS_REMEMBERED;

@@ -63,11 +63,12 @@ const char *session_note(const session_t *self);
 // The rate bucket of the session.
 limiter_t *session_limiter(session_t *self);
 
-// Retry ids: the ack JSON sent for id, or NULL. Borrowed.
-const char *session_ack_for(const session_t *self, const char *id);
+// Retry ids: true if id was remembered, with *seq the seq its ack gave (-1: none, a msg).
+bool session_recall(const session_t *self, const char *id, int64_t *seq);
 
-// Remember the ack sent for id, forgetting the oldest beyond ZCHAT_IDS_REMEMBERED.
-void session_remember(session_t *self, const char *id, const char *ack);
+// Remember the ack sent for id (its seq, or -1), forgetting the oldest beyond
+// ZCHAT_IDS_REMEMBERED. An id remembered already keeps its first ack.
+void session_remember(session_t *self, const char *id, int64_t seq);
 
 void session_test(bool verbose);
 

@@ -160,18 +160,6 @@ zchat_json_close(zchat_json_t *self, size_t *size)
     return self->open;
 }
 
-size_t
-zchat_json_append(zchat_json_t *self, const char *json, size_t size)
-{
-    assert(self && json);
-    size_t offset = self->size;
-    s_reserve(self, size + 1);
-    memcpy(self->data + offset, json, size);
-    self->data[offset + size] = 0;
-    self->size += size + 1;
-    return offset;
-}
-
 // --- Self-test ---
 
 void
@@ -224,11 +212,9 @@ zchat_json_test(bool verbose)
     size_t numbers = zchat_json_close(&json, &size);
     assert(streq(json.data + numbers,
                  "{\"type\":\"n\",\"min\":-9223372036854775808,\"zero\":0,\"neg\":-7}"));
-    size_t second = zchat_json_append(&json, "{\"type\":\"ok\"}", 13);
     zchat_json_open(&json, "pong");
     size_t third = zchat_json_close(&json, &size);
     assert(streq(json.data + first, "{\"type\":\"ack\",\"seq\":9223372036854775807}"));
-    assert(streq(json.data + second, "{\"type\":\"ok\"}"));
     assert(streq(json.data + third, "{\"type\":\"pong\"}") && size == 15);
     zchat_json_reset(&json);
     assert(json.size == 0);

@@ -35,9 +35,6 @@ void zchat_json_bool(zchat_json_t *self, const char *key, bool value);
 // End the object. Returns its offset in data: a NUL-terminated string of *size bytes.
 size_t zchat_json_close(zchat_json_t *self, size_t *size);
 
-// Append a whole encoded text (such as zchat_msg_encode's), NUL-terminated. Returns its offset.
-size_t zchat_json_append(zchat_json_t *self, const char *json, size_t size);
-
 void zchat_json_test(bool verbose);
 
 #endif
