@@ -77,7 +77,8 @@
     X(hostile_vanished_peer)                                                                       \
     X(load_sessions)                                                                               \
     X(hostile_flood)                                                                               \
-    X(bench_quick)
+    X(bench_quick)                                                                                 \
+    X(bench_durable_relay)
 #define E2E_DECLARE(name) void test_##name(void);
 E2E_TESTS(E2E_DECLARE)
 #undef E2E_DECLARE
