@@ -28,7 +28,7 @@ s_run_bench(char *out, size_t size, const char *const args[])
     s_bench_path(bench, sizeof bench);
     harness_path(out_path, sizeof out_path, "bench.out");
     const char *argv[16] = {bench};
-    for (size_t i = 0; args[i] && i < 14; i++)
+    for (size_t i = 0; i < 14 && args[i]; i++)
         argv[i + 1] = args[i];
     pid_t pid = fork();
     CHECK(pid >= 0, "fork: %s", strerror(errno));
