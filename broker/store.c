@@ -325,6 +325,7 @@ store_new(const char *path, size_t keep, char **error)
     assert(path && error);
     *error = NULL;
     store_t *self = zmalloc(sizeof(store_t));
+    atomic_init(&self->passes, 0);
     self->wal_frames_max = S_WAL_FRAMES;
     self->keep = keep;
     self->rooms = zchat_hash_new();
