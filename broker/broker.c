@@ -249,9 +249,9 @@ s_publish(broker_t *self, room_t *room)
 {
     size_t size;
     size_t offset = zchat_json_close(&self->out, &size);
-    // After a failed append the turn is lost whole: nothing more of it is stored
-    if (self->store_failed || store_append(self->store, room_name(room), room_last_seq(room),
-                                           self->out.data + offset) == -1)
+    // After a failed append the store refuses the rest of the turn: it is lost whole
+    if (store_append(self->store, room_name(room), room_last_seq(room), self->out.data + offset) ==
+        -1)
         self->store_failed = true;
     s_queue(self, room_topic(room), NULL, 0, offset, NULL, size);
 }

@@ -56,97 +56,18 @@ zchat_req_destroy(zchat_req_t **self_p)
     }
 }
 
-static int
-s_hex4(const char *p)
-{
-    int value = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        value = value * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-    return value;
-}
-
-static char *
-s_utf8(char *out, uint32_t cp)
-{
-    if (cp < 0x80)
-        *out++ = (char)cp;
-    else if (cp < 0x800) {
-        *out++ = (char)(0xC0 | cp >> 6);
-        *out++ = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *out++ = (char)(0xE0 | cp >> 12);
-        *out++ = (char)(0x80 | (cp >> 6 & 0x3F));
-        *out++ = (char)(0x80 | (cp & 0x3F));
-    } else {
-        *out++ = (char)(0xF0 | cp >> 18);
-        *out++ = (char)(0x80 | (cp >> 12 & 0x3F));
-        *out++ = (char)(0x80 | (cp >> 6 & 0x3F));
-        *out++ = (char)(0x80 | (cp & 0x3F));
-    }
-    return out;
-}
-
 // Decode the inside of a string the scan has found valid into bytes; returns its offset.
-// Decoded text is never longer than its JSON form, so size + 1 bytes are enough.
 static size_t
 s_unescape(zchat_req_t *self, const char *p, size_t size, size_t *decoded)
 {
-    if (self->bytes_size + size + 1 > self->bytes_max) {
+    if (self->bytes_size + size + 1 > self->bytes_max) {  // decoded is never longer
         self->bytes_max = (self->bytes_size + size + 1) * 2;
         self->bytes = realloc(self->bytes, self->bytes_max);
         assert(self->bytes);
     }
     size_t offset = self->bytes_size;
-    char *out = self->bytes + offset;
-    const char *end = p + size;
-    while (p < end) {
-        const char *escape = memchr(p, '\\', (size_t)(end - p));
-        if (!escape) {
-            memcpy(out, p, (size_t)(end - p));
-            out += end - p;
-            break;
-        }
-        memcpy(out, p, (size_t)(escape - p));
-        out += escape - p;
-        p = escape + 2;
-        switch (escape[1]) {
-        case 'b':
-            *out++ = '\b';
-            break;
-        case 'f':
-            *out++ = '\f';
-            break;
-        case 'n':
-            *out++ = '\n';
-            break;
-        case 'r':
-            *out++ = '\r';
-            break;
-        case 't':
-            *out++ = '\t';
-            break;
-        case 'u': {
-            uint32_t cp = (uint32_t)s_hex4(p);
-            p += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {  // the scan saw its low half follow
-                cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)s_hex4(p + 2) - 0xDC00);
-                p += 6;
-            }
-            if (cp == 0)
-                *out++ = ZCHAT_MSG_NUL;
-            else
-                out = s_utf8(out, cp);
-            break;
-        }
-        default:  // " \ /
-            *out++ = escape[1];
-        }
-    }
-    *out++ = 0;
-    *decoded = (size_t)(out - 1 - (self->bytes + offset));
-    self->bytes_size = (size_t)(out - self->bytes);
+    *decoded = zchat_scan_unescape(p, size, self->bytes + offset);
+    self->bytes_size += *decoded + 1;
     return offset;
 }
 

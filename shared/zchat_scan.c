@@ -1,5 +1,6 @@
 // zchat_scan.c - the strict RFC 8259 scan every incoming frame goes through first
 #include "zchat.h"
+#include "zchat_msg.h"
 #include "zchat_scan.h"
 #include "zchat_text.h"
 
@@ -260,6 +261,82 @@ s_scan_value(zchat_scan_t *scan, int depth)
     default:
         return s_scan_number(scan);
     }
+}
+
+// Write code point cp as UTF-8; returns the end.
+static char *
+s_utf8(char *out, uint32_t cp)
+{
+    if (cp < 0x80)
+        *out++ = (char)cp;
+    else if (cp < 0x800) {
+        *out++ = (char)(0xC0 | cp >> 6);
+        *out++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *out++ = (char)(0xE0 | cp >> 12);
+        *out++ = (char)(0x80 | (cp >> 6 & 0x3F));
+        *out++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *out++ = (char)(0xF0 | cp >> 18);
+        *out++ = (char)(0x80 | (cp >> 12 & 0x3F));
+        *out++ = (char)(0x80 | (cp >> 6 & 0x3F));
+        *out++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return out;
+}
+
+size_t
+zchat_scan_unescape(const char *string, size_t size, char *out)
+{
+    assert(string || size == 0);
+    const char *p = string;
+    const char *end = p + size;
+    char *start = out;
+    while (p < end) {
+        const char *escape = memchr(p, '\\', (size_t)(end - p));
+        if (!escape) {
+            memcpy(out, p, (size_t)(end - p));
+            out += end - p;
+            break;
+        }
+        memcpy(out, p, (size_t)(escape - p));
+        out += escape - p;
+        p = escape + 2;
+        switch (escape[1]) {
+        case 'b':
+            *out++ = '\b';
+            break;
+        case 'f':
+            *out++ = '\f';
+            break;
+        case 'n':
+            *out++ = '\n';
+            break;
+        case 'r':
+            *out++ = '\r';
+            break;
+        case 't':
+            *out++ = '\t';
+            break;
+        case 'u': {
+            uint32_t cp = (uint32_t)s_hex4(p);
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {  // the scan saw its low half follow
+                cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)s_hex4(p + 2) - 0xDC00);
+                p += 6;
+            }
+            if (cp == 0)
+                *out++ = ZCHAT_MSG_NUL;
+            else
+                out = s_utf8(out, cp);
+            break;
+        }
+        default:  // " \ /
+            *out++ = escape[1];
+        }
+    }
+    *out = 0;
+    return (size_t)(out - start);
 }
 
 bool

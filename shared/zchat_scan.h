@@ -47,6 +47,11 @@ typedef struct {
 // false with scan->error a static sentence saying what is wrong. Call zchat_scan_end after either.
 bool zchat_scan_frame(zchat_scan_t *scan, const char *data, size_t size);
 
+// Decode the inside of a string the scan has found valid (size bytes between its quotes) into
+// out, which has room for size + 1 bytes (decoded text is never longer), NUL-terminated. An
+// escaped U+0000 becomes ZCHAT_MSG_NUL, as zchat_msg_decode reads it. Returns the bytes written.
+size_t zchat_scan_unescape(const char *string, size_t size, char *out);
+
 // Free what the scan allocated (its notes).
 void zchat_scan_end(zchat_scan_t *scan);
 
