@@ -38,7 +38,8 @@ static const char *s_usage =
     "W2 fan-in: 50 senders x 4,000 says, 1 subscriber\n"
     "W3 latency: 1 sender paced at 5,000 says/s for 5 s, 10 subscribers\n"
     "W4 memory: 2,000 idle sessions (DEALER + SUB each): server RSS growth per session\n"
-    "W5 scale: 10,000 sessions (DEALER + SUB each) in 100 rooms, each pinging every second\n"
+    "W5 scale: 10,000 sessions (a DEALER each; one SUB per room per worker) in 100 rooms,\n"
+    "   each pinging every second\n"
     "Exit status: 0 when every run ran (whatever the figures), 1 if one could not, 2 on a bad\n"
     "option.\n";
 
