@@ -313,6 +313,30 @@ s_state_record(logger_t *self, s_room_t *room, uint64_t offset)
     room->state_offset = offset;
 }
 
+static int
+s_sync(logger_t *self, int fd, const char *path)
+{
+    // EINVAL, EROFS: a pipe, a terminal, a device: nothing to make durable
+    if (fsync(fd) == -1 && errno != EINVAL && errno != EROFS)
+        return s_write_failed(self, path, errno);
+    return 0;
+}
+
+// Write the queued state records; with sync, make them durable. Every record queued covers
+// lines already written.
+static int
+s_state_write(logger_t *self, bool sync)
+{
+    if (!self->state.size)
+        return 0;
+    size_t done = s_write_all(self->state_fd, self->state.data, self->state.size);
+    self->state_size += done;
+    if (done < self->state.size)
+        return s_write_failed(self, self->state_path, errno);
+    self->state.size = 0;
+    return sync ? s_sync(self, self->state_fd, self->state_path) : 0;
+}
+
 // Open (or reopen) an output for appending. A text log's rooms get a state record for the
 // size found, so a new file after logrotate starts from its own offset 0.
 static int
@@ -336,6 +360,10 @@ s_out_open(logger_t *self, s_out_t *out)
         for (room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
             if (room->out == out)
                 s_state_record(self, room, (uint64_t)st.st_size);
+        // Before the first line: a log with lines but no record would be recorded again from
+        // the oldest event the broker holds after a crash, its lines repeated
+        if (self->state_fd >= 0)
+            return s_state_write(self, self->fsync != LOGGER_FSYNC_NEVER);
     }
     return 0;
 }
@@ -383,15 +411,6 @@ s_out_write(logger_t *self, s_out_t *out)
     return 0;
 }
 
-static int
-s_sync(logger_t *self, int fd, const char *path)
-{
-    // EINVAL, EROFS: a pipe, a terminal, a device: nothing to make durable
-    if (fsync(fd) == -1 && errno != EINVAL && errno != EROFS)
-        return s_write_failed(self, path, errno);
-    return 0;
-}
-
 static int s_state_rewrite(logger_t *self);
 
 // Write the pending lines, then the state records that cover them; with sync, make the lines
@@ -418,15 +437,8 @@ s_flush(logger_t *self, bool sync)
                 s_state_record(self, room, room->out->base + room->record_end);
                 room->record_due = false;
             }
-        if (self->state.size) {
-            size_t done = s_write_all(self->state_fd, self->state.data, self->state.size);
-            self->state_size += done;
-            if (done < self->state.size)
-                return s_write_failed(self, self->state_path, errno);
-            self->state.size = 0;
-            if (sync && s_sync(self, self->state_fd, self->state_path) == -1)
-                return -1;
-        }
+        if (s_state_write(self, sync) == -1)
+            return -1;
         if (self->state_size > LOGGER_STATE_MAX && s_state_rewrite(self) == -1)
             return -1;
     }
@@ -1553,6 +1565,38 @@ logger_test(bool verbose)
     zstr_free(&moved);
     zstr_free(&log_path);
     zstr_free(&expected);
+
+    // A room new to the logger has its record on disk before its first line: a crash between
+    // the lines and their record cuts the lines back, instead of recording them twice
+    options.rooms = NULL;
+    options.room_count = 0;
+    options.all = true;
+    logger = logger_new(&options);
+    assert(logger);
+    s_test_event(logger, "{\"type\":\"message\",\"room\":\"n\",\"seq\":1,\"ts\":1790000000123,"
+                         "\"from\":\"carol\",\"text\":\"first\"}");
+    char *state_path = zsys_sprintf("%s/%s", text_dir, LOGGER_STATE_NAME);
+    char *state = s_test_read(state_path);  // as a crash right now would leave it
+    assert(strstr(state, "\nn 0 0\n"));
+    char *crashed = zsys_sprintf("%s/crashed", tmp);
+    assert(mkdir(crashed, 0755) == 0);
+    char *crashed_state = zsys_sprintf("%s/%s", crashed, LOGGER_STATE_NAME);
+    s_test_write(crashed_state, state);
+    char *crashed_log = zsys_sprintf("%s/n.log", crashed);
+    s_test_write(crashed_log, "[00:00:00] carol: first\n");  // written, its record not yet
+    logger_destroy(&logger);
+    options.dir = crashed;
+    logger = logger_new(&options);
+    assert(logger && logger_last_seq(logger, "n") == 0);
+    logger_destroy(&logger);
+    text = s_test_read(crashed_log);
+    assert(*text == 0);  // cut back: the broker's history gives carol's line again, once
+    free(text);
+    zstr_free(&state);
+    zstr_free(&state_path);
+    zstr_free(&crashed_log);
+    zstr_free(&crashed_state);
+    zstr_free(&crashed);
     zstr_free(&text_dir);
 
     // text, one file: the room in front; the state's last record is the commit point
