@@ -1268,7 +1268,7 @@ broker_new(const options_t *options)
     zuuid_destroy(&uuid);
 
     char *error = NULL;
-    self->store = store_new(options->db, (size_t)options->history, &error);
+    self->store = store_new_exclusive(options->db, (size_t)options->history, &error);
     if (!self->store) {
         zsys_error("database %s: %s", options->db, error);
         zstr_free(&error);

@@ -23,9 +23,12 @@
 #include "zchat_hash.h"
 #include "store.h"
 #include "zchat_name.h"
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define S_SCHEMA_VERSION 2
 #define S_CHECKPOINT_MS  1000        // how often the checkpointer copies the WAL into the database
@@ -53,6 +56,7 @@ typedef struct {
 struct store {
     sqlite3 *db;
     char *path;
+    int lock_fd;             // store_new_exclusive's claim, -1 if none
     zactor_t *checkpointer;  // NULL for :memory:
     atomic_uint passes;      // checkpoints the checkpointer has done (its thread counts)
     unsigned passes_seen;    // ... as of store_maintain's last own checkpoint
@@ -325,6 +329,7 @@ store_new(const char *path, size_t keep, char **error)
     assert(path && error);
     *error = NULL;
     store_t *self = zmalloc(sizeof(store_t));
+    self->lock_fd = -1;
     atomic_init(&self->passes, 0);
     self->wal_frames_max = S_WAL_FRAMES;
     self->keep = keep;
@@ -405,6 +410,55 @@ store_new(const char *path, size_t keep, char **error)
     return self;
 }
 
+// Claim path for this process: an flock on path.lock, which then holds our pid. Returns the
+// lock's descriptor, or -1 with *error.
+static int
+s_claim(const char *path, char **error)
+{
+    char *lock_path = zsys_sprintf("%s.lock", path);
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd == -1) {
+        *error = zsys_sprintf("cannot open its lock file %s: %s", lock_path, strerror(errno));
+    } else if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        if (errno == EWOULDBLOCK) {
+            char pid[24] = "";
+            ssize_t size = pread(fd, pid, sizeof pid - 1, 0);
+            pid[size > 0 ? size : 0] = 0;
+            pid[strcspn(pid, "\n")] = 0;
+            *error = zsys_sprintf("another zchat-broker%s%s%s is using it: stop that one first, "
+                                  "or give this one another --db",
+                                  *pid ? " (pid " : "", pid, *pid ? ")" : "");
+        } else {
+            *error = zsys_sprintf("cannot lock %s: %s", lock_path, strerror(errno));
+        }
+        close(fd);
+        fd = -1;
+    } else {
+        char pid[24];
+        int size = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+        if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)size, 0) != size)
+            zsys_warning("cannot write the pid into %s: %s", lock_path, strerror(errno));
+    }
+    zstr_free(&lock_path);
+    return fd;
+}
+
+store_t *
+store_new_exclusive(const char *path, size_t keep, char **error)
+{
+    assert(path && error);
+    *error = NULL;
+    int fd = -1;
+    if (!streq(path, ":memory:") && (fd = s_claim(path, error)) == -1)
+        return NULL;
+    store_t *self = store_new(path, keep, error);
+    if (self)
+        self->lock_fd = fd;
+    else if (fd >= 0)
+        close(fd);
+    return self;
+}
+
 void
 store_destroy(store_t **self_p)
 {
@@ -424,6 +478,8 @@ store_destroy(store_t **self_p)
         s_finalize_users(self);
         zactor_destroy(&self->checkpointer);  // first: the last close checkpoints everything
         sqlite3_close(self->db);
+        if (self->lock_fd >= 0)
+            close(self->lock_fd);  // after the database: the claim covers every write
         free(self->path);
         zhashx_destroy(&self->rooms);
         free(self->touched);
@@ -883,6 +939,37 @@ s_remove_db(char **path_p)
     zstr_free(path_p);
 }
 
+// One broker per database: a second claim is refused and names the first one's pid, while a
+// plain store_new (an admin command) still opens it; the claim ends with its store.
+static void
+s_test_claim(void)
+{
+    char *path = s_temp_path();
+    char *error = NULL;
+    store_t *first = store_new_exclusive(path, 10, &error);
+    assert(first && !error);
+    store_t *second = store_new_exclusive(path, 10, &error);
+    assert(!second && error);
+    char *pid = zsys_sprintf("(pid %d)", (int)getpid());
+    assert(strstr(error, "another zchat-broker") && strstr(error, pid));
+    zstr_free(&pid);
+    zstr_free(&error);
+    store_t *admin = store_new(path, 10, &error);
+    assert(admin);
+    store_destroy(&admin);
+    store_destroy(&first);
+    second = store_new_exclusive(path, 10, &error);
+    assert(second);
+    store_destroy(&second);
+    store_t *memory = store_new_exclusive(":memory:", 10, &error);  // nothing to claim
+    assert(memory);
+    store_destroy(&memory);
+    char *lock = zsys_sprintf("%s.lock", path);
+    remove(lock);
+    zstr_free(&lock);
+    s_remove_db(&path);
+}
+
 // Under steady writes the WAL is started over once it is long (store_maintain), so its file
 // stays bounded; without that it grows with every commit.
 static void
@@ -1255,6 +1342,7 @@ store_test(bool verbose)
     s_test_trim();
     s_test_keep_zero();
     s_test_migrate();
+    s_test_claim();
 }
 
 static void

@@ -12,6 +12,12 @@ typedef struct store store_t;
 // then *error is a new sentence saying why (caller frees).
 store_t *store_new(const char *path, size_t keep, char **error);
 
+// store_new for the broker: first claim the database for this process, so that a second
+// zchat-broker on the same file is refused instead of handing out the same seqs. The claim is
+// an flock on path.lock (which holds the pid), released when the store is destroyed; admin
+// commands do not claim, so they work beside a running broker.
+store_t *store_new_exclusive(const char *path, size_t keep, char **error);
+
 // Commit what is pending and close. Null *self_p; safe on NULL.
 void store_destroy(store_t **self_p);
 

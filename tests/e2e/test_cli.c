@@ -158,6 +158,35 @@ test_cli_port_in_use(void)
     hclient_ping(alice);
 }
 
+// A second broker on a database in use is refused (exit 2, naming the first one's pid) and
+// changes nothing: the first keeps its seqs. Once the first stops, the database is free.
+void
+test_cli_db_in_use(void)
+{
+    hbroker_t *first = hbroker_start(NULL);
+    char db[PATH_MAX];
+    snprintf(db, sizeof db, "%s", hbroker_db(first));
+    hclient_t *alice = hclient_login(first, "alice");
+    hclient_join(alice, "py");                     // seq 1
+    CHECK(hclient_say(alice, "py", "one") == 2, "seq of the first message");
+
+    char out[4096], err[4096];
+    const char *argv[] = {"", "--port", "0", "--db", db, NULL};
+    int code = harness_run_broker(argv, S_RUN_MS, out, sizeof out, err, sizeof err);
+    CHECK(code == 2 && strstr(err, "another zchat-broker (pid ") && strstr(err, "--db") &&
+              s_count_lines(err) == 1 && !strstr(out, "commands on"),
+          "second broker: exit %d, stderr: %s", code, err);
+
+    CHECK(hclient_say(alice, "py", "two") == 3, "the first broker lost its seq");
+    hbroker_stop(first);
+    hbroker_t *second = hbroker_start("--db", db, NULL);
+    hclient_t *bob = hclient_login(second, "bob");
+    cJSON *joined = hclient_join(bob, "py");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(joined, "seq");
+    CHECK(cJSON_IsNumber(seq) && seq->valuedouble == 5, "joined seq after the restart");
+    hbroker_stop(second);
+}
+
 void
 test_cli_bad_database(void)
 {

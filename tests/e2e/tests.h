@@ -8,6 +8,7 @@
     X(cli_bad_flag)                                                                                \
     X(cli_port_in_use)                                                                             \
     X(cli_bad_database)                                                                            \
+    X(cli_db_in_use)                                                                               \
     X(cli_ready_line)                                                                              \
     X(cli_options)                                                                                 \
     X(cli_default_feed_port)                                                                       \
