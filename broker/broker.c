@@ -545,6 +545,12 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
             (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
             session = NULL;
     }
+    // Extension: the broker's own cap. A resume makes no session; a full server is a
+    // transient condition, hence rate_limited (checked before a password costs a hash)
+    if (!session && (long)zhashx_size(self->sessions) >= self->options.max_sessions)
+        return s_fail(self, ZCHAT_ERR_RATE_LIMITED,
+                      "This server holds %ld sessions, its most: try again later.",
+                      self->options.max_sessions);
     // A resume is the login it continues (the token is the proof); anything else shows its
     // password when the name needs one
     zchat_err_t err = session ? ZCHAT_OK : s_authenticate(self, request, user);

@@ -24,6 +24,9 @@ static const char *s_usage =
     "      --history N          events kept per room (default 10000)\n"
     "      --max-rooms N        rooms the broker holds at most; a join that would make one\n"
     "                           more is refused (default 100000, at most 4000000)\n"
+    "      --max-sessions N     sessions the broker holds at most (live, or expired and\n"
+    "                           resumable); a login past it is refused until one ends\n"
+    "                           (default 50000, at most 1000000)\n"
     "      --curve              encrypt both sockets (CurveZMQ); the public key is printed\n"
     "      --keys DIR           the broker's certificate, made on first use (default:\n"
     "                           zchat-keys beside the database)\n"
@@ -53,6 +56,7 @@ enum {
     OPT_BURST,
     OPT_HISTORY,
     OPT_MAX_ROOMS,
+    OPT_MAX_SESSIONS,
     OPT_HELP,
     OPT_VERSION,
     OPT_CURVE,
@@ -73,6 +77,7 @@ static const struct option s_options[] = {
     {"burst", required_argument, NULL, OPT_BURST},
     {"history", required_argument, NULL, OPT_HISTORY},
     {"max-rooms", required_argument, NULL, OPT_MAX_ROOMS},
+    {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
     {"curve", no_argument, NULL, OPT_CURVE},
     {"keys", required_argument, NULL, OPT_KEYS},
     {"clients", required_argument, NULL, OPT_CLIENTS},
@@ -193,7 +198,8 @@ options_parse(options_t *self, int argc, char **argv)
                         .rate = 20,
                         .burst = 40,
                         .history = 10000,
-                        .max_rooms = OPTIONS_MAX_ROOMS_DEFAULT};
+                        .max_rooms = OPTIONS_MAX_ROOMS_DEFAULT,
+                        .max_sessions = OPTIONS_MAX_SESSIONS_DEFAULT};
     snprintf(self->host, sizeof self->host, "%s", ZCHAT_DEFAULT_HOST);
     snprintf(self->db, sizeof self->db, "zchat.db");
 
@@ -247,6 +253,11 @@ options_parse(options_t *self, int argc, char **argv)
             if (zchat_arg_number(optarg, 1, OPTIONS_MAX_ROOMS_LIMIT, &n))
                 return s_bad("--max-rooms", optarg, "a count of rooms, 1-4000000");
             self->max_rooms = n;
+            break;
+        case OPT_MAX_SESSIONS:
+            if (zchat_arg_number(optarg, 1, OPTIONS_MAX_SESSIONS_LIMIT, &n))
+                return s_bad("--max-sessions", optarg, "a count of sessions, 1-1000000");
+            self->max_sessions = n;
             break;
         case OPT_CURVE:
             self->curve = true;
@@ -317,6 +328,9 @@ options_test(bool verbose)
     assert(options.max_rooms == OPTIONS_MAX_ROOMS_DEFAULT);
     char *rooms[] = {"zchat-broker", "--max-rooms", "3", NULL};
     assert(options_parse(&options, 3, rooms) == -1 && options.max_rooms == 3);
+    assert(options.max_sessions == OPTIONS_MAX_SESSIONS_DEFAULT);
+    char *sessions[] = {"zchat-broker", "--max-sessions", "2", NULL};
+    assert(options_parse(&options, 3, sessions) == -1 && options.max_sessions == 2);
 
     char *full[] = {
         "zchat-broker", "-H", "::1",     "--port=0", "--db",      ":memory:", "--heartbeat", "200",
@@ -348,6 +362,10 @@ options_test(bool verbose)
     assert(options_parse(&options, 3, no_rooms) == 2);
     char *too_many[] = {"zchat-broker", "--max-rooms", "4000001", NULL};
     assert(options_parse(&options, 3, too_many) == 2);
+    char *no_sessions[] = {"zchat-broker", "--max-sessions", "0", NULL};
+    assert(options_parse(&options, 3, no_sessions) == 2);
+    char *crowd[] = {"zchat-broker", "--max-sessions", "1000001", NULL};
+    assert(options_parse(&options, 3, crowd) == 2);
     char *lonely[] = {"zchat-broker", "--open-registration", NULL};
     assert(options_parse(&options, 2, lonely) == 2);
     char *clients[] = {"zchat-broker", "--clients", "certs", NULL};

@@ -27,6 +27,12 @@ typedef enum {
 #define OPTIONS_MAX_ROOMS_DEFAULT 100000
 #define OPTIONS_MAX_ROOMS_LIMIT   4000000
 
+// Sessions, live or expired but resumable (60 s), each take memory (about 2 KiB, up to 27 KiB
+// with its retry ids): the cap keeps a client that logs in name after name on new connections
+// from growing the broker without bound.
+#define OPTIONS_MAX_SESSIONS_DEFAULT 50000
+#define OPTIONS_MAX_SESSIONS_LIMIT   1000000
+
 typedef struct {
     char host[256];           // bind address
     int port;                 // commands (ROUTER); 0: any free port
@@ -36,8 +42,9 @@ typedef struct {
     int heartbeat_ms;
     double rate;  // requests/s per session; 0: no limit
     double burst;
-    long history;    // events kept per room
-    long max_rooms;  // rooms held at most (lobby always exists)
+    long history;       // events kept per room
+    long max_rooms;     // rooms held at most (lobby always exists)
+    long max_sessions;  // sessions held at most, live or resumable
     bool verbose;
     bool curve;                     // --curve: both sockets use CURVE
     char keys[4096];                // --keys: the broker's certificate (with --curve; defaulted)

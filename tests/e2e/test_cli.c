@@ -167,7 +167,7 @@ test_cli_db_in_use(void)
     char db[PATH_MAX];
     snprintf(db, sizeof db, "%s", hbroker_db(first));
     hclient_t *alice = hclient_login(first, "alice");
-    hclient_join(alice, "py");                     // seq 1
+    hclient_join(alice, "py");  // seq 1
     CHECK(hclient_say(alice, "py", "one") == 2, "seq of the first message");
 
     char out[4096], err[4096];

@@ -665,6 +665,40 @@ test_err_max_rooms(void)
     hclient_expect(bob, "ack");
 }
 
+// --max-sessions: a login past the cap is refused as a transient condition (rate_limited, so
+// clients retry later) and makes nothing; a resume takes no new session; a quit frees a place.
+void
+test_err_max_sessions(void)
+{
+    hbroker_t *broker = hbroker_start("--rate", "0", "--max-sessions", "2", NULL);
+    hclient_t *alice = hclient_new(broker);
+    hclient_send(alice, "{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1}");
+    char token[128];
+    snprintf(token, sizeof token, "%s", jstr(hclient_expect(alice, "welcome"), "session"));
+    hclient_t *bob = hclient_login(broker, "bob");
+
+    hclient_t *carol = hclient_new(broker);
+    hclient_send(carol, "{\"type\":\"hello\",\"user\":\"carol\",\"proto\":1,\"id\":\"h\"}");
+    cJSON *error = hclient_expect_error_id(carol, "rate_limited", "hello", "h");
+    const char *message = jstr(error, "message");
+    CHECK(strstr(message, "server") && strstr(message, "2"), "message: %s", message);
+    hclient_send(bob, "{\"type\":\"users\",\"room\":\"lobby\"}");
+    cJSON *users = jarr(hclient_expect(bob, "users"), "users");
+    CHECK(cJSON_GetArraySize(users) == 2, "users: %s", harness_json_text(users));
+
+    char hello[256];
+    snprintf(hello, sizeof hello,
+             "{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1,\"resume\":\"%s\"}", token);
+    hclient_t *alice_again = hclient_new(broker);
+    hclient_send(alice_again, hello);
+    CHECK(streq(jstr(hclient_expect(alice_again, "welcome"), "session"), token), "resumed");
+
+    hclient_send(bob, "{\"type\":\"quit\"}");
+    hclient_expect(bob, "bye");
+    hclient_send(carol, "{\"type\":\"hello\",\"user\":\"carol\",\"proto\":1}");
+    hclient_expect(carol, "welcome");
+}
+
 void
 test_err_ordering(void)
 {

@@ -39,6 +39,7 @@
     X(err_bad_text)                                                                                \
     X(err_too_many_rooms)                                                                          \
     X(err_max_rooms)                                                                               \
+    X(err_max_sessions)                                                                            \
     X(err_ordering)                                                                                \
     X(err_id_echo)                                                                                 \
     X(err_id_nul_echo)                                                                             \
