@@ -42,8 +42,9 @@ static const char s_help[] =
     "\n"
     "Without --server-key, traffic (passwords included) is plain text.\n"
     "\n"
-    "Exit status: 0 after /quit, Ctrl-D, end of input, SIGINT or SIGTERM; 1 if the broker\n"
-    "cannot be reached (or not securely) or refuses the login; 2 for a bad option.\n";
+    "Exit status: 0 after /quit, Ctrl-D, end of input, SIGINT, SIGTERM, SIGHUP or SIGQUIT\n"
+    "(the session quits); 1 if the broker cannot be reached (or not securely) or refuses the\n"
+    "login; 2 for a bad option.\n";
 
 // A port number 1-65535, or -1
 static int
@@ -123,6 +124,16 @@ s_ask_all(bool ask_server, char **host, int *port, char **user)
     return 0;
 }
 
+// SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\) end the session like SIGINT and SIGTERM,
+// which CZMQ catches: quit is sent and the terminal restored, instead of a death that leaves
+// the session to time out and the terminal without echo.
+static void
+s_on_hangup(int signum)
+{
+    (void)signum;
+    zsys_interrupted = 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -130,6 +141,10 @@ main(int argc, char **argv)
     zsys_set_logident("zchat");
     zsys_set_logstream(stderr);
     signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before we say quit
+    struct sigaction hangup = {.sa_handler = s_on_hangup};  // no SA_RESTART: polls wake up
+    sigemptyset(&hangup.sa_mask);
+    sigaction(SIGHUP, &hangup, NULL);
+    sigaction(SIGQUIT, &hangup, NULL);
 
     enum {
         OPT_NO_COLOR = 256,

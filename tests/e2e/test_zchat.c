@@ -555,15 +555,19 @@ void
 test_zchat_exit(void)
 {
     hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
-    // Four clients leave four ways; each must send quit and exit 0
+    // Six clients leave six ways; each must send quit and exit 0
     s_zchat_t *quit = s_zchat_start(broker, "Quitter", NULL);
     s_zchat_t *eof = s_zchat_start(broker, "Eof", NULL);
     s_zchat_t *term = s_zchat_start(broker, "Term", NULL);
     s_zchat_t *intr = s_zchat_start(broker, "Intr", NULL);
+    s_zchat_t *hup = s_zchat_start(broker, "Hup", NULL);
+    s_zchat_t *sigquit = s_zchat_start(broker, "Sigquit", NULL);
     s_expect_greeting(quit, broker);
     s_expect_greeting(eof, broker);
     s_expect_greeting(term, broker);
     s_expect_greeting(intr, broker);
+    s_expect_greeting(hup, broker);
+    s_expect_greeting(sigquit, broker);
     hclient_t *bob = hclient_login(broker, "Bob");
     s_watch(bob, "lobby");
 
@@ -584,6 +588,14 @@ test_zchat_exit(void)
     kill(intr->pid, SIGINT);
     CHECK(s_wait_exit(intr, S_EXIT_MS) == 0, "exit code after SIGINT");
     hclient_expect_presence(bob, "lobby", "Intr", "leave", "quit");
+
+    kill(hup->pid, SIGHUP);  // the terminal closed
+    CHECK(s_wait_exit(hup, S_EXIT_MS) == 0, "exit code after SIGHUP");
+    hclient_expect_presence(bob, "lobby", "Hup", "leave", "quit");
+
+    kill(sigquit->pid, SIGQUIT);  // Ctrl-\ on a terminal
+    CHECK(s_wait_exit(sigquit, S_EXIT_MS) == 0, "exit code after SIGQUIT");
+    hclient_expect_presence(bob, "lobby", "Sigquit", "leave", "quit");
     hclient_send(bob, "{\"type\":\"users\"}");
     CHECK(cJSON_GetArraySize(jarr(hclient_expect(bob, "users"), "users")) == 1,
           "someone is still online");
