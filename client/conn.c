@@ -18,6 +18,7 @@
 #define CONN_RETRY_MAX_MS    5000  // backoff ceiling
 #define CONN_QUIT_WAIT_MS    1000  // how long conn_destroy waits for bye
 #define CONN_HANDSHAKE_TRIES 2     // failed handshakes without detail before conn_connect gives up
+#define CONN_WAITING_MAX     4096  // events held beyond a gap per room; the newest go past it
 
 typedef struct {
     char *name;
@@ -240,18 +241,34 @@ s_take(conn_t *self, s_track_t *track, zchat_msg_t **event_p)
         zchat_msg_destroy(event_p);  // duplicate (or no seq at all)
         return;
     }
-    if (settled && seq == track->last + 1 && zlistx_size(track->waiting) == 0) {
+    if (settled && seq == track->last + 1) {
         s_deliver(self, track, *event_p);
         zchat_msg_destroy(event_p);
+        if (zlistx_size(track->waiting))
+            s_drain(self, track);  // it may have filled a gap
         return;
     }
-    for (zchat_msg_t *e = zlistx_first(track->waiting); e; e = zlistx_next(track->waiting))
-        if (s_seq(e) == seq) {
-            zchat_msg_destroy(event_p);
-            return;
-        }
-    zlistx_insert(track->waiting, *event_p, true);
-    *event_p = NULL;
+    zchat_msg_t *newest = zlistx_last(track->waiting);
+    if (!newest || s_seq(newest) < seq) {
+        zlistx_add_end(track->waiting, *event_p);  // the usual case: after all that waits
+        *event_p = NULL;
+    } else {
+        for (zchat_msg_t *e = zlistx_first(track->waiting); e; e = zlistx_next(track->waiting))
+            if (s_seq(e) == seq) {
+                zchat_msg_destroy(event_p);
+                return;
+            }
+        zlistx_insert(track->waiting, *event_p, true);
+        *event_p = NULL;
+    }
+    if (zlistx_size(track->waiting) > CONN_WAITING_MAX) {
+        // A long gap under a flood: the newest event waits in the broker's history instead of
+        // here, and known makes sure it is fetched
+        newest = zlistx_last(track->waiting);
+        if ((uint64_t)s_seq(newest) > track->known)
+            track->known = (uint64_t)s_seq(newest);
+        zlistx_delete(track->waiting, zlistx_cursor(track->waiting));
+    }
     if (settled)
         s_drain(self, track);
 }
@@ -1347,6 +1364,15 @@ conn_test(bool verbose)
     zchat_msg_destroy(&reply);
     assert(streq(log.seen, "5 6 7 8 10 11 "));
     assert(streq(log.lost, "9-9 "));
+    // A flood beyond a gap: at most CONN_WAITING_MAX events wait, the rest come from history
+    for (int seq = 13; seq < 13 + CONN_WAITING_MAX + 100; seq++)
+        s_feed(conn, track, seq);
+    assert(zlistx_size(track->waiting) == CONN_WAITING_MAX);
+    assert(s_seq(zlistx_last(track->waiting)) == 12 + CONN_WAITING_MAX);
+    assert(track->known == 12 + CONN_WAITING_MAX + 100);
+    s_feed(conn, track, 12);  // the gap filled: the waiting ones follow, and a fetch is due
+    assert(zlistx_size(track->waiting) == 0 && track->last == 12 + CONN_WAITING_MAX);
+    assert(strstr(log.seen, " 11 12 13 14 ") && !strstr(log.lost, "13"));
     zlist_t *rooms = conn_rooms(conn);
     assert(zlist_size(rooms) == 1 && streq(zlist_first(rooms), "r"));
     zlist_destroy(&rooms);
