@@ -434,6 +434,7 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
         return;
     }
     bool reconnect = self->ever_online;
+    self->error_code[0] = self->error[0] = 0;  // a later refusal is news again
     bool new_epoch = self->epoch && !streq(self->epoch, epoch);
     bool new_feed = !self->feed || !streq(self->feed, feed);
     zstr_free(&self->epoch);
@@ -649,9 +650,12 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
             return;
         }
         self->answered = true;
+        // A re-login is retried every few seconds: the front end hears of a refusal once, not
+        // at every retry, until it changes or a login succeeds
+        bool again = streq(self->error_code, code) && streq(self->error, message ? message : code);
         snprintf(self->error_code, sizeof self->error_code, "%s", code);
         snprintf(self->error, sizeof self->error, "%s", message ? message : code);
-        if (self->ever_online)
+        if (self->ever_online && !again)
             s_forward(self, error);
         return;
     }
@@ -1302,7 +1306,30 @@ conn_client_cert(const char *path, bool *made, char *error, size_t size)
 typedef struct {
     char seen[256];
     char lost[64];
+    int replies;
 } s_log_t;
+
+static void
+s_record_reply(void *arg, const zchat_msg_t *reply)
+{
+    (void)reply;
+    s_log_t *log = arg;
+    log->replies++;
+}
+
+// A refused re-login, as the broker answers it to our hello
+static void
+s_refuse(conn_t *conn, const char *message)
+{
+    snprintf(conn->hello_id, sizeof conn->hello_id, "h");
+    char *json = zsys_sprintf(
+        "{\"type\":\"error\",\"code\":\"name_taken\",\"message\":\"%s\",\"id\":\"h\"}", message);
+    zchat_msg_t *error = zchat_msg_decode(json, strlen(json), NULL);
+    assert(error);
+    s_on_error(conn, error, "h");
+    zchat_msg_destroy(&error);
+    zstr_free(&json);
+}
 
 static void
 s_record(void *arg, const zchat_msg_t *event)
@@ -1334,8 +1361,9 @@ void
 conn_test(bool verbose)
 {
     (void)verbose;
-    s_log_t log = {"", ""};
-    conn_handler_t handler = {.on_event = s_record, .on_lost = s_record_lost};
+    s_log_t log = {"", "", 0};
+    conn_handler_t handler = {
+        .on_event = s_record, .on_lost = s_record_lost, .on_reply = s_record_reply};
     conn_options_t options = {.host = "127.0.0.1", .port = 1, .user = "alice"};
     conn_t *conn = conn_new(&options, &handler, &log);
     s_track_t *track = s_track_require(conn, "r", -1);
@@ -1373,6 +1401,13 @@ conn_test(bool verbose)
     s_feed(conn, track, 12);  // the gap filled: the waiting ones follow, and a fetch is due
     assert(zlistx_size(track->waiting) == 0 && track->last == 12 + CONN_WAITING_MAX);
     assert(strstr(log.seen, " 11 12 13 14 ") && !strstr(log.lost, "13"));
+    // A re-login refused at every retry is told once, and again when the refusal changes
+    conn->ever_online = true;
+    s_refuse(conn, "The name alice is in use: pick another.");
+    s_refuse(conn, "The name alice is in use: pick another.");
+    assert(log.replies == 1 && streq(conn->error_code, "name_taken"));
+    s_refuse(conn, "Something else.");
+    assert(log.replies == 2);
     zlist_t *rooms = conn_rooms(conn);
     assert(zlist_size(rooms) == 1 && streq(zlist_first(rooms), "r"));
     zlist_destroy(&rooms);
