@@ -641,6 +641,26 @@ test_err_too_many_rooms(void)
     hclient_join(alice, "one-too-many");
 }
 
+// Send request (its id "x") and expect the error code of a full server, whose message says
+// so and names the cap.
+static void
+s_expect_full(hclient_t *client, const char *request, const char *code, const char *type,
+              const char *cap)
+{
+    hclient_send(client, request);
+    const char *message = jstr(hclient_expect_error_id(client, code, type, "x"), "message");
+    CHECK(strstr(message, "server") && strstr(message, cap), "message: %s", message);
+}
+
+// Send a listing request and expect its reply (of type field) to list count items in field.
+static void
+s_expect_count(hclient_t *client, const char *request, const char *field, int count)
+{
+    hclient_send(client, request);
+    cJSON *list = jarr(hclient_expect(client, field), field);
+    CHECK(cJSON_GetArraySize(list) == count, "%s: %s", field, harness_json_text(list));
+}
+
 // --max-rooms: a join that would make one room more is refused and changes nothing; rooms that
 // exist, and lobby, stay open to everyone.
 void
@@ -650,13 +670,9 @@ test_err_max_rooms(void)
     hclient_t *alice = hclient_login(broker, "alice");  // lobby: 1
     hclient_join(alice, "a");
     hclient_join(alice, "b");
-    hclient_send(alice, "{\"type\":\"join\",\"room\":\"c\",\"id\":\"j\"}");
-    cJSON *error = hclient_expect_error_id(alice, "too_many_rooms", "join", "j");
-    const char *message = jstr(error, "message");
-    CHECK(strstr(message, "server") && strstr(message, "3"), "message: %s", message);
-    hclient_send(alice, "{\"type\":\"rooms\"}");
-    cJSON *rooms = jarr(hclient_expect(alice, "rooms"), "rooms");
-    CHECK(cJSON_GetArraySize(rooms) == 3, "rooms: %s", harness_json_text(rooms));
+    s_expect_full(alice, "{\"type\":\"join\",\"room\":\"c\",\"id\":\"x\"}", "too_many_rooms",
+                  "join", "3");
+    s_expect_count(alice, "{\"type\":\"rooms\"}", "rooms", 3);
     hclient_t *bob = hclient_login(broker, "bob");
     hclient_join(bob, "b");
     hclient_send(bob, "{\"type\":\"join\",\"room\":\"d\"}");
@@ -678,13 +694,9 @@ test_err_max_sessions(void)
     hclient_t *bob = hclient_login(broker, "bob");
 
     hclient_t *carol = hclient_new(broker);
-    hclient_send(carol, "{\"type\":\"hello\",\"user\":\"carol\",\"proto\":1,\"id\":\"h\"}");
-    cJSON *error = hclient_expect_error_id(carol, "rate_limited", "hello", "h");
-    const char *message = jstr(error, "message");
-    CHECK(strstr(message, "server") && strstr(message, "2"), "message: %s", message);
-    hclient_send(bob, "{\"type\":\"users\",\"room\":\"lobby\"}");
-    cJSON *users = jarr(hclient_expect(bob, "users"), "users");
-    CHECK(cJSON_GetArraySize(users) == 2, "users: %s", harness_json_text(users));
+    s_expect_full(carol, "{\"type\":\"hello\",\"user\":\"carol\",\"proto\":1,\"id\":\"x\"}",
+                  "rate_limited", "hello", "2");
+    s_expect_count(bob, "{\"type\":\"users\",\"room\":\"lobby\"}", "users", 2);
 
     char hello[256];
     snprintf(hello, sizeof hello,
