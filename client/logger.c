@@ -360,10 +360,6 @@ s_out_open(logger_t *self, s_out_t *out)
         for (room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
             if (room->out == out)
                 s_state_record(self, room, (uint64_t)st.st_size);
-        // Before the first line: a log with lines but no record would be recorded again from
-        // the oldest event the broker holds after a crash, its lines repeated
-        if (self->state_fd >= 0)
-            return s_state_write(self, self->fsync != LOGGER_FSYNC_NEVER);
     }
     return 0;
 }
@@ -382,7 +378,14 @@ s_follow(logger_t *self, s_room_t *room)
     zstr_free(&path);
     zlistx_add_end(self->outs, out);
     room->out = out;
-    return s_out_open(self, out);
+    bool recorded = room->has_state;
+    if (s_out_open(self, out) == -1)
+        return -1;
+    // A new room's record before its first line: after a crash, a log with lines but no
+    // record would be recorded again from the oldest event the broker holds, lines repeated
+    if (!recorded && self->state_fd >= 0)
+        return s_state_write(self, self->fsync != LOGGER_FSYNC_NEVER);
+    return 0;
 }
 
 // --- Writing ---
