@@ -21,6 +21,7 @@
 #define TRACE_WIDTH 400  // bytes of each
 #define LOG_TAIL    80   // lines of each broker log shown on failure
 #define PIDS_MAX    16   // brokers one test may start
+#define REPORTS_MAX 4    // harness_on_fail reports
 
 struct hbroker {
     pid_t pid;            // 0 once reaped
@@ -48,13 +49,14 @@ struct hclient {
 };
 
 static struct {
-    const char *name;       // the running test
-    char tmpdir[PATH_MAX];  // "" until first use
-    zlistx_t *brokers;      // hbroker_t *, owned
-    zlistx_t *clients;      // hclient_t *, owned
-    zlistx_t *trees;        // cJSON *, owned
-    int broker_count;       // brokers started in this test
-    bool failing;           // harness_fail is running: no recursion
+    const char *name;                    // the running test
+    char tmpdir[PATH_MAX];               // "" until first use
+    zlistx_t *brokers;                   // hbroker_t *, owned
+    zlistx_t *clients;                   // hclient_t *, owned
+    zlistx_t *trees;                     // cJSON *, owned
+    int broker_count;                    // brokers started in this test
+    bool failing;                        // harness_fail is running: no recursion
+    void (*reports[REPORTS_MAX])(void);  // harness_on_fail
     char trace[TRACE_LINES][TRACE_WIDTH];
     int trace_next;   // next slot of the ring
     char *json_text;  // last harness_json_text result, owned
@@ -270,10 +272,61 @@ harness_fail(const char *file, int line, const char *format, ...)
             fprintf(stderr, "--- broker %d stderr (%s) ---\n", broker->number, broker->log);
             s_print_file_tail(broker->log, LOG_TAIL);
         }
+    for (int i = 0; i < REPORTS_MAX; i++)
+        if (s_test.reports[i])
+            s_test.reports[i]();
     fprintf(stderr, "--- end of report: FAIL %s ---\n", s_test.name ? s_test.name : "?");
     if (s_test.brokers)
         s_cleanup();
     exit(1);
+}
+
+void
+harness_on_fail(void (*report)(void))
+{
+    int slot = 0;
+    while (slot < REPORTS_MAX && s_test.reports[slot])
+        slot++;
+    assert(slot < REPORTS_MAX);
+    s_test.reports[slot] = report;
+}
+
+void
+harness_read_file(const char *path, char *buf, size_t size)
+{
+    *buf = 0;
+    FILE *file = fopen(path, "r");
+    if (file) {
+        size_t got = fread(buf, 1, size - 1, file);
+        buf[got] = 0;
+        fclose(file);
+    }
+}
+
+char *
+harness_slurp(const char *path, size_t *size)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return NULL;
+    size_t used = 0, max = 65536;
+    char *data = malloc(max);
+    assert(data);
+    size_t got;
+    while ((got = fread(data + used, 1, max - used - 1, file)) > 0) {
+        used += got;
+        if (max - used < 4096) {
+            max *= 2;
+            char *bigger = realloc(data, max);
+            assert(bigger);
+            data = bigger;
+        }
+    }
+    fclose(file);
+    data[used] = 0;
+    if (size)
+        *size = used;
+    return data;
 }
 
 const char *
@@ -579,18 +632,6 @@ hbroker_db(const hbroker_t *self)
     return self->db;
 }
 
-static void
-s_read_file(const char *path, char *buf, size_t size)
-{
-    *buf = 0;
-    FILE *file = fopen(path, "r");
-    if (file) {
-        size_t got = fread(buf, 1, size - 1, file);
-        buf[got] = 0;
-        fclose(file);
-    }
-}
-
 int
 harness_run_broker(const char *const argv[], int timeout_ms, char *out, size_t out_size, char *err,
                    size_t err_size)
@@ -627,8 +668,8 @@ harness_run_broker(const char *const argv[], int timeout_ms, char *out, size_t o
         hbroker_kill(&proc);
         FAIL("\"%s\" did not exit within %d ms", command, timeout_ms);
     }
-    s_read_file(out_path, out, out_size);
-    s_read_file(err_path, err, err_size);
+    harness_read_file(out_path, out, out_size);
+    harness_read_file(err_path, err, err_size);
     s_trace("run: exit status 0x%x, stdout %zu bytes, stderr \"%.200s\"", (unsigned)status,
             strlen(out), err);
     if (!WIFEXITED(status))

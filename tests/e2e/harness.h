@@ -36,6 +36,17 @@ void harness_fail(const char *file, int line, const char *format, ...)
             harness_fail(__FILE__, __LINE__, "CHECK(" #cond ") failed: " __VA_ARGS__);             \
     } while (0)
 
+// Run report when a test fails, after the broker logs and before the temp dir goes: more for
+// the failure report. At most 4 of them.
+void harness_on_fail(void (*report)(void));
+
+// Read the start of a file into buf (NUL-terminated, truncated); "" if it cannot be read.
+void harness_read_file(const char *path, char *buf, size_t size);
+
+// The whole file, NUL-terminated (*size, if size is not NULL, without the NUL); NULL if it
+// cannot be read. Caller frees.
+char *harness_slurp(const char *path, size_t *size);
+
 // The test's temp dir (created on first use, removed at the end). Borrowed.
 const char *harness_tmpdir(void);
 

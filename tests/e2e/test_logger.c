@@ -2,13 +2,12 @@
 // across SIGKILL, broker restarts, PUB drops, logrotate; the text format; lost markers
 #include "zchat.h"
 #include "harness.h"
+#include "hproc.h"
 #include "tests_logger.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,20 +22,9 @@
 #define S_WAIT_MS     30000  // how long the files may take to catch up
 #define S_PING_MS     100    // keep the talkers' sessions alive (short heartbeats)
 
-typedef struct {
-    pid_t pid;           // 0 once reaped
-    int status;          // wait status, once reaped
-    int number;          // 1, 2... within the test
-    char out[PATH_MAX];  // its standard output
-    char err[PATH_MAX];  // its standard error
-    char command[2048];  // for the report
-} s_logger_t;
-
 static struct {
-    s_logger_t loggers[S_LOGGERS_MAX];
+    hproc_t *loggers[S_LOGGERS_MAX];  // "logger 1", "logger 2"... within the test
     int count;
-    char logdir[1024];  // the loggers' stdout and stderr: kept past the harness cleanup
-    bool finished;      // the test ran to its end
     hclient_t *talkers[S_TALKERS_MAX];
     int talker_count;
     int64_t pinged_at;
@@ -45,33 +33,6 @@ static struct {
 // ---------------------------------------------------------------------------------------------
 // Helpers: files
 
-// The whole file, NUL-terminated (*size without the NUL); NULL if it cannot be read.
-static char *
-s_slurp(const char *path, size_t *size)
-{
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return NULL;
-    size_t used = 0, max = 65536;
-    char *data = malloc(max);
-    assert(data);
-    size_t got;
-    while ((got = fread(data + used, 1, max - used - 1, file)) > 0) {
-        used += got;
-        if (max - used < 4096) {
-            max *= 2;
-            char *bigger = realloc(data, max);
-            assert(bigger);
-            data = bigger;
-        }
-    }
-    fclose(file);
-    data[used] = 0;
-    if (size)
-        *size = used;
-    return data;
-}
-
 static bool
 s_exists(const char *path)
 {
@@ -79,203 +40,44 @@ s_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-static void
-s_remove_tree(const char *path)
-{
-    char *command = zsys_sprintf("rm -rf '%s'", path);
-    int rc = system(command);
-    (void)rc;
-    zstr_free(&command);
-}
-
-static void
-s_print_tail(const char *path, size_t bytes)
-{
-    size_t size = 0;
-    char *data = s_slurp(path, &size);
-    if (!data) {
-        fprintf(stderr, "(cannot read %s)\n", path);
-        return;
-    }
-    const char *start = size > bytes ? data + size - bytes : data;
-    fprintf(stderr, "%s%s", size > bytes ? "(...)\n" : "", start);
-    free(data);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers: logger processes
 
-static const char *
-s_logger_path(void)
-{
-    static char path[PATH_MAX];
-    const char *env = getenv("ZCHAT_LOGGER");
-    if (env && *env)
-        return env;
-    const char *broker = getenv("ZCHAT_BROKER");
-    if (!broker || !*broker)
-        broker = "build/test/zchat-broker";
-    const char *slash = strrchr(broker, '/');
-    if (slash)
-        snprintf(path, sizeof path, "%.*s/zchat-logger", (int)(slash - broker), broker);
-    else
-        snprintf(path, sizeof path, "zchat-logger");
-    return path;
-}
-
-static void
-s_at_exit(void)
-{
-    for (int i = 0; i < s_run.count; i++) {
-        s_logger_t *logger = &s_run.loggers[i];
-        if (logger->pid > 0) {
-            kill(logger->pid, SIGKILL);
-            waitpid(logger->pid, NULL, 0);
-            logger->pid = 0;
-        }
-        if (!s_run.finished) {
-            fprintf(stderr, "--- logger %d stderr (%s) ---\n", logger->number, logger->command);
-            s_print_tail(logger->err, 6000);
-        }
-    }
-    if (*s_run.logdir && !getenv("ZCHAT_E2E_KEEP"))
-        s_remove_tree(s_run.logdir);
-}
-
-static const char *
-s_logdir(void)
-{
-    if (!*s_run.logdir) {
-        const char *base = getenv("TMPDIR");
-        snprintf(s_run.logdir, sizeof s_run.logdir, "%s/zchat-e2e-logger-XXXXXX",
-                 base && *base ? base : "/tmp");
-        if (!mkdtemp(s_run.logdir)) {
-            *s_run.logdir = 0;
-            FAIL("mkdtemp: %s", strerror(errno));
-        }
-        atexit(s_at_exit);
-    }
-    return s_run.logdir;
-}
-
-// Start zchat-logger with the NULL-terminated args; its stdout and stderr go to files.
-static s_logger_t *
+// Start zchat-logger with the NULL-terminated args; its stdout and stderr go to files, shown if
+// the test fails.
+static hproc_t *
 s_logger_start_argv(const char *const args[])
 {
-    const char *dir = s_logdir();
     if (s_run.count == S_LOGGERS_MAX)
         FAIL("too many loggers in one test");
-    s_logger_t *self = &s_run.loggers[s_run.count++];
-    memset(self, 0, sizeof *self);
-    self->number = s_run.count;
-    snprintf(self->out, sizeof self->out, "%s/logger-%d.stdout", dir, self->number);
-    snprintf(self->err, sizeof self->err, "%s/logger-%d.stderr", dir, self->number);
-    const char *argv[64];
-    int argc = 0;
-    argv[argc++] = s_logger_path();
-    for (int i = 0; args[i]; i++) {
-        assert(argc < 62);
-        argv[argc++] = args[i];
-    }
-    argv[argc] = NULL;
-    for (int i = 0; i < argc; i++) {
-        size_t used = strlen(self->command);
-        snprintf(self->command + used, sizeof self->command - used, "%s%s", i ? " " : "", argv[i]);
-    }
-    harness_note("start logger %d: %s", self->number, self->command);
-    int out_fd = open(self->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int err_fd = open(self->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out_fd == -1 || err_fd == -1)
-        FAIL("open %s: %s", self->out, strerror(errno));
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == -1)
-        FAIL("fork: %s", strerror(errno));
-    if (pid == 0) {
-        // Only async-signal-safe calls here: the parent has threads. If the test dies without
-        // its atexit cleanup (a sanitizer abort, a timeout), the logger dies with it.
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int null_fd = open("/dev/null", O_RDONLY);
-        if (null_fd >= 0)
-            dup2(null_fd, 0);
-        dup2(out_fd, 1);
-        dup2(err_fd, 2);
-        execv(argv[0], (char *const *)argv);
-        static const char msg[] = "e2e: exec of zchat-logger failed (set ZCHAT_LOGGER)\n";
-        ssize_t rc = write(2, msg, sizeof msg - 1);
-        (void)rc;
-        _exit(127);
-    }
-    close(out_fd);
-    close(err_fd);
-    self->pid = pid;
-    return self;
+    char label[32];
+    snprintf(label, sizeof label, "logger %d", s_run.count + 1);
+    hproc_t *logger = hproc_start_argv("zchat-logger", label, HPROC_IN_NULL | HPROC_REPORT, args);
+    s_run.loggers[s_run.count++] = logger;
+    return logger;
 }
 #define s_logger_start(...) s_logger_start_argv((const char *const[]){__VA_ARGS__, NULL})
 
-// Wait up to timeout_ms for the logger to exit: its wait status, or -1 on timeout.
-static int
-s_logger_wait(s_logger_t *self, int timeout_ms)
-{
-    int64_t deadline = zclock_mono() + timeout_ms;
-    while (self->pid > 0) {
-        int status;
-        pid_t rc = waitpid(self->pid, &status, WNOHANG);
-        if (rc == self->pid || (rc == -1 && errno != EINTR)) {
-            self->pid = 0;
-            self->status = rc == -1 ? -1 : status;
-            break;
-        }
-        if (zclock_mono() >= deadline)
-            return -1;
-        poll(NULL, 0, 2);
-    }
-    return self->status;
-}
-
-static void
-s_logger_kill(s_logger_t *self)
-{
-    if (self->pid > 0) {
-        harness_note("SIGKILL to logger %d", self->number);
-        kill(self->pid, SIGKILL);
-        s_logger_wait(self, 5000);
-    }
-}
-
-// The logger's stderr, for checks; caller frees.
-static char *
-s_logger_stderr(const s_logger_t *self)
-{
-    char *text = s_slurp(self->err, NULL);
-    return text ? text : strdup("");
-}
-
 // Send signum (SIGTERM or SIGINT) and require exit 0 within S_STOP_MS, no dangling sockets.
 static void
-s_logger_stop_at(const char *file, int line, s_logger_t *self, int signum)
+s_logger_stop_at(const char *file, int line, hproc_t *logger, int signum)
 {
-    if (self->pid <= 0)
-        harness_fail(file, line, "logger %d had already exited (status 0x%x)", self->number,
-                     (unsigned)self->status);
+    if (!hproc_is_running(logger))
+        harness_fail(file, line, "%s had already exited (status 0x%x)", hproc_label(logger),
+                     (unsigned)hproc_wait(logger, 0));
     int64_t start = zclock_mono();
-    kill(self->pid, signum);
-    int status = s_logger_wait(self, S_STOP_MS);
+    hproc_signal(logger, signum);
+    int status = hproc_wait(logger, S_STOP_MS);
     if (status == -1)
-        harness_fail(file, line, "logger %d did not exit within %d ms of signal %d", self->number,
+        harness_fail(file, line, "%s did not exit within %d ms of signal %d", hproc_label(logger),
                      S_STOP_MS, signum);
-    harness_note("logger %d stopped in %" PRId64 " ms", self->number, zclock_mono() - start);
+    harness_note("%s stopped in %" PRId64 " ms", hproc_label(logger), zclock_mono() - start);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        harness_fail(file, line, "logger %d: after signal %d, %s %d, not exit 0", self->number,
+        harness_fail(file, line, "%s: after signal %d, %s %d, not exit 0", hproc_label(logger),
                      signum, WIFEXITED(status) ? "exit" : "signal",
                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    char *err = s_logger_stderr(self);
-    bool dangling = strstr(err, "dangling") != NULL;
-    free(err);
-    if (dangling)
-        harness_fail(file, line, "logger %d reported dangling sockets", self->number);
+    if (strstr(hproc_stderr(logger), "dangling"))
+        harness_fail(file, line, "%s reported dangling sockets", hproc_label(logger));
 }
 #define s_logger_stop(l)        s_logger_stop_at(__FILE__, __LINE__, l, SIGTERM)
 #define s_logger_stop_sig(l, s) s_logger_stop_at(__FILE__, __LINE__, l, s)
@@ -285,22 +87,12 @@ static void
 s_finish(void)
 {
     for (int i = 0; i < s_run.count; i++)
-        if (s_run.loggers[i].pid > 0)
-            s_logger_stop(&s_run.loggers[i]);
-    s_run.finished = true;
+        if (hproc_is_running(s_run.loggers[i]))
+            s_logger_stop(s_run.loggers[i]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: the broker and the talkers
-
-static const char *
-s_port_of(const char *endpoint)
-{
-    const char *colon = strrchr(endpoint, ':');
-    if (!colon)
-        FAIL("no port in %s", endpoint);
-    return colon + 1;
-}
 
 static bool
 s_port_is_free(int port)
@@ -428,7 +220,7 @@ s_scan_from(const char *path, const char *room, bool others, int64_t first, s_sc
     memset(scan, 0, sizeof *scan);
     scan->last = first - 1;
     size_t size = 0;
-    char *data = s_slurp(path, &size);
+    char *data = harness_slurp(path, &size);
     if (!data)
         return false;
     char *line = data;
@@ -517,7 +309,7 @@ s_text_lines(const char *path)
 {
     zlist_t *lines = zlist_new();
     zlist_autofree(lines);
-    char *data = s_slurp(path, NULL);
+    char *data = harness_slurp(path, NULL);
     if (!data)
         return lines;
     char *line = data;
@@ -553,17 +345,14 @@ s_wait_text_at(const char *file, int line, const char *path, size_t count)
 
 // Wait until the logger's stderr holds text.
 static void
-s_wait_stderr_at(const char *file, int line, s_logger_t *logger, const char *text)
+s_wait_stderr_at(const char *file, int line, hproc_t *logger, const char *text)
 {
     int64_t deadline = zclock_mono() + S_WAIT_MS;
     while (true) {
-        char *err = s_logger_stderr(logger);
-        bool found = strstr(err, text) != NULL;
-        free(err);
-        if (found)
+        if (strstr(hproc_stderr(logger), text))
             return;
         if (zclock_mono() > deadline)
-            harness_fail(file, line, "logger %d never said \"%s\" on stderr", logger->number, text);
+            harness_fail(file, line, "%s never said \"%s\" on stderr", hproc_label(logger), text);
         s_tick();
     }
 }
@@ -660,7 +449,7 @@ test_logger_stream_restarts(void)
         harness_path(paths[r], sizeof paths[r], name);
     }
 
-    s_logger_t *logger =
+    hproc_t *logger =
         s_logger_start("-p", port, "-r", "r1", "-r", "#R2", "--room", "r3", "-d", dir);
     s_stream(talkers, rooms, 3, 100, "first");
     s_scan_t scan;
@@ -669,7 +458,7 @@ test_logger_stream_restarts(void)
         CHECK(zclock_mono() < deadline, "the logger wrote nothing to %s", paths[0]);
         s_tick();
     }
-    s_logger_kill(logger);  // in the middle of the stream, maybe in the middle of a line
+    hproc_kill(logger);  // in the middle of the stream, maybe in the middle of a line
     s_stream(talkers, rooms, 3, 50, "while dead");
     logger = s_logger_start("-p", port, "-r", "r1", "-r", "r2", "-r", "r3", "-d", dir);
     s_stream(talkers, rooms, 3, 50, "after restart");
@@ -683,7 +472,7 @@ test_logger_stream_restarts(void)
     talkers[1] = s_talker_in(broker, "bob", "r2");
     talkers[2] = s_talker_in(broker, "carol", "r3");
     s_stream(talkers, rooms, 3, 50, "new broker");
-    s_logger_kill(logger);  // once more, now against the new broker
+    hproc_kill(logger);  // once more, now against the new broker
     logger = s_logger_start("-p", port, "--all", "-d", dir);
     s_stream(talkers, rooms, 3, 50, "last");
 
@@ -722,13 +511,13 @@ test_logger_tiny_hwm(void)
 {
     hbroker_t *broker = hbroker_start("--rate", "0", NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     const char *rooms[] = {"h1", "h2", "h3"};
     hclient_t *talkers[3] = {s_talker_in(broker, "alice", "h1"), s_talker_in(broker, "bob", "h2"),
                              s_talker_in(broker, "carol", "h3")};
     char dir[PATH_MAX], path[PATH_MAX];
     harness_path(dir, sizeof dir, "logs");
-    s_logger_t *logger =
+    hproc_t *logger =
         s_logger_start("-p", port, "-r", "h1", "-r", "h2", "-r", "h3", "-d", dir, "--sub-hwm", "1");
     harness_path(path, sizeof path, "logs/h1.jsonl");
     s_wait_jsonl(path, "h1", 1);
@@ -751,7 +540,7 @@ test_logger_tiny_hwm(void)
         zmsg_destroy(&msg);
     }
 
-    kill(logger->pid, SIGSTOP);
+    hproc_signal(logger, SIGSTOP);
     char big[4001];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
@@ -778,7 +567,7 @@ test_logger_tiny_hwm(void)
     harness_note("burst of %d events in %" PRId64 " ms; a SUB with rcvhwm 1 got %d of them",
                  3 * rounds, zclock_mono() - started, received);
     CHECK(received < 3 * rounds, "PUB dropped nothing: the scenario needs a bigger burst");
-    kill(logger->pid, SIGCONT);
+    hproc_signal(logger, SIGCONT);
 
     for (int r = 0; r < 3; r++) {
         int64_t last = s_room_seq(talkers[r], rooms[r]);
@@ -798,21 +587,20 @@ test_logger_all_new_room(void)
 {
     hbroker_t *broker = hbroker_start(NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     hclient_t *alice = hclient_login(broker, "alice");  // lobby, seq 1
     char dir[PATH_MAX], path[PATH_MAX];
     harness_path(dir, sizeof dir, "all");
-    s_logger_t *logger = s_logger_start("-p", port, "--all", "-d", dir);
+    hproc_t *logger = s_logger_start("-p", port, "--all", "-d", dir);
     harness_path(path, sizeof path, "all/lobby.jsonl");
     s_wait_jsonl(path, "lobby", 1);
     // A second logger on the same directory would write every event twice: it refuses
-    s_logger_t *second = s_logger_start("-p", port, "--all", "-d", dir);
-    int status = s_logger_wait(second, 10000);
+    hproc_t *second = s_logger_start("-p", port, "--all", "-d", dir);
+    int status = hproc_wait(second, 10000);
     CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1,
           "a second logger on %s: status 0x%x, not exit 1", dir, (unsigned)status);
-    char *err = s_logger_stderr(second);
+    const char *err = hproc_stderr(second);
     CHECK(strstr(err, "in use by another zchat-logger"), "stderr: %s", err);
-    free(err);
 
     hclient_join(alice, "later");  // created now: seq 1
     for (int i = 0; i < 5; i++)
@@ -835,19 +623,19 @@ test_logger_sighup(void)
 {
     hbroker_t *broker = hbroker_start(NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     hclient_t *alice = hclient_login(broker, "alice");
     hclient_join(alice, "rot");  // seq 1
     char path[PATH_MAX], moved[PATH_MAX];
     harness_path(path, sizeof path, "rot.jsonl");
     harness_path(moved, sizeof moved, "rot.jsonl.1");
-    s_logger_t *logger = s_logger_start("-p", port, "-r", "rot", "-o", path);
+    hproc_t *logger = s_logger_start("-p", port, "-r", "rot", "-o", path);
     for (int i = 0; i < 5; i++)
         hclient_say(alice, "rot", "before rotation");  // 2..6
     s_wait_jsonl(path, "rot", 6);
 
     CHECK(rename(path, moved) == 0, "rename: %s", strerror(errno));
-    kill(logger->pid, SIGHUP);
+    hproc_signal(logger, SIGHUP);
     int64_t deadline = zclock_mono() + S_WAIT_MS;
     while (!s_exists(path)) {  // reopened: a new, empty file at the path
         CHECK(zclock_mono() < deadline, "no new file at %s after SIGHUP", path);
@@ -866,13 +654,12 @@ test_logger_sighup(void)
     s_scan_jsonl(moved, "rot", &scan);
     CHECK(!*scan.error && scan.last == 6 && scan.lines == 6, "old file: %s, last %" PRId64,
           scan.error, scan.last);
-    char *data = s_slurp(path, NULL);
+    char *data = harness_slurp(path, NULL);
     CHECK(data && strncmp(data, "{\"type\":\"message\",\"room\":\"rot\",\"seq\":7,", 38) == 0,
           "the new file starts with seq 7: %s", data ? data : "");
     free(data);
-    char *err = s_logger_stderr(logger);
+    const char *err = hproc_stderr(logger);
     CHECK(strstr(err, "reopened 1 file"), "no reopen notice on stderr: %s", err);
-    free(err);
 
     // Stopped and restarted: it resumes after seq 11, read from the new file
     s_logger_stop(logger);
@@ -880,17 +667,17 @@ test_logger_sighup(void)
         hclient_say(alice, "rot", "while stopped");  // 12..14
     logger = s_logger_start("-p", port, "-r", "rot", "-o", path);
     hclient_say(alice, "rot", "after restart");  // 15
-    data = s_slurp(path, NULL);
+    data = harness_slurp(path, NULL);
     int64_t until = zclock_mono() + S_WAIT_MS;
     while (!strstr(data, "\"seq\":15,")) {
         CHECK(zclock_mono() < until, "seq 15 never reached %s", path);
         free(data);
         s_tick();
-        data = s_slurp(path, NULL);
+        data = harness_slurp(path, NULL);
     }
     free(data);
     // 7..15 once each
-    char *lines = s_slurp(path, NULL);
+    char *lines = harness_slurp(path, NULL);
     int64_t expect = 7;
     for (char *line = lines; *line; line = strchr(line, '\n') + 1) {
         char needle[32];
@@ -914,7 +701,7 @@ test_logger_text_format(void)
 {
     hbroker_t *broker = hbroker_start(NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     hclient_t *alice = hclient_login(broker, "alice");
     hclient_t *bob = hclient_login(broker, "Bob");
     hclient_join(alice, "python");       // 1
@@ -922,9 +709,9 @@ test_logger_text_format(void)
     char dir[PATH_MAX], path[PATH_MAX];
     harness_path(dir, sizeof dir, "text");
     harness_path(path, sizeof path, "text/python.log");
-    s_logger_t *logger = s_logger_start("-p", port, "-r", "python", "--format", "text", "-d", dir,
-                                        "--fsync", "always");
-    s_logger_t *stdout_logger = s_logger_start("-p", port, "-r", "python", "--format", "text");
+    hproc_t *logger = s_logger_start("-p", port, "-r", "python", "--format", "text", "-d", dir,
+                                     "--fsync", "always");
+    hproc_t *stdout_logger = s_logger_start("-p", port, "-r", "python", "--format", "text");
     zlist_t *lines = s_wait_text(path, 2);
     zlist_destroy(&lines);
 
@@ -934,7 +721,7 @@ test_logger_text_format(void)
     hclient_send(bob, "{\"type\":\"status\",\"status\":\"online\"}");
     hclient_expect(bob, "ok");                             // 5
     hclient_say(bob, "python", "tab\\there \\u202e rtl");  // 6
-    s_logger_kill(logger);
+    hproc_kill(logger);
     hclient_say(alice, "python", "while the logger is down");  // 7
     logger = s_logger_start("-p", port, "-r", "python", "--format", "text", "-d", dir);
     hclient_send(bob, "{\"type\":\"quit\",\"reason\":\"bye all\"}");
@@ -948,11 +735,11 @@ test_logger_text_format(void)
     lines = s_wait_text(path, 9);
     s_check_text(lines, events, "");
     zlist_destroy(&lines);
-    lines = s_wait_text(stdout_logger->out, 9);
+    lines = s_wait_text(hproc_out_path(stdout_logger), 9);
     s_check_text(lines, events, "#python ");  // the room after the clock
     zlist_destroy(&lines);
     // A day line comes first: the client shows the time only
-    char *data = s_slurp(path, NULL);
+    char *data = harness_slurp(path, NULL);
     CHECK(data && strncmp(data, "--- ", 4) == 0 && strlen(data) > 18 && data[14] == ' ' &&
               strncmp(data + 15, "---\n", 4) == 0,
           "no day line first: %s", data ? data : "");
@@ -967,7 +754,7 @@ test_logger_lost_marker(void)
 {
     hbroker_t *broker = hbroker_start("--history", "5", "--rate", "0", NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     hclient_t *alice = hclient_login(broker, "alice");
     hclient_join(alice, "r");  // 1
     for (int i = 0; i < 3; i++)
@@ -975,7 +762,7 @@ test_logger_lost_marker(void)
     char dir[PATH_MAX], path[PATH_MAX];
     harness_path(dir, sizeof dir, "logs");
     harness_path(path, sizeof path, "logs/r.jsonl");
-    s_logger_t *logger = s_logger_start("-p", port, "-r", "r", "-d", dir);
+    hproc_t *logger = s_logger_start("-p", port, "-r", "r", "-d", dir);
     s_wait_jsonl(path, "r", 4);
     s_logger_stop(logger);
     for (int i = 0; i < 20; i++)
@@ -997,7 +784,7 @@ test_logger_torn_line(void)
 {
     hbroker_t *broker = hbroker_start(NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     hclient_t *alice = hclient_login(broker, "alice");
     hclient_join(alice, "t");  // 1
     hclient_say(alice, "t", "one");
@@ -1005,12 +792,12 @@ test_logger_torn_line(void)
     char dir[PATH_MAX], path[PATH_MAX];
     harness_path(dir, sizeof dir, "logs");
     harness_path(path, sizeof path, "logs/t.jsonl");
-    s_logger_t *logger = s_logger_start("-p", port, "-r", "t", "-d", dir);
+    hproc_t *logger = s_logger_start("-p", port, "-r", "t", "-d", dir);
     s_wait_jsonl(path, "t", 3);
-    s_logger_kill(logger);
+    hproc_kill(logger);
     // Cut the last line in half, as a crash in the middle of write() would
     size_t size = 0;
-    char *data = s_slurp(path, &size);
+    char *data = harness_slurp(path, &size);
     CHECK(data && size > 20, "short file");
     CHECK(truncate(path, (off_t)(size - 20)) == 0, "truncate: %s", strerror(errno));
     free(data);
@@ -1043,15 +830,15 @@ test_logger_unreachable(void)
     harness_path(path, sizeof path, "logs/u.jsonl");
     // SIGTERM while it waits for the broker: exit 0 too
     harness_path(path, sizeof path, "other");
-    s_logger_t *waiting = s_logger_start("-p", port, "-r", "u", "-d", path);
+    hproc_t *waiting = s_logger_start("-p", port, "-r", "u", "-d", path);
     s_wait_stderr(waiting, "retrying in");
     s_logger_stop(waiting);
 
     harness_path(path, sizeof path, "logs/u.jsonl");
-    s_logger_t *logger = s_logger_start("-p", port, "-r", "u", "-d", dir);
+    hproc_t *logger = s_logger_start("-p", port, "-r", "u", "-d", dir);
     s_wait_stderr(logger, "cannot reach the broker");
     s_wait_stderr(logger, "retrying in");
-    CHECK(s_logger_wait(logger, 0) == -1, "the logger exited while the broker was away");
+    CHECK(hproc_wait(logger, 0) == -1, "the logger exited while the broker was away");
 
     broker = hbroker_start("--port", port, "--feed-port", feed_port, NULL);
     alice = hclient_login(broker, "alice");
@@ -1072,19 +859,18 @@ test_logger_write_error(void)
     }
     hbroker_t *broker = hbroker_start(NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     hclient_t *alice = hclient_login(broker, "alice");
     hclient_join(alice, "full");
     hclient_say(alice, "full", "no room for this");
-    s_logger_t *logger = s_logger_start("-p", port, "-r", "full", "-o", "/dev/full");
-    int status = s_logger_wait(logger, S_WAIT_MS);
+    hproc_t *logger = s_logger_start("-p", port, "-r", "full", "-o", "/dev/full");
+    int status = hproc_wait(logger, S_WAIT_MS);
     CHECK(status != -1, "the logger kept running after a write error");
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3, "exit status 0x%x, not exit 3",
           (unsigned)status);
-    char *err = s_logger_stderr(logger);
+    const char *err = hproc_stderr(logger);
     CHECK(strstr(err, "cannot write /dev/full: No space left on device"), "stderr: %s", err);
     CHECK(!strstr(err, "dangling"), "dangling sockets: %s", err);
-    free(err);
     s_finish();
 }
 
@@ -1110,14 +896,15 @@ test_logger_options(void)
         {{"--all", "extra"}, 2, "unexpected argument 'extra'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        s_logger_t *logger = s_logger_start_argv(cases[i].args);
-        int status = s_logger_wait(logger, 10000);
+        hproc_t *logger = s_logger_start_argv(cases[i].args);
+        int status = hproc_wait(logger, 10000);
         CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == cases[i].status,
-              "%s: status 0x%x, expected exit %d", logger->command, (unsigned)status,
+              "%s: status 0x%x, expected exit %d", hproc_command(logger), (unsigned)status,
               cases[i].status);
-        char *text = s_slurp(cases[i].status ? logger->err : logger->out, NULL);
+        char *text =
+            harness_slurp(cases[i].status ? hproc_err_path(logger) : hproc_out_path(logger), NULL);
         CHECK(text && strstr(text, cases[i].output), "%s: expected \"%s\" in \"%s\"",
-              logger->command, cases[i].output, text ? text : "");
+              hproc_command(logger), cases[i].output, text ? text : "");
         free(text);
     }
     s_finish();
@@ -1131,17 +918,17 @@ test_logger_room_created_later(void)
 {
     hbroker_t *broker = hbroker_start("--rate", "0", NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     char dir[PATH_MAX], path[PATH_MAX];
     harness_path(dir, sizeof dir, "logs");
     harness_path(path, sizeof path, "logs/soon.jsonl");
-    s_logger_t *logger = s_logger_start("-p", port, "-r", "soon", "-d", dir, "--sub-hwm", "1");
+    hproc_t *logger = s_logger_start("-p", port, "-r", "soon", "-d", dir, "--sub-hwm", "1");
     s_wait_stderr(logger, "recording from");
     hclient_t *alice = s_talker_in(broker, "alice", "soon");  // 1
     hclient_say(alice, "soon", "first");                      // 2
     s_wait_jsonl(path, "soon", 2);
 
-    kill(logger->pid, SIGSTOP);
+    hproc_signal(logger, SIGSTOP);
     char big[4001];
     memset(big, 'y', sizeof big - 1);
     big[sizeof big - 1] = 0;
@@ -1154,7 +941,7 @@ test_logger_room_created_later(void)
     }
     s_run.pinged_at = 0;
     s_tick();  // every say handled
-    kill(logger->pid, SIGCONT);
+    hproc_signal(logger, SIGCONT);
     int64_t last = s_room_seq(alice, "soon");
     s_scan_t scan = s_wait_jsonl(path, "soon", last);
     CHECK(scan.lost == 0 && scan.lines == last, "%d lines for %" PRId64, scan.lines, last);
@@ -1178,7 +965,7 @@ test_logger_port_taken(void)
     char dir[PATH_MAX], path[PATH_MAX];
     harness_path(dir, sizeof dir, "logs");
     harness_path(path, sizeof path, "logs/r.jsonl");
-    s_logger_t *logger = s_logger_start("-p", port, "-r", "r", "-d", dir);
+    hproc_t *logger = s_logger_start("-p", port, "-r", "r", "-d", dir);
     s_wait_jsonl(path, "r", 1);
     hbroker_stop(broker);
     s_free_ports(other, unused, sizeof other);
@@ -1192,7 +979,7 @@ static int
 s_occurrences(const char *path, const char *text)
 {
     size_t size = 0;
-    char *data = s_slurp(path, &size);
+    char *data = harness_slurp(path, &size);
     int count = 0;
     for (const char *at = data ? strstr(data, text) : NULL; at; at = strstr(at + 1, text))
         count++;
@@ -1208,14 +995,14 @@ test_logger_text_restarts(void)
 {
     hbroker_t *broker = hbroker_start("--rate", "0", NULL);
     char port[16];
-    snprintf(port, sizeof port, "%s", s_port_of(hbroker_commands(broker)));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     hclient_t *alice = hclient_login(broker, "alice");
     hclient_join(alice, "alpha");
     hclient_join(alice, "beta");
     char path[PATH_MAX];
     harness_path(path, sizeof path, "all.log");
     for (int round = 1; round <= 14; round++) {
-        s_logger_t *logger =
+        hproc_t *logger =
             s_logger_start("-p", port, "-r", "alpha", "-r", "beta", "--format", "text", "-o", path);
         char a[16], b[16];
         snprintf(a, sizeof a, "A%d-x", round);
@@ -1230,7 +1017,7 @@ test_logger_text_restarts(void)
         CHECK(s_occurrences(path, b) == 1, "round %d: %s never recorded", round, b);
         s_logger_stop(logger);
     }
-    s_logger_t *logger =
+    hproc_t *logger =
         s_logger_start("-p", port, "-r", "alpha", "-r", "beta", "--format", "text", "-o", path);
     hclient_say(alice, "beta", "last-x");
     int64_t deadline = harness_now_ms() + 10000;

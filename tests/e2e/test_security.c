@@ -1,303 +1,48 @@
 // test_security.c - e2e: CURVE encryption (keys, handshakes, the --clients allowlist) and
 // password accounts (required, optional, auth_failed and its slow-down, register, the user
 // subcommands), with the broker, zchat and zchat-logger as real processes
-#define _XOPEN_SOURCE 700  // posix_openpt, grantpt, unlockpt, ptsname: a terminal for zchat
 #include "zchat.h"
 #include "harness.h"
+#include "hproc.h"
 #include "tests_security.h"
 
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
-#define S_EXIT_MS   10000  // how long a program may take to exit (ASan, Argon2)
-#define S_PROCS_MAX 16
-#define S_PASSWORD  "correct horse battery"  // alice's password
-#define S_WRONG     "Zebra-Quartz-5150"      // a wrong password that must show up nowhere
+#define S_EXIT_MS  10000                    // how long a program may take to exit (ASan, Argon2)
+#define S_PASSWORD "correct horse battery"  // alice's password
+#define S_WRONG    "Zebra-Quartz-5150"      // a wrong password that must show up nowhere
 
-// A program run by a test: the broker's subcommands, zchat, zchat-logger
-typedef struct {
-    pid_t pid;    // 0 once reaped
-    int status;   // wait status once reaped
-    int in_fd;    // its stdin (a pipe); -1 once closed, or with a terminal
-    int pty_fd;   // the master side of its terminal; -1 without one
-    char *shown;  // with a terminal: everything it showed there
-    size_t shown_size;
-    char out_path[PATH_MAX];
-    char err_path[PATH_MAX];
-    char command[1024];
-} s_proc_t;
-
-static s_proc_t *s_procs[S_PROCS_MAX];  // killed if the test fails (harness_fail exits)
-static bool s_cleanup_registered;
-
+// The terminal of proc must show text (its count-th occurrence, from 1) within timeout_ms.
 static void
-s_cleanup(void)
-{
-    for (int i = 0; i < S_PROCS_MAX; i++) {
-        s_proc_t *proc = s_procs[i];
-        if (!proc)
-            continue;
-        if (proc->pid > 0) {
-            kill(proc->pid, SIGKILL);
-            waitpid(proc->pid, NULL, 0);
-        }
-        if (proc->in_fd >= 0)
-            close(proc->in_fd);
-        if (proc->pty_fd >= 0)
-            close(proc->pty_fd);
-        free(proc->shown);
-        free(proc);
-        s_procs[i] = NULL;
-    }
-}
-
-// A program beside the broker binary (zchat, zchat-logger), or the broker itself
-static const char *
-s_program(const char *name)
-{
-    static char path[PATH_MAX];
-    const char *broker = getenv("ZCHAT_BROKER");
-    if (!broker || !*broker)
-        broker = "build/test/zchat-broker";
-    if (streq(name, "zchat-broker"))
-        return broker;
-    const char *slash = strrchr(broker, '/');
-    if (slash)
-        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - broker), broker, name);
-    else
-        snprintf(path, sizeof path, "./%s", name);
-    return path;
-}
-
-static int
-s_port_of(hbroker_t *broker)
-{
-    const char *colon = strrchr(hbroker_commands(broker), ':');
-    CHECK(colon && atoi(colon + 1) > 0, "no port in %s", hbroker_commands(broker));
-    return atoi(colon + 1);
-}
-
-// Start program name with the NULL-terminated args: stdin a pipe, stdout and stderr files; or,
-// with tty, all three on a new pseudo-terminal.
-static s_proc_t *
-s_start_argv(const char *name, const char *const args[], bool tty)
-{
-    if (!s_cleanup_registered) {
-        atexit(s_cleanup);
-        s_cleanup_registered = true;
-    }
-    int slot = 0;
-    while (slot < S_PROCS_MAX && s_procs[slot])
-        slot++;
-    CHECK(slot < S_PROCS_MAX, "too many programs in one test");
-    s_proc_t *proc = zmalloc(sizeof(s_proc_t));
-    s_procs[slot] = proc;
-    proc->in_fd = proc->pty_fd = -1;
-    char file[64];
-    snprintf(file, sizeof file, "proc-%d.stdout", slot);
-    harness_path(proc->out_path, sizeof proc->out_path, file);
-    snprintf(file, sizeof file, "proc-%d.stderr", slot);
-    harness_path(proc->err_path, sizeof proc->err_path, file);
-
-    const char *argv[40];
-    int argc = 0;
-    argv[argc++] = s_program(name);
-    for (int i = 0; args[i] && argc < 39; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
-    for (int i = 0; i < argc; i++) {
-        size_t used = strlen(proc->command);
-        snprintf(proc->command + used, sizeof proc->command - used, "%s%s", i ? " " : "", argv[i]);
-    }
-    harness_note("start %s%s", proc->command, tty ? " (on a terminal)" : "");
-
-    int in[2] = {-1, -1};
-    char slave[PATH_MAX] = "";
-    if (tty) {
-        proc->pty_fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        CHECK(proc->pty_fd >= 0 && grantpt(proc->pty_fd) == 0 && unlockpt(proc->pty_fd) == 0,
-              "posix_openpt: %s", strerror(errno));
-        snprintf(slave, sizeof slave, "%s", ptsname(proc->pty_fd));
-        setenv("TERM", "dumb", 1);  // readline: no escape sequences to wade through
-    } else {
-        CHECK(pipe(in) == 0, "pipe: %s", strerror(errno));
-        fcntl(in[1], F_SETFD, FD_CLOEXEC);
-    }
-    int out_fd = open(proc->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int err_fd = open(proc->err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    CHECK(out_fd >= 0 && err_fd >= 0, "open: %s", strerror(errno));
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        // Only async-signal-safe calls here: the parent has threads
-        if (tty) {
-            setsid();  // a new session: the terminal opened next becomes ours
-            int fd = open(slave, O_RDWR);
-            if (fd < 0)
-                _exit(126);
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-        } else {
-            dup2(in[0], 0);
-            dup2(out_fd, 1);
-            dup2(err_fd, 2);
-        }
-        execv(argv[0], (char *const *)argv);
-        static const char msg[] = "e2e: exec failed (set ZCHAT_BROKER)\n";
-        ssize_t rc = write(2, msg, sizeof msg - 1);
-        (void)rc;
-        _exit(127);
-    }
-    close(out_fd);
-    close(err_fd);
-    if (!tty) {
-        close(in[0]);
-        proc->in_fd = in[1];
-    }
-    proc->pid = pid;
-    proc->shown = zmalloc(1);
-    return proc;
-}
-#define s_start(name, ...)     s_start_argv(name, (const char *const[]){__VA_ARGS__}, false)
-#define s_start_tty(name, ...) s_start_argv(name, (const char *const[]){__VA_ARGS__}, true)
-
-// Write text to the program's stdin (or its terminal).
-static void
-s_type(s_proc_t *proc, const char *text)
-{
-    int fd = proc->pty_fd >= 0 ? proc->pty_fd : proc->in_fd;
-    CHECK(fd >= 0, "stdin of %s is closed", proc->command);
-    size_t length = strlen(text);
-    CHECK(write(fd, text, length) == (ssize_t)length, "write: %s", strerror(errno));
-}
-
-static void
-s_close_stdin(s_proc_t *proc)
-{
-    if (proc->in_fd >= 0)
-        close(proc->in_fd);
-    proc->in_fd = -1;
-}
-
-// Take what the program showed on its terminal, waiting up to ms for some.
-static void
-s_pump(s_proc_t *proc, int ms)
-{
-    if (proc->pty_fd < 0)
-        return;
-    struct pollfd pfd = {proc->pty_fd, POLLIN, 0};
-    while (poll(&pfd, 1, ms) > 0) {
-        char buf[4096];
-        ssize_t got = read(proc->pty_fd, buf, sizeof buf);
-        if (got <= 0)
-            return;  // EIO: the program closed its terminal
-        proc->shown = realloc(proc->shown, proc->shown_size + (size_t)got + 1);
-        assert(proc->shown);
-        memcpy(proc->shown + proc->shown_size, buf, (size_t)got);
-        proc->shown_size += (size_t)got;
-        proc->shown[proc->shown_size] = 0;
-        ms = 0;
-    }
-}
-
-// The terminal must show text (its count-th occurrence, from 1) within timeout_ms.
-static void
-s_expect_shown_at(const char *file, int line, s_proc_t *proc, const char *text, int count,
+s_expect_shown_at(const char *file, int line, hproc_t *proc, const char *text, int count,
                   int timeout_ms)
 {
     int64_t deadline = zclock_mono() + timeout_ms;
     while (true) {
         int seen = 0;
-        for (const char *at = strstr(proc->shown, text); at; at = strstr(at + 1, text))
+        for (const char *at = strstr(hproc_output(proc), text); at; at = strstr(at + 1, text))
             seen++;
         if (seen >= count)
             return;
         int64_t left = deadline - zclock_mono();
         if (left <= 0)
             harness_fail(file, line, "the terminal of %s did not show \"%s\" (x%d); it showed:\n%s",
-                         proc->command, text, count, proc->shown);
-        s_pump(proc, left > 50 ? 50 : (int)left);
+                         hproc_label(proc), text, count, hproc_output(proc));
+        hproc_read(proc, left > 50 ? 50 : (int)left);
     }
 }
 #define s_expect_shown(proc, text, count)                                                          \
     s_expect_shown_at(__FILE__, __LINE__, proc, text, count, H_REPLY_MS + 2000)
 
-static void
-s_read_file(const char *path, char *buf, size_t size)
-{
-    *buf = 0;
-    FILE *file = fopen(path, "r");
-    if (file) {
-        size_t got = fread(buf, 1, size - 1, file);
-        buf[got] = 0;
-        fclose(file);
-    }
-}
-
-// Wait for the program to exit; returns its exit status. Fails if it does not exit within
-// timeout_ms or dies of a signal.
-static int
-s_wait_at(const char *file, int line, s_proc_t *proc, int timeout_ms)
-{
-    int64_t deadline = zclock_mono() + timeout_ms;
-    while (proc->pid > 0) {
-        int status;
-        pid_t rc = waitpid(proc->pid, &status, WNOHANG);
-        if (rc == proc->pid) {
-            proc->pid = 0;
-            proc->status = status;
-            break;
-        }
-        if (zclock_mono() >= deadline) {
-            char err[2048];
-            s_read_file(proc->err_path, err, sizeof err);
-            harness_fail(file, line, "%s did not exit within %d ms; stderr: %s", proc->command,
-                         timeout_ms, err);
-        }
-        if (proc->pty_fd >= 0)
-            s_pump(proc, 10);
-        else {
-            struct timespec ts = {0, 5 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-    s_pump(proc, 0);
-    if (!WIFEXITED(proc->status)) {
-        char err[2048];
-        s_read_file(proc->err_path, err, sizeof err);
-        harness_fail(file, line, "%s died of signal %d; stderr: %s", proc->command,
-                     WTERMSIG(proc->status), err);
-    }
-    harness_note("%s exited %d", proc->command, WEXITSTATUS(proc->status));
-    return WEXITSTATUS(proc->status);
-}
-#define s_wait(proc) s_wait_at(__FILE__, __LINE__, proc, S_EXIT_MS)
-
 // Run program name with input on its stdin to its exit; its stdout and stderr into out and err.
 // Returns its exit status.
-static int
-s_run_argv(const char *name, const char *input, char *out, size_t out_size, char *err,
-           size_t err_size, const char *const args[])
-{
-    s_proc_t *proc = s_start_argv(name, args, false);
-    if (input)
-        s_type(proc, input);
-    s_close_stdin(proc);
-    int rc = s_wait(proc);
-    s_read_file(proc->out_path, out, out_size);
-    s_read_file(proc->err_path, err, err_size);
-    return rc;
-}
 #define s_run(name, input, out, err, ...)                                                          \
-    s_run_argv(name, input, out, sizeof out, err, sizeof err, (const char *const[]){__VA_ARGS__})
+    hproc_run_at(__FILE__, __LINE__, name, input, S_EXIT_MS, out, sizeof out, err, sizeof err,     \
+                 (const char *const[]){__VA_ARGS__})
 
 // A database in the temp dir with alice (password S_PASSWORD) registered. Returns its path.
 static const char *
@@ -420,7 +165,7 @@ test_sec_curve_keys_kept(void)
           (unsigned)st.st_mode & 0777);
     snprintf(path, sizeof path, "%s/broker.cert", keys);
     char text[2048];
-    s_read_file(path, text, sizeof text);
+    harness_read_file(path, text, sizeof text);
     CHECK(strstr(text, key) && !strstr(text, "secret-key"), "broker.cert: %s", text);
 
     broker = hbroker_start("--curve", "--keys", keys, NULL);
@@ -467,7 +212,7 @@ test_sec_curve_zchat_wrong_key(void)
 {
     hbroker_t *broker = hbroker_start("--curve", NULL);
     char port[16], expected[128], out[4096], err[4096];
-    snprintf(port, sizeof port, "%d", s_port_of(broker));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     zcert_t *other = zcert_new();
     int64_t start = zclock_mono();
     int rc = s_run("zchat", "/quit\n", out, err, "-H", "127.0.0.1", "-p", port, "-u", "alice",
@@ -526,7 +271,7 @@ test_sec_curve_clients_allowlist(void)
     hclient_expect_no_event(stranger, H_QUIET_MS);
 
     char port[16], out[4096], err[4096];
-    snprintf(port, sizeof port, "%d", s_port_of(broker));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     int rc = s_run("zchat", "/quit\n", out, err, "-H", "127.0.0.1", "-p", port, "-u", "bob",
                    "--server-key", key, NULL);
     CHECK(rc == 1 && strstr(err, "refused our client key"), "exit %d, stderr: %s", rc, err);
@@ -553,11 +298,11 @@ test_sec_curve_logger(void)
 {
     hbroker_t *broker = hbroker_start("--curve", NULL);
     char port[16], log[PATH_MAX], text[8192];
-    snprintf(port, sizeof port, "%d", s_port_of(broker));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     harness_path(log, sizeof log, "lobby.jsonl");
-    s_proc_t *logger =
-        s_start("zchat-logger", "-H", "127.0.0.1", "-p", port, "-r", "lobby", "-o", log, "--fsync",
-                "always", "--server-key", hbroker_server_key(broker), NULL);
+    hproc_t *logger =
+        hproc_start("zchat-logger", NULL, 0, "-H", "127.0.0.1", "-p", port, "-r", "lobby", "-o",
+                    log, "--fsync", "always", "--server-key", hbroker_server_key(broker), NULL);
     hclient_t *alice = hclient_login_curve(broker, "alice");
     int64_t deadline = zclock_mono() + H_REPLY_MS * 3;
     bool recorded = false;
@@ -565,12 +310,12 @@ test_sec_curve_logger(void)
         hclient_say(alice, "lobby", "recorded over curve");
         struct timespec ts = {0, 200 * 1000000L};
         nanosleep(&ts, NULL);
-        s_read_file(log, text, sizeof text);
+        harness_read_file(log, text, sizeof text);
         recorded = strstr(text, "recorded over curve") != NULL;
     }
     CHECK(recorded, "the logger recorded nothing: %s", text);
-    kill(logger->pid, SIGTERM);
-    CHECK(s_wait(logger) == 0, "the logger did not exit 0 after SIGTERM");
+    hproc_signal(logger, SIGTERM);
+    CHECK(hproc_wait_exit(logger, S_EXIT_MS) == 0, "the logger did not exit 0 after SIGTERM");
 
     zcert_t *other = zcert_new();
     char out[1024], err[4096];
@@ -828,7 +573,7 @@ test_sec_no_password_in_logs(void)
     hbroker_stop(broker);
 
     char log[65536];
-    s_read_file(hbroker_log(broker), log, sizeof log);
+    harness_read_file(hbroker_log(broker), log, sizeof log);
     CHECK(strstr(log, "alice logged in") && strstr(log, "login as alice refused"),
           "the log does not show the logins: %s", log);
     CHECK(!strstr(log, S_WRONG), "a password is in the broker's log:\n%s", log);
@@ -841,7 +586,7 @@ test_sec_zchat_password_file(void)
     const char *db = s_accounts_db();
     hbroker_t *broker = hbroker_start("--db", db, "--accounts", "required", NULL);
     char port[16], right[PATH_MAX], wrong[PATH_MAX], out[4096], err[4096];
-    snprintf(port, sizeof port, "%d", s_port_of(broker));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     harness_path(right, sizeof right, "right.pw");
     harness_path(wrong, sizeof wrong, "wrong.pw");
     FILE *file = fopen(right, "w");
@@ -876,20 +621,20 @@ test_sec_zchat_password_prompt(void)
     const char *db = s_accounts_db();
     hbroker_t *broker = hbroker_start("--db", db, "--accounts", "required", NULL);
     char port[16];
-    snprintf(port, sizeof port, "%d", s_port_of(broker));
-    s_proc_t *zchat =
-        s_start_tty("zchat", "-H", "127.0.0.1", "-p", port, "-u", "alice", "--no-color", NULL);
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
+    hproc_t *zchat = hproc_start("zchat", NULL, HPROC_PTY, "-H", "127.0.0.1", "-p", port, "-u",
+                                 "alice", "--no-color", NULL);
     s_expect_shown(zchat, "Password for alice: ", 1);
-    s_type(zchat, S_WRONG "\n");
+    hproc_type(zchat, S_WRONG "\n");
     s_expect_shown(zchat, "wrong user name or password", 1);
     s_expect_shown(zchat, "Password for alice: ", 2);
-    s_type(zchat, S_PASSWORD "\n");
+    hproc_type(zchat, S_PASSWORD "\n");
     s_expect_shown(zchat, "Welcome to the chat, alice!", 1);
-    CHECK(!strstr(zchat->shown, S_WRONG) && !strstr(zchat->shown, S_PASSWORD),
-          "a password was echoed:\n%s", zchat->shown);
-    s_type(zchat, "/quit\n");
-    int rc = s_wait(zchat);
-    CHECK(rc == 0, "exit %d; the terminal showed:\n%s", rc, zchat->shown);
+    CHECK(!strstr(hproc_output(zchat), S_WRONG) && !strstr(hproc_output(zchat), S_PASSWORD),
+          "a password was echoed:\n%s", hproc_output(zchat));
+    hproc_type(zchat, "/quit\n");
+    int rc = hproc_wait_exit(zchat, S_EXIT_MS);
+    CHECK(rc == 0, "exit %d; the terminal showed:\n%s", rc, hproc_output(zchat));
     hbroker_stop(broker);
 }
 

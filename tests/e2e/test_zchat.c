@@ -4,6 +4,7 @@
 // checks an incoming line leaves a half-typed line alone.
 #include "zchat.h"
 #include "harness.h"
+#include "hproc.h"
 #include "tests_zchat.h"
 
 #include <arpa/inet.h>
@@ -26,15 +27,10 @@
 #define S_FFFD         "\xef\xbf\xbd"  // U+FFFD, what zchat shows instead of a control
 
 typedef struct {
-    char name[32];  // for messages: the user name
-    pid_t pid;      // 0 once reaped
-    int status;     // wait status once reaped
-    int in_fd;      // its stdin; -1 once closed
-    int out_fd;     // its stdout; -1 at end of file
-    char err_path[PATH_MAX];
-    char *raw;  // every byte it wrote on stdout
-    size_t raw_size;
-    size_t line_start;  // where the line being read starts in raw
+    char name[32];      // for messages: the user name
+    hproc_t *proc;      // the process; its stdout is a pipe
+    bool ended;         // its stdout reached end of file
+    size_t line_start;  // where the line being read starts in its output
     char **lines;       // complete lines, without newline
     bool *used;         // lines already matched by an expectation
     size_t line_count;
@@ -43,7 +39,8 @@ typedef struct {
 // A raw client kept alive (pinged) while an expectation waits: for short heartbeats
 static hclient_t *s_keepalive;
 
-// Children and the tmux server: killed if the test fails (harness_fail exits)
+// Transcripts of the children (hproc kills them) and the tmux server: killed if the test fails
+// (harness_fail exits)
 static s_zchat_t *s_children[S_MAX_CHILDREN];
 static pid_t s_tmux_server;
 static bool s_cleanup_registered;
@@ -55,19 +52,10 @@ s_cleanup(void)
         s_zchat_t *z = s_children[i];
         if (!z)
             continue;
-        if (z->pid > 0) {
-            kill(z->pid, SIGKILL);
-            waitpid(z->pid, NULL, 0);
-        }
-        if (z->in_fd >= 0)
-            close(z->in_fd);
-        if (z->out_fd >= 0)
-            close(z->out_fd);
         for (size_t l = 0; l < z->line_count; l++)
             free(z->lines[l]);
         free(z->lines);
         free(z->used);
-        free(z->raw);
         free(z);
         s_children[i] = NULL;
     }
@@ -84,33 +72,6 @@ s_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-// The zchat binary: ZCHAT_CLIENT, else next to the broker
-static const char *
-s_client_path(void)
-{
-    static char path[PATH_MAX];
-    const char *client = getenv("ZCHAT_CLIENT");
-    if (client && *client)
-        return client;
-    const char *broker = getenv("ZCHAT_BROKER");
-    if (!broker || !*broker)
-        broker = "build/test/zchat-broker";
-    const char *slash = strrchr(broker, '/');
-    if (slash)
-        snprintf(path, sizeof path, "%.*s/zchat", (int)(slash - broker), broker);
-    else
-        snprintf(path, sizeof path, "./zchat");
-    return path;
-}
-
-static int
-s_port_of(hbroker_t *broker)
-{
-    const char *colon = strrchr(hbroker_commands(broker), ':');
-    CHECK(colon && atoi(colon + 1) > 0, "no port in %s", hbroker_commands(broker));
-    return atoi(colon + 1);
 }
 
 // A loopback port where nothing listens
@@ -171,51 +132,7 @@ s_zchat_spawn(const char *name, const char *const args[])
     s_zchat_t *z = zmalloc(sizeof(s_zchat_t));
     s_children[slot] = z;
     snprintf(z->name, sizeof z->name, "%s", name);
-    z->raw = zmalloc(1);
-    char file[64];
-    snprintf(file, sizeof file, "zchat-%s-%d.stderr", name, slot);
-    harness_path(z->err_path, sizeof z->err_path, file);
-
-    const char *argv[32];
-    int argc = 0;
-    argv[argc++] = s_client_path();
-    char command[1024] = "";
-    for (int i = 0; args[i] && argc < 31; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
-    for (int i = 0; i < argc; i++) {
-        size_t used = strlen(command);
-        snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "", argv[i]);
-    }
-    harness_note("start %s", command);
-
-    int in[2], out[2];
-    CHECK(pipe(in) == 0 && pipe(out) == 0, "pipe: %s", strerror(errno));
-    for (int i = 0; i < 2; i++) {
-        fcntl(in[i], F_SETFD, FD_CLOEXEC);
-        fcntl(out[i], F_SETFD, FD_CLOEXEC);
-    }
-    int err_fd = open(z->err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    CHECK(err_fd >= 0, "open %s: %s", z->err_path, strerror(errno));
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        // Only async-signal-safe calls here: the parent has threads
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err_fd, 2);
-        execv(argv[0], (char *const *)argv);
-        static const char msg[] = "e2e: exec of zchat failed (set ZCHAT_CLIENT)\n";
-        ssize_t rc = write(2, msg, sizeof msg - 1);
-        (void)rc;
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    close(err_fd);
-    z->pid = pid;
-    z->in_fd = in[1];
-    z->out_fd = out[0];
+    z->proc = hproc_start_argv("zchat", z->name, HPROC_OUT_PIPE, args);
     return z;
 }
 
@@ -224,7 +141,7 @@ static s_zchat_t *
 s_zchat_start_argv(hbroker_t *broker, const char *user, const char *const extra[])
 {
     char port[16];
-    snprintf(port, sizeof port, "%d", s_port_of(broker));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     const char *args[32] = {"-H", "127.0.0.1", "-p", port, "-u", user};
     int argc = 6;
     for (int i = 0; extra[i] && argc < 31; i++)
@@ -259,35 +176,26 @@ s_add_line(s_zchat_t *z, const char *start, size_t length)
     harness_note("%s| %s", z->name, line);
 }
 
-// Read what is there, waiting up to timeout_ms for something. Returns false at end of file.
+// Read what is there, waiting up to timeout_ms for something, and split it into lines.
+// Returns false at end of file.
 static bool
 s_zchat_read(s_zchat_t *z, int timeout_ms)
 {
-    if (z->out_fd < 0)
-        return false;
-    struct pollfd pfd = {z->out_fd, POLLIN, 0};
-    if (poll(&pfd, 1, timeout_ms) <= 0)
-        return true;
-    char chunk[4096];
-    ssize_t got = read(z->out_fd, chunk, sizeof chunk);
-    if (got <= 0) {
-        if (z->raw_size > z->line_start)
-            s_add_line(z, z->raw + z->line_start, z->raw_size - z->line_start);
-        close(z->out_fd);
-        z->out_fd = -1;
-        return false;
+    bool more = !z->ended && hproc_read(z->proc, timeout_ms);
+    const char *raw = hproc_output(z->proc);
+    size_t raw_size = hproc_output_size(z->proc);
+    const char *newline;
+    while ((newline = memchr(raw + z->line_start, '\n', raw_size - z->line_start))) {
+        s_add_line(z, raw + z->line_start, (size_t)(newline - (raw + z->line_start)));
+        z->line_start = (size_t)(newline - raw) + 1;
     }
-    z->raw = realloc(z->raw, z->raw_size + (size_t)got + 1);
-    assert(z->raw);
-    memcpy(z->raw + z->raw_size, chunk, (size_t)got);
-    z->raw_size += (size_t)got;
-    z->raw[z->raw_size] = 0;
-    char *newline;
-    while ((newline = memchr(z->raw + z->line_start, '\n', z->raw_size - z->line_start))) {
-        s_add_line(z, z->raw + z->line_start, (size_t)(newline - (z->raw + z->line_start)));
-        z->line_start = (size_t)(newline - z->raw) + 1;
+    if (!more && !z->ended) {
+        z->ended = true;  // the last line may have no newline
+        if (raw_size > z->line_start)
+            s_add_line(z, raw + z->line_start, raw_size - z->line_start);
+        z->line_start = raw_size;
     }
-    return true;
+    return more;
 }
 
 // Everything it printed, for failure messages (borrowed until the next call)
@@ -367,26 +275,17 @@ s_settle(s_zchat_t *z, int ms)
         ;
 }
 
+// Type a line (a newline is added)
 static void
 s_type(s_zchat_t *z, const char *line)
 {
-    CHECK(z->in_fd >= 0, "typing into a closed stdin");
-    harness_note("%s< %s", z->name, line);
-    size_t length = strlen(line);
-    char *buffer = zmalloc(length + 2);
-    memcpy(buffer, line, length);
-    buffer[length] = '\n';
-    ssize_t wrote = write(z->in_fd, buffer, length + 1);
-    free(buffer);
-    CHECK(wrote == (ssize_t)length + 1, "write to %s: %s", z->name, strerror(errno));
+    hproc_type_line(z->proc, line);
 }
 
 static void
 s_close_stdin(s_zchat_t *z)
 {
-    if (z->in_fd >= 0)
-        close(z->in_fd);
-    z->in_fd = -1;
+    hproc_close_stdin(z->proc);
 }
 
 // Wait for the exit (reading its output meanwhile) and return the exit code; fails on a
@@ -394,60 +293,21 @@ s_close_stdin(s_zchat_t *z)
 static int
 s_wait_exit_at(const char *file, int line, s_zchat_t *z, int timeout_ms)
 {
-    int64_t deadline = zclock_mono() + timeout_ms;
-    while (z->pid > 0) {
-        int status;
-        pid_t rc = waitpid(z->pid, &status, WNOHANG);
-        if (rc == z->pid) {
-            z->pid = 0;
-            z->status = status;
-            break;
-        }
-        if (zclock_mono() > deadline)
-            harness_fail(file, line, "%s did not exit within %d ms; its output:%s", z->name,
-                         timeout_ms, s_transcript(z));
-        if (!s_zchat_read(z, 10))
-            s_sleep_ms(5);
-    }
-    while (s_zchat_read(z, 0) && z->out_fd >= 0)
-        ;
-    char err[4096] = "";
-    FILE *log = fopen(z->err_path, "r");
-    if (log) {
-        size_t got = fread(err, 1, sizeof err - 1, log);
-        err[got] = 0;
-        fclose(log);
-    }
-    if (WIFSIGNALED(z->status))
-        harness_fail(file, line, "%s died of signal %d; stderr: %s", z->name, WTERMSIG(z->status),
-                     err);
+    int code = hproc_wait_exit_at(file, line, z->proc, timeout_ms);
+    s_zchat_read(z, 0);
+    const char *err = hproc_stderr(z->proc);
     if (strstr(err, "dangling") || strstr(err, "Sanitizer") || strstr(err, "runtime error"))
         harness_fail(file, line, "%s complained on stderr: %s", z->name, err);
-    return WEXITSTATUS(z->status);
+    return code;
 }
 #define s_wait_exit(z, ms) s_wait_exit_at(__FILE__, __LINE__, z, ms)
-
-// Its stderr so far (borrowed until the next call)
-static const char *
-s_stderr(s_zchat_t *z)
-{
-    static char err[4096];
-    err[0] = 0;
-    FILE *log = fopen(z->err_path, "r");
-    if (log) {
-        size_t got = fread(err, 1, sizeof err - 1, log);
-        err[got] = 0;
-        fclose(log);
-    }
-    return err;
-}
 
 // The greeting of a fresh login, in order
 static void
 s_expect_greeting_at(const char *file, int line, s_zchat_t *z, hbroker_t *broker)
 {
     char text[128];
-    snprintf(text, sizeof text, "Connected to 127.0.0.1:%d", s_port_of(broker));
+    snprintf(text, sizeof text, "Connected to 127.0.0.1:%d", hproc_port(broker));
     int connected = s_expect_at(file, line, z, -1, text, false);
     snprintf(text, sizeof text, "Welcome to the chat, %s!", z->name);
     int welcome = s_expect_at(file, line, z, -1, text, false);
@@ -493,10 +353,12 @@ test_zchat_options(void)
     const char *options[] = {"-H, --host", "-p, --port", "-u, --user", "-r, --room",
                              "--no-color", "--help",     "--version",  "NO_COLOR"};
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
-        CHECK(strstr(z->raw, options[i]), "--help does not mention %s: %s", options[i], z->raw);
+        CHECK(strstr(hproc_output(z->proc), options[i]), "--help does not mention %s: %s",
+              options[i], hproc_output(z->proc));
     z = s_zchat_spawn("version", (const char *const[]){"--version", NULL});
     CHECK(s_wait_exit(z, S_EXIT_MS) == 0, "--version exit code");
-    CHECK(strstr(z->raw, ZCHAT_VERSION), "--version does not say %s: %s", ZCHAT_VERSION, z->raw);
+    CHECK(strstr(hproc_output(z->proc), ZCHAT_VERSION), "--version does not say %s: %s",
+          ZCHAT_VERSION, hproc_output(z->proc));
 
     // Bad options: exit 2 with one line on stderr, nothing on stdout
     const char *const bad[][8] = {
@@ -512,12 +374,13 @@ test_zchat_options(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         z = s_zchat_spawn("bad", bad[i]);
         int code = s_wait_exit(z, S_EXIT_MS);
-        const char *err = s_stderr(z);
+        const char *err = hproc_stderr(z->proc);
         CHECK(code == 2, "case %zu (%s): exit %d, expected 2; stderr: %s", i, bad[i][0], code, err);
         const char *newline = strchr(err, '\n');
         CHECK(newline && !newline[1] && strncmp(err, "zchat: ", 7) == 0,
               "case %zu: expected one \"zchat: ...\" line on stderr, got: %s", i, err);
-        CHECK(z->raw_size == 0, "case %zu: printed on stdout: %s", i, z->raw);
+        CHECK(hproc_output_size(z->proc) == 0, "case %zu: printed on stdout: %s", i,
+              hproc_output(z->proc));
     }
 }
 
@@ -531,11 +394,12 @@ test_zchat_unreachable(void)
         "Alice", (const char *const[]){"-H", "127.0.0.1", "-p", port, "-u", "Alice", NULL});
     int code = s_wait_exit(z, S_CONNECT_MS + 3000);
     int64_t took = zclock_mono() - start;
-    const char *err = s_stderr(z);
+    const char *err = hproc_stderr(z->proc);
     CHECK(code == 1, "exit %d, expected 1; stderr: %s", code, err);
     CHECK(took < S_CONNECT_MS + 2000, "took %" PRId64 " ms to give up", took);
     CHECK(strstr(err, "cannot reach") && strstr(err, port), "unclear message: %s", err);
-    CHECK(!strstr(z->raw, "Welcome"), "welcomed by nobody: %s", z->raw);
+    CHECK(!strstr(hproc_output(z->proc), "Welcome"), "welcomed by nobody: %s",
+          hproc_output(z->proc));
 }
 
 void
@@ -545,10 +409,11 @@ test_zchat_login_refused(void)
     hclient_login(broker, "bob");
     s_zchat_t *z = s_zchat_start(broker, "Bob", NULL);  // names clash case-insensitively
     int code = s_wait_exit(z, S_CONNECT_MS + 3000);
-    const char *err = s_stderr(z);
+    const char *err = hproc_stderr(z->proc);
     CHECK(code == 1, "exit %d, expected 1; stderr: %s", code, err);
     CHECK(strstr(err, "login refused") && strstr(err, "in use"), "unclear message: %s", err);
-    CHECK(!strstr(z->raw, "Welcome"), "welcomed although refused: %s", z->raw);
+    CHECK(!strstr(hproc_output(z->proc), "Welcome"), "welcomed although refused: %s",
+          hproc_output(z->proc));
 }
 
 void
@@ -581,19 +446,19 @@ test_zchat_exit(void)
     leave = hclient_expect_presence(bob, "lobby", "Eof", "leave", "quit");
     jcheck_absent(leave, "note");
 
-    kill(term->pid, SIGTERM);
+    hproc_signal(term->proc, SIGTERM);
     CHECK(s_wait_exit(term, S_EXIT_MS) == 0, "exit code after SIGTERM");
     hclient_expect_presence(bob, "lobby", "Term", "leave", "quit");
 
-    kill(intr->pid, SIGINT);
+    hproc_signal(intr->proc, SIGINT);
     CHECK(s_wait_exit(intr, S_EXIT_MS) == 0, "exit code after SIGINT");
     hclient_expect_presence(bob, "lobby", "Intr", "leave", "quit");
 
-    kill(hup->pid, SIGHUP);  // the terminal closed
+    hproc_signal(hup->proc, SIGHUP);  // the terminal closed
     CHECK(s_wait_exit(hup, S_EXIT_MS) == 0, "exit code after SIGHUP");
     hclient_expect_presence(bob, "lobby", "Hup", "leave", "quit");
 
-    kill(sigquit->pid, SIGQUIT);  // Ctrl-\ on a terminal
+    hproc_signal(sigquit->proc, SIGQUIT);  // Ctrl-\ on a terminal
     CHECK(s_wait_exit(sigquit, S_EXIT_MS) == 0, "exit code after SIGQUIT");
     hclient_expect_presence(bob, "lobby", "Sigquit", "leave", "quit");
     hclient_send(bob, "{\"type\":\"users\"}");
@@ -652,7 +517,8 @@ test_zchat_messages(void)
     s_type(alice, "/quit");
     CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
     CHECK(s_count(alice, "Alice: Hello everyone!") == 1, "shown twice:%s", s_transcript(alice));
-    CHECK(!memchr(alice->raw, '\033', alice->raw_size), "colors on a pipe:%s", s_transcript(alice));
+    CHECK(!memchr(hproc_output(alice->proc), '\033', hproc_output_size(alice->proc)),
+          "colors on a pipe:%s", s_transcript(alice));
 }
 
 void
@@ -1093,13 +959,13 @@ test_zchat_escape_injection(void)
     s_close_stdin(alice);
     CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
     // Not one control byte (but newlines) in the whole output
-    for (size_t i = 0; i < alice->raw_size; i++) {
-        unsigned char byte = (unsigned char)alice->raw[i];
+    const char *raw = hproc_output(alice->proc);
+    for (size_t i = 0; i < hproc_output_size(alice->proc); i++) {
+        unsigned char byte = (unsigned char)raw[i];
         CHECK(byte == '\n' || (byte >= 0x20 && byte != 0x7f), "control byte 0x%02x at %zu:%s", byte,
               i, s_transcript(alice));
     }
-    CHECK(!strstr(alice->raw, "\xc2\x9b") && !strstr(alice->raw, "\xe2\x80\xae") &&
-              !strstr(alice->raw, "\xe2\x81\xa6"),
+    CHECK(!strstr(raw, "\xc2\x9b") && !strstr(raw, "\xe2\x80\xae") && !strstr(raw, "\xe2\x81\xa6"),
           "a C1 control or bidi override got through:%s", s_transcript(alice));
 }
 
@@ -1273,8 +1139,8 @@ s_tmux_start(const char *args)
     char exit_path[PATH_MAX], command[2 * PATH_MAX + 512];
     harness_path(exit_path, sizeof exit_path, "zchat.exit");
     snprintf(command, sizeof command,
-             "env -u NO_COLOR '%s' %s 2>'%s/zchat-pty.stderr'; echo $? >'%s'", s_client_path(),
-             args, harness_tmpdir(), exit_path);
+             "env -u NO_COLOR '%s' %s 2>'%s/zchat-pty.stderr'; echo $? >'%s'",
+             hproc_program("zchat"), args, harness_tmpdir(), exit_path);
     s_tmux(NULL, 0, "new-session", "-d", "-s", "chat", "-x", "120", "-y", "30", command, NULL);
     char out[64];
     s_tmux(out, sizeof out, "display-message", "-p", "-t", "chat", "#{pid}", NULL);
@@ -1325,7 +1191,7 @@ test_zchat_pty_half_line(void)
     hclient_t *bob = hclient_login(broker, "Bob");
     s_watch(bob, "lobby");
     char args[64];
-    snprintf(args, sizeof args, "-H 127.0.0.1 -p %d -u Alice --no-color", s_port_of(broker));
+    snprintf(args, sizeof args, "-H 127.0.0.1 -p %d -u Alice --no-color", hproc_port(broker));
     s_tmux_start(args);
 
     char screen[16384];
@@ -1391,7 +1257,7 @@ test_zchat_pty_questions(void)
     hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
     s_tmux_start("");  // bare: zchat asks
     char screen[16384], port[16];
-    snprintf(port, sizeof port, "%d", s_port_of(broker));
+    snprintf(port, sizeof port, "%d", hproc_port(broker));
     s_wait_screen(screen, "the host question", s_ends_with_line,
                   "Server host (default: localhost):");
     CHECK(s_screen_has(screen, "=== zchat ==="), "no title:\n%s", screen);
@@ -1444,7 +1310,7 @@ test_zchat_last_line(void)
     s_watch(bob, "lobby");
     s_sync(alice, bob, "Bob", "lobby", "", true);
     const char tail[] = "no newline here";
-    CHECK(write(alice->in_fd, tail, sizeof tail - 1) == (ssize_t)sizeof tail - 1, "write");
+    hproc_type(alice->proc, tail);
     s_close_stdin(alice);
     hclient_expect_message(bob, "lobby", "Alice", "no newline here");
     CHECK(s_wait_exit(alice, 5000) == 0, "zchat did not exit 0 at the end of its input");
