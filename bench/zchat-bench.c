@@ -39,6 +39,7 @@ static const char *s_usage =
     "                   per turn, before it forwards and acks: the ratios then show what the\n"
     "                   broker costs beyond durable storage\n"
     "  --help           show this help and exit\n"
+    "  --version        show the version and exit\n"
     "\n"
     "W1 fan-out: 1 sender, 10 subscribers, 200,000 says of 200 bytes\n"
     "W2 fan-in: 50 senders x 4,000 says, 1 subscriber\n"
@@ -60,7 +61,8 @@ enum {
     OPT_STALL,
     OPT_BROKER_ARG,
     OPT_DURABLE_RELAY,
-    OPT_HELP
+    OPT_HELP,
+    OPT_VERSION
 };
 
 static const struct option s_options[] = {
@@ -76,6 +78,7 @@ static const struct option s_options[] = {
     {"durable-relay", no_argument, NULL, OPT_DURABLE_RELAY},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -298,6 +301,9 @@ s_parse(bench_options_t *self, int argc, char **argv)
             break;
         case OPT_HELP:
             fputs(s_usage, stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("zchat-bench %s\n", ZCHAT_VERSION);
             return 0;
         case ':':
             fprintf(stderr, "zchat-bench: option '%s' needs a value (see --help)\n",
