@@ -47,6 +47,7 @@ struct broker {
     char epoch[40];      // a UUID, new at every start
     bool store_failed;   // a write of this turn failed: publish nothing, stop
     zhashx_t *sessions;  // token -> session_t *, owner: live and resumable expired sessions
+    zlistx_t *expired;   // session_t *, borrowed: the expired ones, oldest first
     zhashx_t *by_key;    // identity key -> session_t *, borrowed: live sessions
     zhashx_t *by_name;   // folded user -> session_t *, borrowed: live non-observers
     zhashx_t *rooms;     // name -> room_t *, owner
@@ -358,6 +359,7 @@ s_expire(broker_t *self, session_t *session, const char *why)
         zhashx_delete(self->by_name, session_fold(session));
     zhashx_delete(self->by_key, session_key(session));
     session_set_expired(session, self->now);
+    zlistx_add_end(self->expired, session);
 }
 
 // End a session for good: it leaves its rooms and is destroyed.
@@ -372,6 +374,8 @@ s_end(broker_t *self, session_t *session, const char *reason, const char *note)
         if (!session_is_observer(session))
             zhashx_delete(self->by_name, session_fold(session));
         zhashx_delete(self->by_key, session_key(session));
+    } else if (zlistx_find(self->expired, session)) {
+        zlistx_detach_cur(self->expired);  // the oldest are forgotten first: found at once
     }
     zhashx_delete(self->sessions, session_token(session));  // destroys it
 }
@@ -545,11 +549,13 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
             (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
             session = NULL;
     }
-    // Extension: the broker's own cap. A resume makes no session; a full server is a
+    // Extension: the broker's own cap. A resume makes no session, and a new one may take the
+    // place of an expired one (below); when every session is live, the server is full: a
     // transient condition, hence rate_limited (checked before a password costs a hash)
-    if (!session && (long)zhashx_size(self->sessions) >= self->options.max_sessions)
+    bool full = (long)zhashx_size(self->sessions) >= self->options.max_sessions;
+    if (!session && full && zlistx_size(self->expired) == 0)
         return s_fail(self, ZCHAT_ERR_RATE_LIMITED,
-                      "This server holds %ld sessions, its most: try again later.",
+                      "This server holds %ld live sessions, its most: try again later.",
                       self->options.max_sessions);
     // A resume is the login it continues (the token is the proof); anything else shows its
     // password when the name needs one
@@ -571,6 +577,8 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
     if (session) {
         // Expired but within the grace time: back into its rooms
         session_set_expired(session, 0);
+        if (zlistx_find(self->expired, session))
+            zlistx_detach_cur(self->expired);
         session_touch(session, self->now);
         s_bind(self, session);
         if (!observer)
@@ -579,6 +587,13 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
             s_enter(self, session, i);
         zsys_info("%s resumed after expiry (client %s)", user, safe_client);
     } else {
+        if (full) {
+            // Resumable sessions are a courtesy; a login is not: the oldest expired one goes
+            session_t *oldest = zlistx_first(self->expired);
+            zsys_info("%s forgotten early: the server is full",
+                      *session_user(oldest) ? session_user(oldest) : "(anonymous)");
+            s_end(self, oldest, "timeout", NULL);
+        }
         session = session_new(user, observer, self->now);
         zhashx_insert(self->sessions, session_token(session), session);
         s_bind(self, session);
@@ -1259,6 +1274,7 @@ broker_new(const options_t *options)
     broker_t *self = zmalloc(sizeof(broker_t));
     self->options = *options;
     self->sessions = zchat_hash_new();
+    self->expired = zlistx_new();
     zhashx_set_destructor(self->sessions, (zhashx_destructor_fn *)session_destroy);
     self->by_key = zchat_hash_new();
     self->by_name = zchat_hash_new();
@@ -1351,6 +1367,7 @@ broker_destroy(broker_t **self_p)
         store_destroy(&self->store);
         zhashx_destroy(&self->by_key);
         zhashx_destroy(&self->by_name);
+        zlistx_destroy(&self->expired);
         zhashx_destroy(&self->sessions);  // before rooms: sessions borrow them
         zhashx_destroy(&self->rooms);
         zhashx_destroy(&self->guests);

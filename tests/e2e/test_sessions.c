@@ -178,6 +178,34 @@ test_handover_identity(void)
     hclient_expect_nothing(first, 100);
 }
 
+// --max-sessions counts expired sessions too, but a login takes the place of the oldest of
+// them (its token then resumes nothing); only when every session is live is a login refused.
+void
+test_resume_full(void)
+{
+    char heartbeat[16];
+    snprintf(heartbeat, sizeof heartbeat, "%d", S_HEARTBEAT);
+    hbroker_t *broker = hbroker_start("--heartbeat", heartbeat, "--max-sessions", "2", NULL);
+    hclient_t *alice = hclient_login(broker, "alice");
+    hclient_t *bob = hclient_login(broker, "bob");
+    hclient_t *watcher = hclient_watcher(broker, "room/", bob, "lobby");
+    cJSON *event = s_event_keepalive(watcher, bob, 4 * S_HEARTBEAT + 2000);  // alice is silent
+    CHECK(event, "alice did not expire");
+    jcheck_str(event, "user", "alice");
+    jcheck_str(event, "reason", "timeout");
+
+    hclient_t *carol = hclient_new(broker);
+    hclient_send(carol, "{\"type\":\"hello\",\"user\":\"carol\",\"proto\":1}");
+    hclient_expect(carol, "welcome");  // in alice's place
+    hclient_t *again = hclient_new(broker);
+    hclient_sendf(again, "{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1,\"resume\":\"%s\"}",
+                  s_token(alice));
+    const char *message = jstr(hclient_expect_error(again, "rate_limited", "hello"), "message");
+    CHECK(strstr(message, "live sessions"), "message: %s", message);  // nothing left to resume
+    hclient_ping(bob);
+    hclient_ping(carol);
+}
+
 void
 test_resume_expired(void)
 {

@@ -63,6 +63,7 @@
     X(liveness_timeout)                                                                            \
     X(resume_live)                                                                                 \
     X(handover_identity)                                                                           \
+    X(resume_full)                                                                                 \
     X(resume_expired)                                                                              \
     X(resume_token_rules)                                                                          \
     X(observer_session)                                                                            \
