@@ -143,8 +143,13 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before we say quit
     struct sigaction hangup = {.sa_handler = s_on_hangup};  // no SA_RESTART: polls wake up
     sigemptyset(&hangup.sa_mask);
-    sigaction(SIGHUP, &hangup, NULL);
-    sigaction(SIGQUIT, &hangup, NULL);
+    int signals[] = {SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction old;
+        // Ignored on purpose (nohup, a background job of a shell script): stays ignored
+        if (sigaction(signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(signals[i], &hangup, NULL);
+    }
 
     enum {
         OPT_NO_COLOR = 256,

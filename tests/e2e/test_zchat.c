@@ -420,13 +420,17 @@ void
 test_zchat_exit(void)
 {
     hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
-    // Six clients leave six ways; each must send quit and exit 0
+    // Seven clients leave seven ways; each must send quit and exit 0
     s_zchat_t *quit = s_zchat_start(broker, "Quitter", NULL);
     s_zchat_t *eof = s_zchat_start(broker, "Eof", NULL);
     s_zchat_t *term = s_zchat_start(broker, "Term", NULL);
     s_zchat_t *intr = s_zchat_start(broker, "Intr", NULL);
     s_zchat_t *hup = s_zchat_start(broker, "Hup", NULL);
     s_zchat_t *sigquit = s_zchat_start(broker, "Sigquit", NULL);
+    signal(SIGHUP, SIG_IGN);  // as nohup starts it: inherited, and kept
+    s_zchat_t *nohup = s_zchat_start(broker, "Nohup", NULL);
+    signal(SIGHUP, SIG_DFL);
+    s_expect_greeting(nohup, broker);
     s_expect_greeting(quit, broker);
     s_expect_greeting(eof, broker);
     s_expect_greeting(term, broker);
@@ -461,6 +465,12 @@ test_zchat_exit(void)
     hproc_signal(sigquit->proc, SIGQUIT);  // Ctrl-\ on a terminal
     CHECK(s_wait_exit(sigquit, S_EXIT_MS) == 0, "exit code after SIGQUIT");
     hclient_expect_presence(bob, "lobby", "Sigquit", "leave", "quit");
+
+    hproc_signal(nohup->proc, SIGHUP);  // ignored: it stays
+    CHECK(hproc_wait(nohup->proc, 500) == -1, "a zchat started under nohup ended at SIGHUP");
+    s_type(nohup, "/quit");
+    CHECK(s_wait_exit(nohup, S_EXIT_MS) == 0, "exit code after /quit");
+    hclient_expect_presence(bob, "lobby", "Nohup", "leave", "quit");
     hclient_send(bob, "{\"type\":\"users\"}");
     CHECK(cJSON_GetArraySize(jarr(hclient_expect(bob, "users"), "users")) == 1,
           "someone is still online");
