@@ -364,6 +364,8 @@ s_out_open(logger_t *self, s_out_t *out)
     return 0;
 }
 
+static int s_flush(logger_t *self, bool sync);
+
 // Record room from now on: with -d, open its file.
 static int
 s_follow(logger_t *self, s_room_t *room)
@@ -378,13 +380,16 @@ s_follow(logger_t *self, s_room_t *room)
     zstr_free(&path);
     zlistx_add_end(self->outs, out);
     room->out = out;
-    bool recorded = room->has_state;
+    bool had_state = room->has_state;
+    uint64_t had_offset = room->state_offset;
     if (s_out_open(self, out) == -1)
         return -1;
-    // A new room's record before its first line: after a crash, a log with lines but no
-    // record would be recorded again from the oldest event the broker holds, lines repeated
-    if (!recorded && self->state_fd >= 0)
-        return s_state_write(self, self->fsync != LOGGER_FSYNC_NEVER);
+    // The log's opening record on disk before its first line, when the state file has none
+    // that fits (a new room, or a log moved away while the logger was stopped): after a crash,
+    // lines without their record would be recorded again. A flush, so that in the files the
+    // lines before it still come first, as every flush keeps them.
+    if (self->state_fd >= 0 && (!had_state || room->state_offset != had_offset))
+        return s_flush(self, self->fsync != LOGGER_FSYNC_NEVER);
     return 0;
 }
 
@@ -1595,6 +1600,20 @@ logger_test(bool verbose)
     text = s_test_read(crashed_log);
     assert(*text == 0);  // cut back: the broker's history gives carol's line again, once
     free(text);
+    // So does a log moved away while the logger was stopped: its new file's record first
+    options.dir = text_dir;
+    char *r_log = zsys_sprintf("%s/r.log", text_dir), *r_moved = zsys_sprintf("%s.2", r_log);
+    assert(rename(r_log, r_moved) == 0);
+    logger = logger_new(&options);
+    assert(logger && logger_last_seq(logger, "r") == 4);
+    s_test_event(logger, "{\"type\":\"message\",\"room\":\"r\",\"seq\":5,\"ts\":1790000000123,"
+                         "\"from\":\"bob\",\"text\":\"after the move\"}");
+    zstr_free(&state);
+    state = s_test_read(state_path);
+    assert(strstr(state, "\nr 4 0\n"));
+    logger_destroy(&logger);
+    zstr_free(&r_log);
+    zstr_free(&r_moved);
     zstr_free(&state);
     zstr_free(&state_path);
     zstr_free(&crashed_log);
