@@ -34,6 +34,7 @@ typedef struct {
     char join_id[24];    // the id of our own (internal) join of the room in flight
     int64_t join_retry;  // when to send that join again (it was rate_limited); 0: no need
     zlistx_t *waiting;   // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
+    uint64_t dropped;    // newest seq let go from waiting before joined: known after joined
 } s_track_t;
 
 typedef struct {
@@ -265,8 +266,11 @@ s_take(conn_t *self, s_track_t *track, zchat_msg_t **event_p)
         // A long gap under a flood: the newest event waits in the broker's history instead of
         // here, and known makes sure it is fetched
         newest = zlistx_last(track->waiting);
-        if ((uint64_t)s_seq(newest) > track->known)
-            track->known = (uint64_t)s_seq(newest);
+        uint64_t newest_seq = (uint64_t)s_seq(newest);
+        if (newest_seq > track->known)
+            track->known = newest_seq;
+        if (!settled && newest_seq > track->dropped)
+            track->dropped = newest_seq;  // joined resets known: it takes this again
         zlistx_delete(track->waiting, zlistx_cursor(track->waiting));
     }
     if (settled)
@@ -509,6 +513,9 @@ s_on_joined(conn_t *self, zchat_msg_t *joined)
         track->last = track->own_join && seq > 0 ? seq - 1 : seq;
         track->known = (uint64_t)track->last;
     }
+    if (track->dropped > track->known)
+        track->known = track->dropped;  // held back by CONN_WAITING_MAX: history owes them
+    track->dropped = 0;
     track->own_join = false;
     track->rebasing = false;
     track->join_retry = 0;
@@ -1401,6 +1408,16 @@ conn_test(bool verbose)
     s_feed(conn, track, 12);  // the gap filled: the waiting ones follow, and a fetch is due
     assert(zlistx_size(track->waiting) == 0 && track->last == 12 + CONN_WAITING_MAX);
     assert(strstr(log.seen, " 11 12 13 14 ") && !strstr(log.lost, "13"));
+    // Before joined too: what the cap let go is fetched once joined says where seq stands
+    s_track_t *early = s_track_require(conn, "early", -1);
+    for (int seq = 2; seq < 2 + CONN_WAITING_MAX + 100; seq++)
+        s_feed(conn, early, seq);
+    const char *early_joined = "{\"type\":\"joined\",\"room\":\"early\",\"seq\":1,\"members\":[]}";
+    reply = zchat_msg_decode(early_joined, strlen(early_joined), NULL);
+    s_on_joined(conn, reply);
+    zchat_msg_destroy(&reply);
+    assert(early->last == 1 + CONN_WAITING_MAX && early->known == 1 + CONN_WAITING_MAX + 100);
+    s_track_remove(conn, "early");
     // A re-login refused at every retry is told once, and again when the refusal changes
     conn->ever_online = true;
     s_refuse(conn, "The name alice is in use: pick another.");
