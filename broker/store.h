@@ -12,9 +12,9 @@ typedef struct store store_t;
 // then *error is a new sentence saying why (caller frees).
 store_t *store_new(const char *path, size_t keep, char **error);
 
-// store_new for the broker: first claim the database for this process, so that a second
-// zchat-broker on the same file is refused instead of handing out the same seqs. The claim is
-// an flock on path.lock (which holds the pid), released when the store is destroyed; admin
+// store_new for the broker: first claim the database file for this process, so that a second
+// zchat-broker on the same file, by whatever path, is refused instead of handing out the same
+// seqs. The claim is an flock on the file, released when the store is destroyed; admin
 // commands do not claim, so they work beside a running broker.
 store_t *store_new_exclusive(const char *path, size_t keep, char **error);
 

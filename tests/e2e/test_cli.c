@@ -177,6 +177,14 @@ test_cli_db_in_use(void)
               s_count_lines(err) == 1 && !strstr(out, "commands on"),
           "second broker: exit %d, stderr: %s", code, err);
 
+    char alias[PATH_MAX];  // another path to the same file
+    harness_path(alias, sizeof alias, "alias.db");
+    CHECK(symlink(db, alias) == 0, "symlink: %s", strerror(errno));
+    const char *by_alias[] = {"", "--port", "0", "--db", alias, NULL};
+    code = harness_run_broker(by_alias, S_RUN_MS, out, sizeof out, err, sizeof err);
+    CHECK(code == 2 && strstr(err, "another zchat-broker"), "by a symlink: exit %d, stderr: %s",
+          code, err);
+
     CHECK(hclient_say(alice, "py", "two") == 3, "the first broker lost its seq");
     hbroker_stop(first);
     hbroker_t *second = hbroker_start("--db", db, NULL);
