@@ -35,6 +35,7 @@ typedef struct {
     int64_t join_retry;  // when to send that join again (it was rate_limited); 0: no need
     zlistx_t *waiting;   // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
     uint64_t dropped;    // newest seq let go from waiting before joined: known after joined
+    uint64_t horizon;    // every seq up to here existed when the fetch in flight was sent
 } s_track_t;
 
 typedef struct {
@@ -178,6 +179,12 @@ s_fetch(conn_t *self, s_track_t *track)
         return;
     track->fetching = true;
     track->fetch_at = zclock_mono();
+    // Told of or seen on the feed before the request leaves: the broker holds these when it
+    // answers, unless they are gone. Newer ones may be missing from a complete reply.
+    zchat_msg_t *newest = zlistx_last(track->waiting);
+    track->horizon = track->known;
+    if (newest && (uint64_t)s_seq(newest) > track->horizon)
+        track->horizon = (uint64_t)s_seq(newest);
     zchat_msg_t *request = zchat_msg_new("history");
     zchat_msg_set_string(request, "room", track->name);
     zchat_msg_set_int(request, "since", track->last);
@@ -549,12 +556,14 @@ s_on_history(conn_t *self, zchat_msg_t *history, const char *id)
         s_fetch(self, track);
         return;
     }
-    // Complete: whatever is still missing before the waiting events is gone for good
+    // Complete: what is still missing before the waiting events (or up to known) is gone for
+    // good if it existed when the request left; anything newer comes with the next fetch
     zchat_msg_t *first = zlistx_first(track->waiting);
-    if (first && s_seq(first) > track->last + 1)
-        s_lost(self, track, (uint64_t)track->last + 1, (uint64_t)s_seq(first) - 1);
-    else if (!first && track->known > (uint64_t)track->last)
-        s_lost(self, track, (uint64_t)track->last + 1, track->known);
+    uint64_t gone_to = first ? (uint64_t)s_seq(first) - 1 : track->known;
+    if (gone_to > track->horizon)
+        gone_to = track->horizon;
+    if (gone_to > (uint64_t)track->last)
+        s_lost(self, track, (uint64_t)track->last + 1, gone_to);
     s_drain(self, track);
 }
 
@@ -1418,6 +1427,30 @@ conn_test(bool verbose)
     zchat_msg_destroy(&reply);
     assert(early->last == 1 + CONN_WAITING_MAX && early->known == 1 + CONN_WAITING_MAX + 100);
     s_track_remove(conn, "early");
+    // A complete reply misses only what existed when it was asked for: a newer event the feed
+    // lost is fetched again, not reported gone
+    s_track_t *race = s_track_require(conn, "race", 3);
+    s_feed(conn, race, 6);  // 4 and 5 missing
+    const char *race_history = "{\"type\":\"history\",\"room\":\"race\",\"events\":["
+                               "{\"type\":\"message\",\"room\":\"race\",\"seq\":4}],"
+                               "\"complete\":true}";
+    reply = zchat_msg_decode(race_history, strlen(race_history), NULL);
+    race->fetching = true;
+    race->horizon = 3;  // asked before 6 came: 5 may be newer than the reply
+    snprintf(race->fetch_id, sizeof race->fetch_id, "i8");
+    s_on_history(conn, reply, "i8");
+    zchat_msg_destroy(&reply);
+    assert(race->last == 4 && streq(log.lost, "9-9 "));
+    const char *race_none = "{\"type\":\"history\",\"room\":\"race\",\"events\":[],"
+                            "\"complete\":true}";
+    reply = zchat_msg_decode(race_none, strlen(race_none), NULL);
+    race->fetching = true;
+    race->horizon = 6;  // asked after 6 came: 5 existed, and the broker no longer holds it
+    snprintf(race->fetch_id, sizeof race->fetch_id, "i9");
+    s_on_history(conn, reply, "i9");
+    zchat_msg_destroy(&reply);
+    assert(race->last == 6 && streq(log.lost, "9-9 5-5 "));
+    s_track_remove(conn, "race");
     // A re-login refused at every retry is told once, and again when the refusal changes
     conn->ever_online = true;
     s_refuse(conn, "The name alice is in use: pick another.");
