@@ -19,6 +19,7 @@
 #define CONN_QUIT_WAIT_MS    1000  // how long conn_destroy waits for bye
 #define CONN_HANDSHAKE_TRIES 2     // failed handshakes without detail before conn_connect gives up
 #define CONN_WAITING_MAX     4096  // events held beyond a gap per room; the newest go past it
+#define CONN_WINDOW          64    // say/msg on their way at once; the rest wait here
 
 typedef struct {
     char *name;
@@ -40,9 +41,10 @@ typedef struct {
 
 typedef struct {
     char id[24];
-    char *json;    // the request as sent, for a resend after reconnect
+    char *json;    // the request, for its send and a resend after reconnect
     char kind[8];  // "say" / "msg"
     char *target;  // room or user
+    bool sent;     // on its way on this connection
 } s_unacked_t;
 
 struct conn {
@@ -67,6 +69,7 @@ struct conn {
     bool follow_all;
     zhashx_t *rooms;    // name -> s_track_t *, owner
     zlistx_t *unacked;  // s_unacked_t *, owner: say/msg not acked yet, oldest first
+    size_t in_flight;   // ... of which sent on this connection
     zhashx_t *joins;    // id -> room name: user joins waiting for their reply
     uint64_t next_id;
     char hello_id[24];  // id of the hello in flight, "" if none
@@ -133,6 +136,8 @@ s_track_destroy(s_track_t **self_p)
         *self_p = NULL;
     }
 }
+
+static void s_pump(conn_t *self);
 
 static void
 s_unacked_destroy(s_unacked_t **self_p)
@@ -500,7 +505,9 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
     }
     // What was never acked goes again, with the same ids: the broker drops repeats
     for (s_unacked_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked))
-        zstr_send(self->dealer, u->json);
+        u->sent = false;
+    self->in_flight = 0;
+    s_pump(self);
     if (reconnect && self->handler.on_state)
         self->handler.on_state(self->arg, CONN_RECONNECTED);
 }
@@ -592,9 +599,30 @@ s_unacked_take(conn_t *self, const char *id)
     for (s_unacked_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked))
         if (streq(u->id, id)) {
             zlistx_detach_cur(self->unacked);
+            if (u->sent)
+                self->in_flight--;
             return u;
         }
     return NULL;
+}
+
+// Send what waits, oldest first, up to CONN_WINDOW on their way. A burst (a paste, a script)
+// would otherwise fill the DEALER, whose sends never block and so fail, losing the request,
+// and the broker's reply queue, which drops the acks past it (PROTOCOL.md §6).
+static void
+s_pump(conn_t *self)
+{
+    if (!self->online || !self->dealer)
+        return;
+    for (s_unacked_t *u = zlistx_first(self->unacked); u && self->in_flight < CONN_WINDOW;
+         u = zlistx_next(self->unacked)) {
+        if (u->sent)
+            continue;
+        if (zstr_send(self->dealer, u->json) == -1)
+            break;  // the DEALER is full: the next pump
+        u->sent = true;
+        self->in_flight++;
+    }
 }
 
 static void
@@ -680,7 +708,10 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
         return;
     }
     s_unacked_t *unacked = s_unacked_take(self, id);
-    s_unacked_destroy(&unacked);
+    if (unacked) {
+        s_unacked_destroy(&unacked);
+        s_pump(self);  // a place in the window
+    }
     if (id && id[0] == 'u') {
         char *room = zhashx_lookup(self->joins, id);
         if (room) {
@@ -772,8 +803,9 @@ s_on_command(conn_t *self)
             zchat_msg_set_string(reply, streq(unacked->kind, "msg") ? "to" : "room",
                                  unacked->target);
             s_forward(self, reply);
+            s_unacked_destroy(&unacked);
+            s_pump(self);  // a place in the window
         }
-        s_unacked_destroy(&unacked);
     } else if (!id || mine) {
         s_forward(self, reply);  // private, users, rooms, history, ok, bye...
     }
@@ -837,6 +869,7 @@ static void
 s_on_timers(conn_t *self)
 {
     int64_t now = zclock_mono();
+    s_pump(self);  // after a full DEALER refused a send
     if (self->online) {
         if (now - self->last_heard > 3 * (int64_t)self->heartbeat_ms) {
             self->online = false;
@@ -1118,9 +1151,8 @@ s_send_tracked(conn_t *self, zchat_msg_t **request_p, const char *kind, const ch
     zchat_msg_set_string(*request_p, "id", unacked->id);
     unacked->json = zchat_msg_encode(*request_p);
     zchat_msg_destroy(request_p);
-    if (self->online && self->dealer)
-        zstr_send(self->dealer, unacked->json);
     zlistx_add_end(self->unacked, unacked);
+    s_pump(self);
 }
 
 void

@@ -677,6 +677,31 @@ test_zchat_rooms(void)
     }
 }
 
+// A paste of many lines at once (or a script's input) reaches the room whole, each line once:
+// zchat keeps at most a window of them on their way, so neither its own queue nor the
+// broker's reply queue overflows and loses one.
+void
+test_zchat_paste(void)
+{
+    enum { LINES = 2000 };
+    hbroker_t *broker = hbroker_start("--rate", "0", NULL);
+    s_zchat_t *paster = s_zchat_start(broker, "Paster", "-r", "paste", NULL);
+    s_expect_greeting(paster, broker);
+    s_expect(paster, "*** Joined room: paste ***");  // seq 1
+    size_t size = LINES * 16 + 16, used = 0;
+    char *text = zmalloc(size);
+    for (int i = 0; i < LINES; i++)
+        used += (size_t)snprintf(text + used, size - used, "line %d\n", i);
+    snprintf(text + used, size - used, "/quit\n");
+    hproc_type(paster->proc, text);  // one write: a paste
+    free(text);
+    CHECK(s_wait_exit(paster, 20000) == 0, "exit code");  // its leave: seq LINES + 2
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_join(bob, "paste");  // seq LINES + 3
+    CHECK(hclient_say(bob, "paste", "all there?") == LINES + 4,
+          "a line of the paste was lost or sent twice");
+}
+
 void
 test_zchat_start_room(void)
 {

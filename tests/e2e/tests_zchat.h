@@ -11,6 +11,7 @@
     X(zchat_private)                                                                               \
     X(zchat_rooms)                                                                                 \
     X(zchat_start_room)                                                                            \
+    X(zchat_paste)                                                                                 \
     X(zchat_away)                                                                                  \
     X(zchat_history)                                                                               \
     X(zchat_help)                                                                                  \
