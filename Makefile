@@ -41,7 +41,7 @@ FUZZ_OBJ     = $(BUILD)/tests/fuzz/fuzz.o
 REPLAYS      = $(FUZZ_TARGETS:%=$(BUILD)/replay-%)
 TESTPROGS  = $(BUILD)/selftest $(BUILD)/e2e $(BUILD)/zchat-bench $(REPLAYS)
 
-.PHONY: all run test check memcheck bench fuzz fuzz-run install uninstall clean deps format lint help
+.PHONY: all run test check memcheck bench soak fuzz fuzz-run install uninstall clean deps format lint help
 
 all: $(PROGRAMS)
 
@@ -52,6 +52,7 @@ help:
 	@echo "make memcheck   run the selftest under valgrind"
 	@echo "make fuzz       fuzz the request decoder and the text rules, FUZZ_TIME=$(FUZZ_TIME) s each"
 	@echo "make bench      build and run the benchmark (broker against a ROUTER->PUB relay)"
+	@echo "make soak       build and run the logger soak test, 3 min (SOAK_ARGS=\"--minutes 10\")"
 	@echo "make install    install programs and man pages (PREFIX=$(PREFIX) DESTDIR=)"
 	@echo "make lint       clang-format check and cppcheck"
 	@echo "make clean      remove build/"
@@ -136,6 +137,12 @@ $(BUILD)/zchat-bench: $(BENCH_OBJ) $(BUILD)/broker/store.o $(LIBZCHAT)
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/zchat-broker $(BUILD)/zchat-bench
 	./$(BUILD)/zchat-bench $(BENCH_ARGS)
+
+# The logger soak test (bench/README.md): faults for minutes, so never part of make test.
+soak: deps
+	@./scripts/install-deps.sh soak
+	@$(MAKE) --no-print-directory all
+	./bench/soak-logger --build $(BUILD) $(SOAK_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -1,5 +1,5 @@
 #!/bin/sh
-# install-deps.sh [fuzz] - install the Debian packages zchat needs to build, run and test.
+# install-deps.sh [fuzz] [soak] - install the Debian packages zchat needs to build, run and test.
 # Does nothing when everything is present; uses apt-get (as root, or through sudo) otherwise.
 set -eu
 
@@ -7,12 +7,14 @@ PKGS="build-essential pkg-config libczmq-dev libzmq3-dev libcjson-dev libsqlite3
 libsodium-dev libreadline-dev tmux"
 
 # Optional groups, named on the command line: fuzz adds clang and its libFuzzer runtime
-# (Debian 12 names) for make fuzz.
+# (Debian 12 names) for make fuzz; soak adds the sqlite3 command, with which make soak reads
+# the broker's database.
 for group in "$@"; do
     case $group in
     fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
+    soak) PKGS="$PKGS sqlite3" ;;
     *)
-        echo "install-deps: unknown group: $group (known: fuzz)" >&2
+        echo "install-deps: unknown group: $group (known: fuzz, soak)" >&2
         exit 2
         ;;
     esac
