@@ -359,7 +359,17 @@ s_expire(broker_t *self, session_t *session, const char *why)
         zhashx_delete(self->by_name, session_fold(session));
     zhashx_delete(self->by_key, session_key(session));
     session_set_expired(session, self->now);
-    zlistx_add_end(self->expired, session);
+    session_set_expired_handle(session, zlistx_add_end(self->expired, session));
+}
+
+// Take an expired session out of the list of expired ones (resumed, or forgotten).
+static void
+s_unexpire(broker_t *self, session_t *session)
+{
+    void *handle = session_expired_handle(session);
+    if (handle)
+        zlistx_delete(self->expired, handle);
+    session_set_expired_handle(session, NULL);
 }
 
 // End a session for good: it leaves its rooms and is destroyed.
@@ -374,8 +384,8 @@ s_end(broker_t *self, session_t *session, const char *reason, const char *note)
         if (!session_is_observer(session))
             zhashx_delete(self->by_name, session_fold(session));
         zhashx_delete(self->by_key, session_key(session));
-    } else if (zlistx_find(self->expired, session)) {
-        zlistx_detach_cur(self->expired);  // the oldest are forgotten first: found at once
+    } else {
+        s_unexpire(self, session);
     }
     zhashx_delete(self->sessions, session_token(session));  // destroys it
 }
@@ -577,8 +587,7 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
     if (session) {
         // Expired but within the grace time: back into its rooms
         session_set_expired(session, 0);
-        if (zlistx_find(self->expired, session))
-            zlistx_detach_cur(self->expired);
+        s_unexpire(self, session);
         session_touch(session, self->now);
         s_bind(self, session);
         if (!observer)

@@ -39,6 +39,7 @@ struct session {
     int64_t last_active;
     int64_t blocked_since;
     int64_t expired_at;
+    void *expired_handle;  // the broker's, in its list of expired sessions
     s_membership_t rooms[ZCHAT_ROOMS_MAX];
     size_t rooms_size;
     char status[8];  // "online" / "away"
@@ -191,6 +192,20 @@ session_expired_at(const session_t *self)
 {
     assert(self);
     return self->expired_at;
+}
+
+void *
+session_expired_handle(const session_t *self)
+{
+    assert(self);
+    return self->expired_handle;
+}
+
+void
+session_set_expired_handle(session_t *self, void *handle)
+{
+    assert(self);
+    self->expired_handle = handle;
 }
 
 bool

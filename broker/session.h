@@ -43,6 +43,10 @@ int64_t session_blocked_since(const session_t *self);  // 0: not blocked
 void session_set_expired(session_t *self, int64_t now_ms);  // 0: live again
 int64_t session_expired_at(const session_t *self);          // 0: live
 bool session_is_live(const session_t *self);
+// The owner's handle of this session in its list of expired ones (NULL: in none), so that it
+// leaves the list in O(1) when resumed or forgotten
+void *session_expired_handle(const session_t *self);
+void session_set_expired_handle(session_t *self, void *handle);
 
 // Rooms, in the order joined. The room list outlives expiry, for resume.
 size_t session_rooms(const session_t *self);

@@ -41,10 +41,11 @@ typedef struct {
 
 typedef struct {
     char id[24];
-    char *json;    // the request, for its send and a resend after reconnect
-    char kind[8];  // "say" / "msg"
-    char *target;  // room or user
-    bool sent;     // on its way on this connection
+    char *json;       // the request, for its send and a resend after reconnect
+    char kind[8];     // "say" / "msg"
+    char *target;     // room or user
+    bool sent;        // on its way on this connection
+    int64_t sent_at;  // when, monotonic ms
 } s_unacked_t;
 
 struct conn {
@@ -138,6 +139,7 @@ s_track_destroy(s_track_t **self_p)
 }
 
 static void s_pump(conn_t *self);
+static void s_resend(conn_t *self);
 
 static void
 s_unacked_destroy(s_unacked_t **self_p)
@@ -503,11 +505,7 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
         zchat_msg_t *request = zchat_msg_new("rooms");
         s_send(self, &request, 'i', NULL);
     }
-    // What was never acked goes again, with the same ids: the broker drops repeats
-    for (s_unacked_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked))
-        u->sent = false;
-    self->in_flight = 0;
-    s_pump(self);
+    s_resend(self);
     if (reconnect && self->handler.on_state)
         self->handler.on_state(self->arg, CONN_RECONNECTED);
 }
@@ -606,6 +604,16 @@ s_unacked_take(conn_t *self, const char *id)
     return NULL;
 }
 
+// What was never acked goes again, with the same ids: the broker drops repeats.
+static void
+s_resend(conn_t *self)
+{
+    for (s_unacked_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked))
+        u->sent = false;
+    self->in_flight = 0;
+    s_pump(self);
+}
+
 // Send what waits, oldest first, up to CONN_WINDOW on their way. A burst (a paste, a script)
 // would otherwise fill the DEALER, whose sends never block and so fail, losing the request,
 // and the broker's reply queue, which drops the acks past it (PROTOCOL.md §6).
@@ -621,6 +629,7 @@ s_pump(conn_t *self)
         if (zstr_send(self->dealer, u->json) == -1)
             break;  // the DEALER is full: the next pump
         u->sent = true;
+        u->sent_at = zclock_mono();
         self->in_flight++;
     }
 }
@@ -895,6 +904,11 @@ s_on_timers(conn_t *self)
                     s_join(self, t->name, 'i', t->join_id);
                 }
             }
+            // The same for an ack, and for a say lost with a connection that came back by
+            // itself (no welcome): else its place in the window would be gone for good
+            s_unacked_t *oldest = zlistx_first(self->unacked);
+            if (oldest && oldest->sent && now - oldest->sent_at > 2 * (int64_t)self->heartbeat_ms)
+                s_resend(self);
         }
     } else if (self->ever_online && now - self->hello_at > self->retry_ms) {
         // No welcome yet: try again on a fresh connection, backing off
@@ -1405,6 +1419,56 @@ s_feed(conn_t *conn, s_track_t *track, int64_t seq)
     s_take(conn, track, &event);
 }
 
+// How many requests the broker's side receives within timeout_ms; the sender's routing id into
+// identity (a new frame, caller destroys) unless NULL.
+static int
+s_test_received(zsock_t *router, int timeout_ms, zframe_t **identity)
+{
+    zsock_set_rcvtimeo(router, timeout_ms);
+    int count = 0;
+    zmsg_t *msg;
+    while ((msg = zmsg_recv(router))) {
+        if (identity && !*identity)
+            *identity = zmsg_pop(msg);
+        zmsg_destroy(&msg);
+        count++;
+        zsock_set_rcvtimeo(router, 50);
+    }
+    return count;
+}
+
+static void
+s_test_window(const conn_options_t *options, const conn_handler_t *handler, s_log_t *log)
+{
+    zsock_t *router = zsock_new_router("inproc://conn-test-window");
+    assert(router);
+    conn_t *conn = conn_new(options, handler, log);
+    conn->dealer = zsock_new_dealer(">inproc://conn-test-window");
+    conn->online = true;
+    conn->heartbeat_ms = 100;
+    for (int i = 0; i < 100; i++)
+        conn_say(conn, "r", "a line of a paste");
+    assert(conn->in_flight == CONN_WINDOW && zlistx_size(conn->unacked) == 100);
+    zframe_t *identity = NULL;
+    assert(s_test_received(router, 1000, &identity) == CONN_WINDOW && identity);
+    zmsg_t *ack = zmsg_new();  // the broker acks the first: the next one goes
+    zmsg_append(ack, &identity);
+    zmsg_addstr(ack, "{\"type\":\"ack\",\"seq\":1,\"id\":\"u1\"}");
+    zmsg_send(&ack, router);
+    s_on_command(conn);
+    assert(conn->in_flight == CONN_WINDOW && zlistx_size(conn->unacked) == 99);
+    assert(s_test_received(router, 1000, NULL) == 1);
+    s_unacked_t *oldest = zlistx_first(conn->unacked);
+    oldest->sent_at -= 1000;  // its ack is lost: past two heartbeats, the window goes again
+    conn->last_heard = conn->next_poll = zclock_mono();
+    s_on_timers(conn);
+    assert(conn->in_flight == CONN_WINDOW);
+    assert(s_test_received(router, 1000, NULL) == 1 + CONN_WINDOW);  // with the ping
+    conn->online = false;                                            // no quit to wait for
+    conn_destroy(&conn, NULL);
+    zsock_destroy(&router);
+}
+
 void
 conn_test(bool verbose)
 {
@@ -1495,6 +1559,10 @@ conn_test(bool verbose)
     zlist_destroy(&rooms);
     conn_destroy(&conn, NULL);
     assert(conn == NULL);
+
+    // The window: at most CONN_WINDOW say/msg on their way, an ack lets the next one go, and
+    // when the oldest waits past two heartbeats (a reply lost), the window goes again
+    s_test_window(&options, &handler, &log);
 
     // --server-key and --client-cert: keys as text, CZMQ certificates, keygen's output
     char dir[] = "/tmp/zchat-conn-XXXXXX";

@@ -1528,6 +1528,7 @@ ui_run(ui_t *self)
         s_readline_start(self);
 
     int64_t drain_until = 0;
+    int drained_to = 0;  // replies still awaited at the last turn of the drain
     while (!self->quit) {
         int rc = conn_wait(self->conn, self->leaving ? -1 : STDIN_FILENO, UI_WAIT_MS);
         if (rc == -1 && zsys_interrupted)
@@ -1542,16 +1543,26 @@ ui_run(ui_t *self)
         else if (rc == 1)
             s_read_input(self);
         if (self->leaving) {
-            // Let the answers to the last lines of a script arrive first
-            if (!drain_until)
+            // Let the answers to the last lines of a script arrive first: as long as they
+            // keep coming (a long paste goes a window at a time), and UI_DRAIN_MS more
+            int pending = self->pending_sends + self->pending_requests;
+            if (!drain_until || pending < drained_to)
                 drain_until = zclock_mono() + UI_DRAIN_MS;
-            if ((self->pending_sends == 0 && self->pending_requests == 0) ||
-                zclock_mono() >= drain_until)
+            drained_to = pending;
+            if (pending == 0 || zclock_mono() >= drain_until)
                 self->quit = true;
         }
     }
     s_readline_stop(self);
+    int undelivered = self->pending_sends;
     conn_destroy(&self->conn, self->quit_reason);
+    if (undelivered) {
+        fprintf(stderr,
+                "zchat: %d of the messages typed got no ack from the broker before the end: "
+                "they may not have been delivered\n",
+                undelivered);
+        return 1;
+    }
     return 0;
 }
 

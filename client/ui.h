@@ -26,7 +26,8 @@ void ui_destroy(ui_t **self_p);
 
 // Connect, then show events and run what is typed until /quit, Ctrl-D, end of input, SIGINT
 // or SIGTERM. Returns the exit status: 0 for those, 1 if the broker cannot be reached or
-// refuses the login (the reason is printed on stderr).
+// refuses the login, or if messages typed were left without an ack at the end (the reason is
+// printed on stderr).
 int ui_run(ui_t *self);
 
 void ui_test(bool verbose);

@@ -44,7 +44,8 @@ static const char s_help[] =
     "\n"
     "Exit status: 0 after /quit, Ctrl-D, end of input, SIGINT, SIGTERM, SIGHUP or SIGQUIT\n"
     "(the session quits); 1 if the broker cannot be reached (or not securely) or refuses the\n"
-    "login; 2 for a bad option.\n";
+    "login, or if messages typed got no ack before the end (said on stderr); 2 for a bad\n"
+    "option.\n";
 
 // A port number 1-65535, or -1
 static int
@@ -137,17 +138,24 @@ s_on_hangup(int signum)
 int
 main(int argc, char **argv)
 {
+    // A signal ignored on purpose (nohup ignores SIGHUP; a shell script's background job,
+    // SIGINT and SIGQUIT) stays ignored: note which before CZMQ catches SIGINT and SIGTERM
+    int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    bool ignored[sizeof signals / sizeof signals[0]];
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction old;
+        ignored[i] = sigaction(signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN;
+    }
     zsys_init();
     zsys_set_logident("zchat");
     zsys_set_logstream(stderr);
     signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before we say quit
     struct sigaction hangup = {.sa_handler = s_on_hangup};  // no SA_RESTART: polls wake up
     sigemptyset(&hangup.sa_mask);
-    int signals[] = {SIGHUP, SIGQUIT};
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
-        struct sigaction old;
-        // Ignored on purpose (nohup, a background job of a shell script): stays ignored
-        if (sigaction(signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        if (ignored[i])
+            signal(signals[i], SIG_IGN);
+        else if (signals[i] == SIGHUP || signals[i] == SIGQUIT)
             sigaction(signals[i], &hangup, NULL);
     }
 

@@ -427,9 +427,11 @@ test_zchat_exit(void)
     s_zchat_t *intr = s_zchat_start(broker, "Intr", NULL);
     s_zchat_t *hup = s_zchat_start(broker, "Hup", NULL);
     s_zchat_t *sigquit = s_zchat_start(broker, "Sigquit", NULL);
-    signal(SIGHUP, SIG_IGN);  // as nohup starts it: inherited, and kept
+    signal(SIGHUP, SIG_IGN);  // as nohup and a script's "&" start it: inherited, and kept
+    signal(SIGINT, SIG_IGN);
     s_zchat_t *nohup = s_zchat_start(broker, "Nohup", NULL);
     signal(SIGHUP, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     s_expect_greeting(nohup, broker);
     s_expect_greeting(quit, broker);
     s_expect_greeting(eof, broker);
@@ -467,7 +469,9 @@ test_zchat_exit(void)
     hclient_expect_presence(bob, "lobby", "Sigquit", "leave", "quit");
 
     hproc_signal(nohup->proc, SIGHUP);  // ignored: it stays
-    CHECK(hproc_wait(nohup->proc, 500) == -1, "a zchat started under nohup ended at SIGHUP");
+    hproc_signal(nohup->proc, SIGINT);
+    CHECK(hproc_wait(nohup->proc, 500) == -1, "a zchat started with SIGHUP and SIGINT ignored "
+                                              "ended at one of them");
     s_type(nohup, "/quit");
     CHECK(s_wait_exit(nohup, S_EXIT_MS) == 0, "exit code after /quit");
     hclient_expect_presence(bob, "lobby", "Nohup", "leave", "quit");
@@ -700,6 +704,25 @@ test_zchat_paste(void)
     hclient_join(bob, "paste");  // seq LINES + 3
     CHECK(hclient_say(bob, "paste", "all there?") == LINES + 4,
           "a line of the paste was lost or sent twice");
+}
+
+// Lines the broker never acked by the end are not passed over in silence: zchat says so on
+// stderr and exits 1 (here the broker is stopped, so nothing it is sent is answered).
+void
+test_zchat_undelivered(void)
+{
+    hbroker_t *broker = hbroker_start(NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    hbroker_signal(broker, SIGSTOP);
+    s_type(alice, "one");
+    s_type(alice, "two");
+    s_close_stdin(alice);
+    int code = s_wait_exit(alice, 10000);
+    hbroker_signal(broker, SIGCONT);
+    const char *err = hproc_stderr(alice->proc);
+    CHECK(code == 1 && strstr(err, "2 of the messages typed got no ack"), "exit %d, stderr: %s",
+          code, err);
 }
 
 void
