@@ -20,6 +20,7 @@
 #define CONN_HANDSHAKE_TRIES 2     // failed handshakes without detail before conn_connect gives up
 #define CONN_WAITING_MAX     4096  // events held beyond a gap per room; the newest go past it
 #define CONN_WINDOW          64    // say/msg on their way at once; the rest wait here
+#define CONN_RATE_PAUSE_MS   100   // after a say/msg refused as rate_limited, before the next
 
 typedef struct {
     char *name;
@@ -71,6 +72,8 @@ struct conn {
     zhashx_t *rooms;    // name -> s_track_t *, owner
     zlistx_t *unacked;  // s_unacked_t *, owner: say/msg not acked yet, oldest first
     size_t in_flight;   // ... of which sent on this connection
+    size_t window;      // CONN_WINDOW; 1 after a rate_limited, until all are acked
+    int64_t pump_at;    // no say/msg is sent before (a pause after a rate_limited)
     zhashx_t *joins;    // id -> room name: user joins waiting for their reply
     uint64_t next_id;
     char hello_id[24];  // id of the hello in flight, "" if none
@@ -604,6 +607,24 @@ s_unacked_take(conn_t *self, const char *id)
     return NULL;
 }
 
+// A say/msg refused for the rate, not for what it says: it waits in its place and goes again
+// after a pause, and until all are acked one goes at a time, so that the lines keep their
+// order and pace themselves to the broker's limit. False if id is none of ours.
+static bool
+s_unacked_requeue(conn_t *self, const char *id)
+{
+    for (s_unacked_t *u = zlistx_first(self->unacked); id && u; u = zlistx_next(self->unacked))
+        if (streq(u->id, id)) {
+            if (u->sent)
+                self->in_flight--;
+            u->sent = false;
+            self->window = 1;
+            self->pump_at = zclock_mono() + CONN_RATE_PAUSE_MS;
+            return true;
+        }
+    return false;
+}
+
 // What was never acked goes again, with the same ids: the broker drops repeats.
 static void
 s_resend(conn_t *self)
@@ -620,9 +641,11 @@ s_resend(conn_t *self)
 static void
 s_pump(conn_t *self)
 {
-    if (!self->online || !self->dealer)
+    if (zlistx_size(self->unacked) == 0)
+        self->window = CONN_WINDOW;
+    if (!self->online || !self->dealer || zclock_mono() < self->pump_at)
         return;
-    for (s_unacked_t *u = zlistx_first(self->unacked); u && self->in_flight < CONN_WINDOW;
+    for (s_unacked_t *u = zlistx_first(self->unacked); u && self->in_flight < self->window;
          u = zlistx_next(self->unacked)) {
         if (u->sent)
             continue;
@@ -716,6 +739,8 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
         s_relogin(self);
         return;
     }
+    if (streq(code, "rate_limited") && s_unacked_requeue(self, id))
+        return;
     s_unacked_t *unacked = s_unacked_take(self, id);
     if (unacked) {
         s_unacked_destroy(&unacked);
@@ -924,7 +949,10 @@ s_next_timer(const conn_t *self)
 {
     if (self->online) {
         int64_t dead = self->last_heard + 3 * (int64_t)self->heartbeat_ms + 1;
-        return self->next_poll < dead ? self->next_poll : dead;
+        int64_t next = self->next_poll < dead ? self->next_poll : dead;
+        if (self->pump_at > zclock_mono() && self->pump_at < next)
+            next = self->pump_at;  // the pause after a rate_limited ends
+        return next;
     }
     return self->ever_online ? self->hello_at + self->retry_ms + 1 : zclock_mono() + 100;
 }
@@ -941,6 +969,7 @@ conn_new(const conn_options_t *options, const conn_handler_t *handler, void *arg
     self->user = options->user ? strdup(options->user) : NULL;
     self->observer = options->observer;
     self->client = strdup(options->client ? options->client : "zchat/" ZCHAT_VERSION);
+    self->window = CONN_WINDOW;
     self->connect_ms = options->connect_ms > 0 ? options->connect_ms : 5000;
     self->sub_hwm = options->sub_hwm;
     self->handler = *handler;

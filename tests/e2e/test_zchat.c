@@ -706,6 +706,36 @@ test_zchat_paste(void)
           "a line of the paste was lost or sent twice");
 }
 
+// A paste into a rate-limited broker: zchat paces itself instead of losing lines to
+// "Too many requests": every line arrives once, in order, with no refusal shown.
+void
+test_zchat_paste_paced(void)
+{
+    enum { LINES = 30 };
+    hbroker_t *broker = hbroker_start("--rate", "20", "--burst", "5", NULL);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_join(bob, "paced");
+    s_watch(bob, "paced");
+    s_zchat_t *paster = s_zchat_start(broker, "Paster", "-r", "paced", NULL);
+    s_expect_greeting(paster, broker);
+    s_expect(paster, "*** Joined room: paced ***");
+    hclient_expect_presence(bob, "paced", "Paster", "join", NULL);
+    char text[LINES * 16 + 16];
+    size_t used = 0;
+    for (int i = 0; i < LINES; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "line %d\n", i);
+    hproc_type(paster->proc, text);  // one write: a paste
+    for (int i = 0; i < LINES; i++) {
+        char line[32];
+        snprintf(line, sizeof line, "line %d", i);
+        hclient_expect_message(bob, "paced", "Paster", line);
+    }
+    s_close_stdin(paster);
+    CHECK(s_wait_exit(paster, S_EXIT_MS) == 0, "exit code");
+    CHECK(s_count(paster, "*** Too many requests: slow down ***") == 0, "a refusal was shown:%s",
+          s_transcript(paster));
+}
+
 // Lines the broker never acked by the end are not passed over in silence: zchat says so on
 // stderr and exits 1 (here the broker is stopped, so nothing it is sent is answered).
 void

@@ -12,6 +12,7 @@
     X(zchat_rooms)                                                                                 \
     X(zchat_start_room)                                                                            \
     X(zchat_paste)                                                                                 \
+    X(zchat_paste_paced)                                                                           \
     X(zchat_undelivered)                                                                           \
     X(zchat_away)                                                                                  \
     X(zchat_history)                                                                               \
