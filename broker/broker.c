@@ -778,6 +778,11 @@ s_handle_say(broker_t *self, session_t *session, zchat_req_t *request)
     s_event_open(self, room, "message");
     zchat_json_string(&self->out, "from", session_user(session));
     zchat_json_string(&self->out, "text", text);
+    // Extension: the say's id, stored with it, so that a client whose ack was lost with a
+    // broker that died after the commit finds its message in history instead of sending it
+    // again to the next run (which remembers no ids)
+    if (self->request_id)
+        zchat_json_string(&self->out, "id", self->request_id);
     s_publish(self, room);
     if (self->request_id)
         s_ack_remember(self, session, (int64_t)room_last_seq(room));

@@ -69,12 +69,14 @@ struct conn {
     bool online;
     bool ever_online;
     bool follow_all;
-    zhashx_t *rooms;    // name -> s_track_t *, owner
-    zlistx_t *unacked;  // s_unacked_t *, owner: say/msg not acked yet, oldest first
-    size_t in_flight;   // ... of which sent on this connection
-    size_t window;      // CONN_WINDOW; 1 after a rate_limited, until all are acked
-    int64_t pump_at;    // no say/msg is sent before (a pause after a rate_limited)
-    zhashx_t *joins;    // id -> room name: user joins waiting for their reply
+    zhashx_t *rooms;     // name -> s_track_t *, owner
+    zlistx_t *unacked;   // s_unacked_t *, owner: say/msg not acked yet, oldest first
+    size_t in_flight;    // ... of which sent on this connection
+    size_t window;       // CONN_WINDOW; 1 after a rate_limited, until all are acked
+    int64_t pump_at;     // no say/msg is sent before (a pause after a rate_limited)
+    int64_t hold_until;  // a new broker run: no say/msg is sent again before its history is
+                         // read (or this time passes); 0: not holding
+    zhashx_t *joins;     // id -> room name: user joins waiting for their reply
     uint64_t next_id;
     char hello_id[24];  // id of the hello in flight, "" if none
     int64_t last_heard;
@@ -212,12 +214,42 @@ s_join(conn_t *self, const char *room, char prefix, char *id)
 
 // --- Delivery in seq order ---
 
+static s_unacked_t *s_unacked_take(conn_t *self, const char *id);
+
+// While holding after a new broker run: a say of ours that the old run stored but never acked
+// is in the history; it counts as acked, and is not sent again (PROTOCOL extension: message
+// events carry the say's id).
+static void
+s_recognise(conn_t *self, const zchat_msg_t *event)
+{
+    const char *type = zchat_msg_type(event);
+    const char *from = zchat_msg_string(event, "from");
+    const char *id = zchat_msg_string(event, "id");
+    if (!type || !streq(type, "message") || !from || !self->display ||
+        !streq(from, self->display) || !id)
+        return;
+    s_unacked_t *unacked = s_unacked_take(self, id);
+    if (!unacked)
+        return;
+    zchat_msg_t *ack = zchat_msg_new("ack");
+    zchat_msg_set_int(ack, "seq", s_seq(event));
+    zchat_msg_set_string(ack, "id", id);
+    zchat_msg_set_string(ack, "request", unacked->kind);
+    zchat_msg_set_string(ack, "room", unacked->target);
+    if (self->handler.on_reply)
+        self->handler.on_reply(self->arg, ack);
+    zchat_msg_destroy(&ack);
+    s_unacked_destroy(&unacked);
+}
+
 static void
 s_deliver(conn_t *self, s_track_t *track, const zchat_msg_t *event)
 {
     track->last = s_seq(event);
     if ((uint64_t)track->last > track->known)
         track->known = (uint64_t)track->last;
+    if (self->hold_until)
+        s_recognise(self, event);
     if (self->handler.on_event)
         self->handler.on_event(self->arg, event);
 }
@@ -508,6 +540,10 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
         zchat_msg_t *request = zchat_msg_new("rooms");
         s_send(self, &request, 'i', NULL);
     }
+    // A new broker run knows no retry ids: what it may have stored of ours before it died,
+    // unacked, shows in the history the rooms fetch now; wait for it before sending again
+    if (new_epoch && zlistx_size(self->unacked))
+        self->hold_until = zclock_mono() + 2 * (int64_t)self->heartbeat_ms;
     s_resend(self);
     if (reconnect && self->handler.on_state)
         self->handler.on_state(self->arg, CONN_RECONNECTED);
@@ -635,6 +671,24 @@ s_resend(conn_t *self)
     s_pump(self);
 }
 
+// End the hold after a new broker run once every room we are in has read what it missed (or
+// the time is up), and send what is still unacked.
+static void
+s_hold_check(conn_t *self)
+{
+    if (!self->hold_until)
+        return;
+    bool settled = true;
+    for (s_track_t *t = zhashx_first(self->rooms); t && settled; t = zhashx_next(self->rooms))
+        if (t->member)
+            settled = t->last >= 0 && !t->rebasing && !t->fetching &&
+                      zlistx_size(t->waiting) == 0 && t->known <= (uint64_t)t->last;
+    if (settled || zclock_mono() >= self->hold_until) {
+        self->hold_until = 0;
+        s_pump(self);
+    }
+}
+
 // Send what waits, oldest first, up to CONN_WINDOW on their way. A burst (a paste, a script)
 // would otherwise fill the DEALER, whose sends never block and so fail, losing the request,
 // and the broker's reply queue, which drops the acks past it (PROTOCOL.md §6).
@@ -643,7 +697,7 @@ s_pump(conn_t *self)
 {
     if (zlistx_size(self->unacked) == 0)
         self->window = CONN_WINDOW;
-    if (!self->online || !self->dealer || zclock_mono() < self->pump_at)
+    if (!self->online || !self->dealer || self->hold_until || zclock_mono() < self->pump_at)
         return;
     for (s_unacked_t *u = zlistx_first(self->unacked); u && self->in_flight < self->window;
          u = zlistx_next(self->unacked)) {
@@ -903,6 +957,7 @@ static void
 s_on_timers(conn_t *self)
 {
     int64_t now = zclock_mono();
+    s_hold_check(self);
     s_pump(self);  // after a full DEALER refused a send
     if (self->online) {
         if (now - self->last_heard > 3 * (int64_t)self->heartbeat_ms) {
@@ -952,6 +1007,8 @@ s_next_timer(const conn_t *self)
         int64_t next = self->next_poll < dead ? self->next_poll : dead;
         if (self->pump_at > zclock_mono() && self->pump_at < next)
             next = self->pump_at;  // the pause after a rate_limited ends
+        if (self->hold_until && self->hold_until < next)
+            next = self->hold_until;  // the hold after a new broker run ends at the latest
         return next;
     }
     return self->ever_online ? self->hello_at + self->retry_ms + 1 : zclock_mono() + 100;
@@ -1588,6 +1645,31 @@ conn_test(bool verbose)
     zlist_destroy(&rooms);
     conn_destroy(&conn, NULL);
     assert(conn == NULL);
+
+    // After a new broker run, a say of ours that the old run stored but never acked is found
+    // in the history the room fetches: it counts as acked and is not sent again. Only ours:
+    // the same id from someone else is theirs.
+    conn = conn_new(&options, &handler, &log);
+    conn->display = strdup("alice");
+    conn_say(conn, "h", "stored, not acked");  // u1
+    conn_say(conn, "h", "never stored");       // u2
+    conn->hold_until = zclock_mono() + 10000;
+    s_track_t *held = s_track_require(conn, "h", 3);
+    held->fetching = true;
+    snprintf(held->fetch_id, sizeof held->fetch_id, "f1");
+    const char *held_history = "{\"type\":\"history\",\"room\":\"h\",\"complete\":true,\"events\":["
+                               "{\"type\":\"message\",\"room\":\"h\",\"seq\":4,\"from\":\"alice\","
+                               "\"text\":\"x\",\"id\":\"u1\"},"
+                               "{\"type\":\"message\",\"room\":\"h\",\"seq\":5,\"from\":\"bob\","
+                               "\"text\":\"y\",\"id\":\"u2\"}]}";
+    reply = zchat_msg_decode(held_history, strlen(held_history), NULL);
+    assert(reply);
+    int replies = log.replies;
+    s_on_history(conn, reply, "f1");
+    zchat_msg_destroy(&reply);
+    assert(log.replies == replies + 1 && zlistx_size(conn->unacked) == 1);
+    assert(streq(((s_unacked_t *)zlistx_first(conn->unacked))->id, "u2"));
+    conn_destroy(&conn, NULL);
 
     // The window: at most CONN_WINDOW say/msg on their way, an ack lets the next one go, and
     // when the oldest waits past two heartbeats (a reply lost), the window goes again

@@ -175,6 +175,7 @@ test_req_say_ack(void)
     hclient_ping(alice);
     cJSON *event = hclient_expect_message(watcher, "lobby", "alice", "no id");
     jcheck_int(event, "seq", last + 1);
+    jcheck_absent(event, "id");
 
     // With an id: an ack carrying the id and the seq the message got.
     int64_t before = harness_now_ms();
@@ -184,6 +185,7 @@ test_req_say_ack(void)
     jcheck_int(ack, "seq", last + 2);
     event = hclient_expect_message(watcher, "lobby", "alice", "with id");
     jcheck_int(event, "seq", last + 2);
+    jcheck_str(event, "id", "s1");  // extension: the stored event knows its say (after a crash)
     int64_t ts = jint(event, "ts");
     int64_t after = harness_now_ms();
     CHECK(ts >= before - 1000 && ts <= after + 1000,
