@@ -1306,10 +1306,7 @@ store_test(bool verbose)
     zstr_free(&error);
 
     // Across a reopen of a file
-    char path[] = "/tmp/zchat-store-XXXXXX";
-    int fd = mkstemp(path);
-    assert(fd >= 0);
-    close(fd);
+    char *path = s_temp_path();
     store = store_new(path, 10, &error);
     assert(store);
     assert(store_append(store, "lobby", 1, "{\"a\":1}") == 0);
@@ -1329,13 +1326,7 @@ store_test(bool verbose)
     store = store_new(path, 10, &error);
     assert(!store && error);
     zstr_free(&error);
-    char *extra = zsys_sprintf("%s-wal", path);
-    remove(extra);
-    zstr_free(&extra);
-    extra = zsys_sprintf("%s-shm", path);
-    remove(extra);
-    zstr_free(&extra);
-    remove(path);
+    s_remove_db(&path);
 
     s_test_limits();
     s_test_rollback();

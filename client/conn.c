@@ -629,18 +629,24 @@ s_on_seq(conn_t *self, const char *room, int64_t seq)
 }
 
 static s_unacked_t *
+s_unacked_find(conn_t *self, const char *id)
+{
+    for (s_unacked_t *u = zlistx_first(self->unacked); id && u; u = zlistx_next(self->unacked))
+        if (streq(u->id, id))
+            return u;  // the list's cursor is on it
+    return NULL;
+}
+
+static s_unacked_t *
 s_unacked_take(conn_t *self, const char *id)
 {
-    if (!id)
-        return NULL;
-    for (s_unacked_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked))
-        if (streq(u->id, id)) {
-            zlistx_detach_cur(self->unacked);
-            if (u->sent)
-                self->in_flight--;
-            return u;
-        }
-    return NULL;
+    s_unacked_t *u = s_unacked_find(self, id);
+    if (u) {
+        zlistx_detach_cur(self->unacked);
+        if (u->sent)
+            self->in_flight--;
+    }
+    return u;
 }
 
 // A say/msg refused for the rate, not for what it says: it waits in its place and goes again
@@ -649,16 +655,15 @@ s_unacked_take(conn_t *self, const char *id)
 static bool
 s_unacked_requeue(conn_t *self, const char *id)
 {
-    for (s_unacked_t *u = zlistx_first(self->unacked); id && u; u = zlistx_next(self->unacked))
-        if (streq(u->id, id)) {
-            if (u->sent)
-                self->in_flight--;
-            u->sent = false;
-            self->window = 1;
-            self->pump_at = zclock_mono() + CONN_RATE_PAUSE_MS;
-            return true;
-        }
-    return false;
+    s_unacked_t *u = s_unacked_find(self, id);
+    if (!u)
+        return false;
+    if (u->sent)
+        self->in_flight--;
+    u->sent = false;
+    self->window = 1;
+    self->pump_at = zclock_mono() + CONN_RATE_PAUSE_MS;
+    return true;
 }
 
 // What was never acked goes again, with the same ids: the broker drops repeats.

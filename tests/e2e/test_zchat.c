@@ -681,6 +681,19 @@ test_zchat_rooms(void)
     }
 }
 
+// Type "line 0" to "line <lines - 1>", then the text then, in one write: a paste.
+static void
+s_paste(s_zchat_t *z, int lines, const char *then)
+{
+    size_t size = (size_t)lines * 16 + strlen(then) + 1, used = 0;
+    char *text = zmalloc(size);
+    for (int i = 0; i < lines; i++)
+        used += (size_t)snprintf(text + used, size - used, "line %d\n", i);
+    snprintf(text + used, size - used, "%s", then);
+    hproc_type(z->proc, text);
+    free(text);
+}
+
 // A paste of many lines at once (or a script's input) reaches the room whole, each line once:
 // zchat keeps at most a window of them on their way, so neither its own queue nor the
 // broker's reply queue overflows and loses one.
@@ -692,13 +705,7 @@ test_zchat_paste(void)
     s_zchat_t *paster = s_zchat_start(broker, "Paster", "-r", "paste", NULL);
     s_expect_greeting(paster, broker);
     s_expect(paster, "*** Joined room: paste ***");  // seq 1
-    size_t size = LINES * 16 + 16, used = 0;
-    char *text = zmalloc(size);
-    for (int i = 0; i < LINES; i++)
-        used += (size_t)snprintf(text + used, size - used, "line %d\n", i);
-    snprintf(text + used, size - used, "/quit\n");
-    hproc_type(paster->proc, text);  // one write: a paste
-    free(text);
+    s_paste(paster, LINES, "/quit\n");
     CHECK(s_wait_exit(paster, 20000) == 0, "exit code");  // its leave: seq LINES + 2
     hclient_t *bob = hclient_login(broker, "Bob");
     hclient_join(bob, "paste");  // seq LINES + 3
@@ -720,11 +727,7 @@ test_zchat_paste_paced(void)
     s_expect_greeting(paster, broker);
     s_expect(paster, "*** Joined room: paced ***");
     hclient_expect_presence(bob, "paced", "Paster", "join", NULL);
-    char text[LINES * 16 + 16];
-    size_t used = 0;
-    for (int i = 0; i < LINES; i++)
-        used += (size_t)snprintf(text + used, sizeof text - used, "line %d\n", i);
-    hproc_type(paster->proc, text);  // one write: a paste
+    s_paste(paster, LINES, "");
     for (int i = 0; i < LINES; i++) {
         char line[32];
         snprintf(line, sizeof line, "line %d", i);
