@@ -18,7 +18,7 @@ READLINE    = -lreadline
 
 SHARED_SRC = $(wildcard shared/*.c)
 BROKER_SRC = $(filter-out broker/main.c,$(wildcard broker/*.c))
-CLIENT_SRC = $(filter-out client/zchat.c client/zchat_logger.c,$(wildcard client/*.c))
+CLIENT_SRC = $(filter-out client/zchat_main.c client/logger_main.c,$(wildcard client/*.c))
 E2E_SRC    = $(wildcard tests/e2e/*.c)
 BENCH_SRC  = $(wildcard bench/*.c)
 
@@ -31,8 +31,8 @@ BENCH_OBJ  = $(BENCH_SRC:%.c=$(BUILD)/%.o)
 LIBZCHAT   = $(BUILD)/libzchat.a
 LIBBROKER  = $(BUILD)/libbroker.a
 LIBCLIENT  = $(BUILD)/libclient.a
-PROGRAMS   = $(BUILD)/zchat-broker $(if $(wildcard client/zchat.c),$(BUILD)/zchat) \
-             $(if $(wildcard client/zchat_logger.c),$(BUILD)/zchat-logger)
+PROGRAMS   = $(BUILD)/zchat-broker $(BUILD)/zchat \
+             $(BUILD)/zchat-logger
 FUZZ_TARGETS = request text
 FUZZ_CORPUS  = tests/fuzz/corpus
 FUZZ_TIME   ?= 60
@@ -108,10 +108,10 @@ $(LIBCLIENT): $(CLIENT_OBJ)
 $(BUILD)/zchat-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/zchat: $(BUILD)/client/zchat.o $(LIBCLIENT) $(LIBZCHAT)
+$(BUILD)/zchat: $(BUILD)/client/zchat_main.o $(LIBCLIENT) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS) $(READLINE)
 
-$(BUILD)/zchat-logger: $(BUILD)/client/zchat_logger.o $(LIBCLIENT) $(LIBZCHAT)
+$(BUILD)/zchat-logger: $(BUILD)/client/logger_main.o $(LIBCLIENT) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/selftest: $(BUILD)/tests/selftest.o $(LIBBROKER) $(LIBCLIENT) $(LIBZCHAT)

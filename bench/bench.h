@@ -3,7 +3,7 @@
 #ifndef BENCH_H_INCLUDED
 #define BENCH_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include <limits.h>
 #include <math.h>  // NAN and isnan only: no libm
 #include <sys/types.h>

@@ -1,15 +1,15 @@
 // feed.c - the feed workloads: W1 fan-out, W2 fan-in, W3 latency
 //
 // Every bench session is a DEALER (requests) and, for a subscriber, a SUB on BENCH_TOPIC, set
-// up as PROTOCOL.md says: subscribe, hello, join. Each measured say carries a marker in its
-// text, "#B<number>:<send time in µs>#", padded with 'x' to text_size bytes, and an id, so the
-// broker acks it. Senders are windowed: at most `window` says without a reply over all senders
-// (W2: window / senders each), so the figure is sustained throughput, not how deep the
-// high-water marks are. W3 paces its one sender at a fixed rate on a thread of its own
-// instead. A subscriber marks each measured message it receives; against the broker it also
-// follows seq and, like a real client, fetches every gap with `history`, at once, one request
-// at a time; after the flood, the tail up to the last acked seq. The relay has no seq and no
-// history: there, lost = raw drops.
+// up as zchat-protocol(7) SEQ, HISTORY AND EXACTLY-ONCE DISPLAY says: subscribe, hello, join. Each
+// measured say carries a marker in its text, "#B<number>:<send time in µs>#", padded with 'x' to
+// text_size bytes, and an id, so the broker acks it. Senders are windowed: at most `window` says
+// without a reply over all senders (W2: window / senders each), so the figure is sustained
+// throughput, not how deep the high-water marks are. W3 paces its one sender at a fixed rate on a
+// thread of its own instead. A subscriber marks each measured message it receives; against the
+// broker it also follows seq and, like a real client, fetches every gap with `history`, at once,
+// one request at a time; after the flood, the tail up to the last acked seq. The relay has no seq
+// and no history: there, lost = raw drops.
 #include "bench.h"
 #include <cJSON.h>
 #include <sys/prctl.h>
@@ -146,7 +146,7 @@ s_peer_init(s_peer_t *self, const server_t *server, bool subscriber)
     zsock_connect(self->dealer, "%s", server_commands(server));
     self->dealer_h = zsock_resolve(self->dealer);
     if (subscriber) {
-        // PROTOCOL.md §4: subscribe first, then join
+        // zchat-protocol(7) SEQ, HISTORY AND EXACTLY-ONCE DISPLAY: subscribe first, then join
         self->sub = zsock_new(ZMQ_SUB);
         assert(self->sub);
         zsock_set_linger(self->sub, 0);

@@ -14,8 +14,8 @@
 #define BENCH_RUNS_MAX 15
 // Says in flight at most. Both servers' ROUTER queue holds 1,000 messages per peer, but libzmq
 // learns what the peer's side has read only every 500 of them, so a burst of acks past about
-// 500 may find it full: the server drops those acks (never blocking, PROTOCOL.md §6) and the
-// sender would wait for them until the time limit.
+// 500 may find it full: the server drops those acks and the sender would wait for them until the
+// time limit (a server never blocks: zchat-protocol(7) SLOW CONSUMERS).
 #define BENCH_WINDOW_MAX 500
 #define BENCH_WORKLOADS  5
 

@@ -3,7 +3,7 @@
 //
 // A password is stored only as crypto_pwhash_str's string (Argon2id, random salt, cost
 // included), never in clear, and never reaches a log.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "account.h"
 #include "zchat_text.h"
 #include <sodium.h>

@@ -3,7 +3,7 @@
 #ifndef ACCOUNT_H_INCLUDED
 #define ACCOUNT_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 #define ACCOUNT_PASSWORD_MIN 8    // bytes of a password, at least
 #define ACCOUNT_PASSWORD_MAX 256  // and at most

@@ -2,7 +2,7 @@
 //
 // The accounts live in the broker's own database, so a running broker sees a change at the
 // next login. Passwords are read, hashed and wiped; only the hash is stored, nothing is logged.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "admin.h"
 #include "account.h"
 #include "keys.h"

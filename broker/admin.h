@@ -2,7 +2,7 @@
 #ifndef ADMIN_H_INCLUDED
 #define ADMIN_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "options.h"
 
 // Do options->command (not OPTIONS_RUN). A password is read from standard input: without

@@ -4,7 +4,7 @@
 // request that is ready (up to BROKER_BATCH), appends the room events it makes to one SQLite
 // transaction, commits, and only then sends the turn's replies and events: a seq a client has
 // seen is always durable, so it never repeats after a restart.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "zchat_json.h"
 #include "broker.h"
@@ -490,7 +490,7 @@ s_auth_failure(broker_t *self, const char *user, bool known)
 }
 
 // The account check of a hello for user (a valid name; "" for an anonymous observer), before
-// it may take the name. PROTOCOL.md: after invalid_name, before name_taken.
+// it may take the name. zchat-protocol(7) CHECK ORDER: after invalid_name, before name_taken.
 static zchat_err_t
 s_authenticate(broker_t *self, zchat_req_t *request, const char *user)
 {
@@ -559,9 +559,9 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
             (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
             session = NULL;
     }
-    // Extension: the broker's own cap. A resume makes no session, and a new one may take the
-    // place of an expired one (below); when every session is live, the server is full: a
-    // transient condition, hence rate_limited (checked before a password costs a hash)
+    // zchat-protocol(7) SERVER LIMITS: the broker's own cap. A resume makes no session, and a new
+    // one may take the place of an expired one (below); when every session is live, the server is
+    // full: a transient condition, hence rate_limited (checked before a password costs a hash)
     bool full = (long)zhashx_size(self->sessions) >= self->options.max_sessions;
     if (!session && full && zlistx_size(self->expired) == 0)
         return s_fail(self, ZCHAT_ERR_RATE_LIMITED,
@@ -649,7 +649,7 @@ s_handle_join(broker_t *self, session_t *session, zchat_req_t *request)
     if (session_rooms(session) >= ZCHAT_ROOMS_MAX)
         return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
                       "You are in %d rooms, the most allowed: leave one first.", ZCHAT_ROOMS_MAX);
-    // Extension: the broker's own cap (lobby, made at the first hello, is never refused)
+    // zchat-protocol(7) SERVER LIMITS (lobby, made at the first hello, is never refused)
     if (!room && !streq(name, "lobby") && (long)zhashx_size(self->rooms) >= self->options.max_rooms)
         return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
                       "This server holds %ld rooms, its most: join a room that exists.",
@@ -778,9 +778,9 @@ s_handle_say(broker_t *self, session_t *session, zchat_req_t *request)
     s_event_open(self, room, "message");
     zchat_json_string(&self->out, "from", session_user(session));
     zchat_json_string(&self->out, "text", text);
-    // Extension: the say's id, stored with it, so that a client whose ack was lost with a
-    // broker that died after the commit finds its message in history instead of sending it
-    // again to the next run (which remembers no ids)
+    // zchat-protocol(7) ROOM EVENTS: the say's id, stored with it, so that a client whose ack was
+    // lost with a broker that died after the commit finds its message in history instead of sending
+    // it again to the next run (which remembers no ids)
     if (self->request_id)
         zchat_json_string(&self->out, "id", self->request_id);
     s_publish(self, room);
@@ -911,8 +911,9 @@ s_handle_ping(broker_t *self, session_t *session, zchat_req_t *request)
 {
     (void)request;
     zchat_msg_t *reply = zchat_msg_new("pong");
-    // Extension: a ping is allowed before hello, so say whether this connection has a session
-    // (and which broker run answers): a client taken over, expired or restarted away learns it
+    // zchat-protocol(7) REPLIES: a ping is allowed before hello, so say whether this connection has
+    // a session (and which broker run answers): a client taken over, expired or restarted away
+    // learns it
     zchat_msg_set_bool(reply, "logged_in", session != NULL);
     zchat_msg_set_string(reply, "epoch", self->epoch);
     zchat_msg_t *seqs = zchat_msg_set_object(reply, "seqs");
@@ -939,7 +940,7 @@ s_handle_quit(broker_t *self, session_t *session, zchat_req_t *request)
     return ZCHAT_OK;
 }
 
-// Extension (--open-registration): make an account, then log in with hello.
+// zchat-protocol(7) ACCOUNTS (--open-registration): make an account, then log in with hello.
 static zchat_err_t
 s_handle_register(broker_t *self, session_t *session, zchat_req_t *request)
 {
@@ -983,14 +984,14 @@ s_handle_register(broker_t *self, session_t *session, zchat_req_t *request)
     return ZCHAT_OK;
 }
 
-// PROTOCOL.md §3: every request type, who may send it
+// zchat-protocol(7) REQUESTS: every request type, who may send it
 static const struct {
     const char *type;
     handler_fn *handle;
     bool needs_session;  // false: allowed before hello
     bool observer_ok;    // allowed for observer sessions
 } s_handlers[] = {
-    // One request a row, as in the table of PROTOCOL.md §3
+    // One request a row, as in zchat-protocol(7) REQUESTS
     // clang-format off
     {"hello",    s_handle_hello,    false, true},
     {"join",     s_handle_join,     true,  false},
@@ -1034,7 +1035,8 @@ s_charge(broker_t *self, session_t *session, zchat_err_t err)
     return err;
 }
 
-// Check a decoded request in PROTOCOL.md §1 order (type, login state, fields, state) and run it.
+// Check a decoded request in zchat-protocol(7) CHECK ORDER (type, rate limit, login state, fields,
+// state) and run it.
 static zchat_err_t
 s_handle(broker_t *self, session_t *session, zchat_req_t *request)
 {

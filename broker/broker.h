@@ -2,7 +2,7 @@
 #ifndef BROKER_H_INCLUDED
 #define BROKER_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "options.h"
 
 typedef struct broker broker_t;

@@ -2,7 +2,7 @@
 //
 // CZMQ's zcert files: broker.cert holds the public key, for anyone; broker.cert_secret holds
 // both keys and must stay private (mode 0600, in a 0700 directory).
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "keys.h"
 #include <sys/stat.h>
 

@@ -2,7 +2,7 @@
 #ifndef KEYS_H_INCLUDED
 #define KEYS_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 #define KEYS_CERT_NAME                                                                             \
     "broker.cert"  // in the keys directory; the secret half in broker.cert_secret

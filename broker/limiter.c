@@ -1,5 +1,5 @@
-// limiter.c - a token bucket: the per-session rate limit of PROTOCOL.md §7
-#include "zchat.h"
+// limiter.c - a token bucket: the per-session rate limit of zchat-protocol(7) RATE LIMIT
+#include "zchat_prelude.h"
 #include "limiter.h"
 
 static double

@@ -1,8 +1,8 @@
-// limiter.h - a token bucket: the per-session rate limit of PROTOCOL.md §7
+// limiter.h - a token bucket: the per-session rate limit of zchat-protocol(7) RATE LIMIT
 #ifndef LIMITER_H_INCLUDED
 #define LIMITER_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // A value type: embed it, zero-fill it, no destructor.
 typedef struct {

@@ -1,5 +1,5 @@
 // main.c - zchat-broker: options, logging, signals; nothing else
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "broker.h"
 #include "admin.h"
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 // options.c - zchat-broker's command line
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "options.h"
 #include "zchat_arg.h"
 #include "zchat_name.h"

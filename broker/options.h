@@ -2,7 +2,7 @@
 #ifndef OPTIONS_H_INCLUDED
 #define OPTIONS_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // Password accounts (--accounts)
 typedef enum {

@@ -1,5 +1,5 @@
 // room.c - a chat room: its members and its event sequence
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "room.h"
 
 struct room {

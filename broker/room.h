@@ -2,7 +2,7 @@
 #ifndef ROOM_H_INCLUDED
 #define ROOM_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 typedef struct room room_t;
 typedef struct session session_t;

@@ -1,5 +1,5 @@
 // session.c - one logged-in client: identity, rooms, status, rate bucket, liveness, retry ids
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "session.h"
 #include "zchat_name.h"

@@ -2,7 +2,7 @@
 #ifndef SESSION_H_INCLUDED
 #define SESSION_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "limiter.h"
 
 typedef struct session session_t;

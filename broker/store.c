@@ -19,7 +19,7 @@
 // room's last seq is the max seq of its events, and rooms.last_seq is written only when events
 // go (trim, keep 0). Trims delete a chunk of old events at once, and history hides what is
 // older than the kept events, so clients see exactly keep events per room.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "store.h"
 #include "zchat_name.h"

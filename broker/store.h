@@ -2,7 +2,7 @@
 #ifndef STORE_H_INCLUDED
 #define STORE_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 typedef struct store store_t;
 

@@ -6,7 +6,7 @@
 // gap; one at or below the last seq is a duplicate. `pong.seqs` (members) or `rooms`
 // (observers), polled every heartbeat, reveal a lost last event. History is the authority:
 // what it no longer holds is reported through on_lost, never skipped silently.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "conn.h"
 #include "zchat_name.h"
@@ -696,7 +696,7 @@ s_hold_check(conn_t *self)
 
 // Send what waits, oldest first, up to CONN_WINDOW on their way. A burst (a paste, a script)
 // would otherwise fill the DEALER, whose sends never block and so fail, losing the request,
-// and the broker's reply queue, which drops the acks past it (PROTOCOL.md §6).
+// and the broker's reply queue, which drops the acks past it (zchat-protocol(7) SLOW CONSUMERS).
 static void
 s_pump(conn_t *self)
 {
@@ -977,8 +977,8 @@ s_on_timers(conn_t *self)
             zchat_msg_t *poll = zchat_msg_new(self->observer ? "rooms" : "ping");
             s_send(self, &poll, 'i', NULL);
             self->next_poll = now + self->heartbeat_ms;
-            // A history reply the broker could not queue (PROTOCOL.md §6) never comes: after
-            // two heartbeats, ask again rather than wait on it forever
+            // A history reply the broker could not queue (zchat-protocol(7) SLOW CONSUMERS) never
+            // comes: after two heartbeats, ask again rather than wait on it forever
             for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms)) {
                 if (t->fetching && now - t->fetch_at > 2 * (int64_t)self->heartbeat_ms) {
                     t->fetching = false;

@@ -3,7 +3,7 @@
 #ifndef CONN_H_INCLUDED
 #define CONN_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_msg.h"
 
 typedef struct conn conn_t;
@@ -40,7 +40,7 @@ typedef struct {
     const char *host;    // commands endpoint host
     int port;            // commands endpoint port
     const char *user;    // user name; for an observer optional (NULL)
-    bool observer;       // an observer session (PROTOCOL.md §3): for loggers
+    bool observer;       // an observer session (zchat-protocol(7) REQUESTS): for loggers
     const char *client;  // client name and version for hello
     int connect_ms;      // how long conn_connect waits for the first welcome
     int sub_hwm;         // SUB receive high-water mark; 0: libzmq's default

@@ -7,7 +7,7 @@
 // does not, so text logs have a state file of "room seq offset" records, each appended only
 // after the lines it covers were written: on start, a log longer than its last record is cut
 // back to it, and the events of the lines cut come again from the broker's history.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "logger.h"
 #include "conn.h"

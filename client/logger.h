@@ -3,7 +3,7 @@
 #ifndef LOGGER_H_INCLUDED
 #define LOGGER_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 typedef struct logger logger_t;
 

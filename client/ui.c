@@ -5,7 +5,7 @@
 // like. Every string that came from the wire (or from the keyboard) goes through
 // zchat_text_safe before it reaches the terminal, so nobody can move our cursor, change colors
 // or set the window title with a message.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "ui.h"
 #include "conn.h"

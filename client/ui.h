@@ -3,7 +3,7 @@
 #ifndef UI_H_INCLUDED
 #define UI_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 typedef struct ui ui_t;
 

@@ -1,5 +1,5 @@
 // zchat_arg.c - command-line values: one rule and one message for every program
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_arg.h"
 
 int

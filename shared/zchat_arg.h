@@ -2,7 +2,7 @@
 #ifndef ZCHAT_ARG_H_INCLUDED
 #define ZCHAT_ARG_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // Parse text, a whole decimal number in [min, max], into *value. Returns 0, or -1 if text is
 // not one (empty, trailing characters, out of range).

@@ -1,5 +1,5 @@
-// zchat_err.c - the PROTOCOL.md §5 error codes and their default sentences
-#include "zchat.h"
+// zchat_err.c - the zchat-protocol(7) ERRORS codes and their default sentences
+#include "zchat_prelude.h"
 
 bool zchat_verbose = false;
 

@@ -1,5 +1,5 @@
 // zchat_hash.c - hash tables keyed by strings a peer chooses: zhashx with a keyed hash
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include <pthread.h>
 #include <sodium.h>

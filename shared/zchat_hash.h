@@ -2,7 +2,7 @@
 #ifndef ZCHAT_HASH_H_INCLUDED
 #define ZCHAT_HASH_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // Create a zhashx_t with string keys, as zhashx_new() does, whose hash is SipHash under a random
 // key made once per process. CZMQ's own hash (h = 33 * h ^ c, no seed) lets a peer choose

@@ -1,5 +1,5 @@
 // zchat_json.c - compact JSON objects written straight into one growing buffer
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_json.h"
 #include "zchat_msg.h"
 

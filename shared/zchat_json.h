@@ -8,7 +8,7 @@
 #ifndef ZCHAT_JSON_H_INCLUDED
 #define ZCHAT_JSON_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 typedef struct {
     char *data;   // owned; objects at the offsets zchat_json_close returned

@@ -4,7 +4,7 @@
 // after ParseWithLength), so a frame first goes through a strict RFC 8259 scan; cJSON then
 // builds the tree, and a walk applies what the scan learnt that cJSON cannot keep: which
 // numbers had a fraction or exponent, and where an escaped NUL cut a string short.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_msg.h"
 #include "zchat_scan.h"
 #include "zchat_text.h"

@@ -2,7 +2,7 @@
 #ifndef ZCHAT_MSG_H_INCLUDED
 #define ZCHAT_MSG_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // A JSON object. A root message is owned by whoever made it (zchat_msg_new, zchat_msg_decode);
 // children returned by lookups and builders are borrowed from their root.

@@ -1,5 +1,5 @@
-// zchat_name.c - user and room names (PROTOCOL.md §2)
-#include "zchat.h"
+// zchat_name.c - user and room names (zchat-protocol(7) NAMES AND LIMITS)
+#include "zchat_prelude.h"
 #include "zchat_name.h"
 
 // Locale-independent ASCII classes: <ctype.h> depends on the locale.

@@ -1,8 +1,8 @@
-// zchat_name.h - user and room names (PROTOCOL.md §2)
+// zchat_name.h - user and room names (zchat-protocol(7) NAMES AND LIMITS)
 #ifndef ZCHAT_NAME_H_INCLUDED
 #define ZCHAT_NAME_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // True if name is a valid user name: ^[A-Za-z][A-Za-z0-9_-]{0,31}$
 bool zchat_name_is_user(const char *name);

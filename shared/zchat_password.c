@@ -3,7 +3,7 @@
 //
 // Byte by byte with read(2), not through stdio: nothing past the line end is taken from a
 // terminal or a pipe that someone else (readline, the next question) reads afterwards.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_password.h"
 #include <fcntl.h>
 #include <termios.h>

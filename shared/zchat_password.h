@@ -3,7 +3,7 @@
 #ifndef ZCHAT_PASSWORD_H_INCLUDED
 #define ZCHAT_PASSWORD_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // Bytes of a password line kept; a longer line comes back longer than any valid password
 #define ZCHAT_PASSWORD_LINE_MAX 1024

@@ -1,11 +1,11 @@
-// zchat_req.c - one request frame decoded flat: the broker's reading of PROTOCOL.md §3
+// zchat_req.c - one request frame decoded flat: the broker's reading of zchat-protocol(7) REQUESTS
 //
 // The strict scan (zchat_scan) reports each top-level member as spans of the frame; this module
 // decodes names and string values into one byte buffer and numbers into integers. Nothing is
 // allocated per request once the buffers have grown. A frame with a nested object is rare in a
 // request (an unknown field): its inner names are checked for duplicates by zchat_msg_decode,
 // so the two decoders can never disagree about what is valid JSON.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_msg.h"
 #include "zchat_req.h"
 #include "zchat_scan.h"
@@ -265,7 +265,7 @@ zchat_req_opt_bool(const zchat_req_t *self, const char *key, bool *value)
     return 0;
 }
 
-// --- The requests of PROTOCOL.md §3 ---
+// --- The requests of zchat-protocol(7) REQUESTS ---
 
 typedef enum { S_FIELD_STRING, S_FIELD_INT, S_FIELD_BOOL } s_field_kind_t;
 

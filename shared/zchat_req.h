@@ -1,4 +1,4 @@
-// zchat_req.h - one request frame decoded flat: the broker's reading of PROTOCOL.md §3
+// zchat_req.h - one request frame decoded flat: the broker's reading of zchat-protocol(7) REQUESTS
 //
 // Every field a request has is a string, an integer or a boolean at the top level, so the
 // broker needs no tree: zchat_req keeps the top-level members only, decoded into buffers that
@@ -8,7 +8,7 @@
 #ifndef ZCHAT_REQ_H_INCLUDED
 #define ZCHAT_REQ_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 typedef struct zchat_req zchat_req_t;
 
@@ -32,7 +32,7 @@ int zchat_req_opt_string(const zchat_req_t *self, const char *key, const char **
 int zchat_req_opt_int(const zchat_req_t *self, const char *key, int64_t *value);
 int zchat_req_opt_bool(const zchat_req_t *self, const char *key, bool *value);
 
-// True if type is one of the request types of PROTOCOL.md §3.
+// True if type is one of the request types of zchat-protocol(7) REQUESTS.
 bool zchat_req_is_type(const char *type);
 
 // Check the types of every known field of a request of a known type, "id" included (a string

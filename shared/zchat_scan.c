@@ -1,5 +1,5 @@
 // zchat_scan.c - the strict RFC 8259 scan every incoming frame goes through first
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_msg.h"
 #include "zchat_scan.h"
 #include "zchat_text.h"

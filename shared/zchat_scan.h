@@ -8,7 +8,7 @@
 #ifndef ZCHAT_SCAN_H_INCLUDED
 #define ZCHAT_SCAN_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // What the scan learnt about one string or number value that a tree decoder cannot see for
 // itself: a number written with a fraction or an exponent, a string holding an escaped NUL.

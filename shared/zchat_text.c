@@ -1,5 +1,5 @@
-// zchat_text.c - UTF-8 and control characters: the text rules of PROTOCOL.md §2
-#include "zchat.h"
+// zchat_text.c - UTF-8 and control characters: the text rules of zchat-protocol(7) NAMES AND LIMITS
+#include "zchat_prelude.h"
 #include "zchat_text.h"
 
 // U+FFFD REPLACEMENT CHARACTER in UTF-8

@@ -1,8 +1,8 @@
-// zchat_text.h - UTF-8 and control characters: the text rules of PROTOCOL.md §2
+// zchat_text.h - UTF-8 and control characters: the text rules of zchat-protocol(7) NAMES AND LIMITS
 #ifndef ZCHAT_TEXT_H_INCLUDED
 #define ZCHAT_TEXT_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // Decode one UTF-8 character from data[0..size), size > 0: store it in *codepoint and return its
 // length in bytes (1-4), or 0 if the bytes there are not well-formed UTF-8.

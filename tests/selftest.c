@@ -1,5 +1,5 @@
 // selftest.c - runs every module's self-test, or the one named: selftest [--list] [NAME...]
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_arg.h"
 #include "zchat_hash.h"
 #include "zchat_password.h"

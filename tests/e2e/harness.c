@@ -1,6 +1,6 @@
 // harness.c - e2e harness: a zchat-broker child process, a temp dir per test, and a client
 // that writes JSON as literal strings and reads replies and feed events with deadlines
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "harness.h"
 
 #include <dirent.h>
@@ -898,8 +898,10 @@ hclient_recv_at(const char *file, int line, hclient_t *self, int timeout_ms)
     s_trace("< %s %s%s", self->identity, text, frames > 1 ? " (+ more frames)" : "");
     if (frames != 1) {
         zmsg_destroy(&msg);
-        harness_fail(file, line, "the broker sent %zu frames on ROUTER (PROTOCOL.md §1: one)",
-                     frames);
+        harness_fail(
+            file, line,
+            "the broker sent %zu frames on ROUTER (zchat-protocol(7) SOCKETS AND FRAMES: one)",
+            frames);
     }
     free(self->last_raw);
     self->last_raw = zmalloc(zframe_size(frame) + 1);
@@ -1030,8 +1032,10 @@ hclient_event_at(const char *file, int line, hclient_t *self, int timeout_ms)
         second ? harness_json((const char *)zframe_data(second), zframe_size(second)) : NULL;
     zmsg_destroy(&msg);
     if (frames != 2)
-        harness_fail(file, line, "a feed message of %zu frames (PROTOCOL.md §1: [topic][json])",
-                     frames);
+        harness_fail(
+            file, line,
+            "a feed message of %zu frames (zchat-protocol(7) SOCKETS AND FRAMES: [topic][json])",
+            frames);
     if (!json || !cJSON_IsObject(json))
         harness_fail(file, line, "a feed event that is not a JSON object: %s", text);
     const cJSON *room = jget(json, "room");
@@ -1044,7 +1048,9 @@ hclient_event_at(const char *file, int line, hclient_t *self, int timeout_ms)
         harness_fail(file, line, "feed topic \"%s\" for an event of room \"%s\"", topic,
                      room->valuestring);
     if (!jis_int(jget(json, "seq")) || !jis_int(jget(json, "ts")))
-        harness_fail(file, line, "a room event needs integer seq and ts (§4): %s", text);
+        harness_fail(file, line,
+                     "a room event needs integer seq and ts (zchat-protocol(7) ROOM EVENTS): %s",
+                     text);
     return json;
 }
 

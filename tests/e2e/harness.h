@@ -3,12 +3,12 @@
 #ifndef HARNESS_H_INCLUDED
 #define HARNESS_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include <cJSON.h>
 
 #define H_REPLY_MS 3000   // how long a reply or an event may take
 #define H_QUIET_MS 250    // how long "nothing arrives" is watched for
-#define H_STOP_MS  2000   // PROTOCOL.md §6: exit 0 within 2 s of SIGTERM
+#define H_STOP_MS  2000   // zchat-protocol(7) DURABILITY: exit 0 within 2 s of SIGTERM
 #define H_START_MS 10000  // how long the broker may take to print its ready line
 
 typedef struct hbroker hbroker_t;

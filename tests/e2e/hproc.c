@@ -1,7 +1,7 @@
 // hproc.c - e2e harness: the programs a test runs as child processes besides its brokers,
 // over pipes, files or a pseudo-terminal, killed and reaped when the test ends or fails
 #define _XOPEN_SOURCE 700  // posix_openpt, grantpt, unlockpt, ptsname
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "hproc.h"
 
 #include <fcntl.h>

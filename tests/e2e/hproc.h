@@ -4,7 +4,7 @@
 #ifndef HPROC_H_INCLUDED
 #define HPROC_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "harness.h"
 
 typedef struct hproc hproc_t;

@@ -1,5 +1,5 @@
 // main.c - the e2e runner: `e2e --list` names every scenario, `e2e NAME` runs one
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 #include "tests_zchat.h"

@@ -1,6 +1,6 @@
 // test_bench.c - the benchmark runs: its --quick mode, on the broker of this build
 // (its figures are not checked here: they are bench's to print, not the tests' to assert)
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 #include <sys/wait.h>

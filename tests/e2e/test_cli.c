@@ -1,5 +1,5 @@
 // test_cli.c - e2e: the broker's command line, ready line, exit codes and signals
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 
@@ -64,7 +64,7 @@ test_cli_help(void)
                              "--rate", "--burst", "--history",   "--version", NULL};
     for (int i = 0; options[i]; i++)
         CHECK(strstr(out, options[i]), "--help on stdout does not mention %s: %s", options[i], out);
-    // PROTOCOL.md §7: without CURVE the traffic is plain text, and --help says so.
+    // zchat-protocol(7) SECURITY: without CURVE the traffic is plain text, and --help says so.
     CHECK(s_contains_nocase(out, "plain"), "--help does not say traffic is plain text: %s", out);
 }
 
@@ -251,7 +251,8 @@ test_cli_ready_line(void)
           "ready line names database \"%s\", expected \"%s\"", line + match[3].rm_so,
           hbroker_db(broker));
 
-    // welcome.feed is the feed endpoint (PROTOCOL.md §1: a client needs only the commands one).
+    // welcome.feed is the feed endpoint (zchat-protocol(7) SOCKETS AND FRAMES: a client needs only
+    // the commands one).
     hclient_t *alice = hclient_login(broker, "alice");
     jcheck_str(hclient_welcome(alice), "feed", hbroker_feed(broker));
     jcheck_int(hclient_welcome(alice), "heartbeat_ms", ZCHAT_DEFAULT_HEARTBEAT);

@@ -1,6 +1,7 @@
-// test_errors.c - e2e: every error code of PROTOCOL.md §5 reachable without accounts, the id
-// echo, the request field, and the order in which faults are reported (§1)
-#include "zchat.h"
+// test_errors.c - e2e: every error code of zchat-protocol(7) ERRORS reachable without accounts, the
+// id echo, the request field, and the order in which faults are reported
+// (zchat-protocol(7) CHECK ORDER)
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 

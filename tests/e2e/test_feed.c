@@ -1,6 +1,6 @@
-// test_feed.c - e2e: the PUB feed (PROTOCOL.md §1, §4): topics, presence events, seq, and what
-// never travels on it; joined, rooms, users and pong bookkeeping
-#include "zchat.h"
+// test_feed.c - e2e: the PUB feed (zchat-protocol(7) SOCKETS AND FRAMES, ROOM EVENTS): topics,
+// presence events, seq, and what never travels on it; joined, rooms, users and pong bookkeeping
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 

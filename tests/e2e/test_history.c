@@ -1,6 +1,7 @@
-// test_history.c - e2e: history paging (PROTOCOL.md §3, §4), retention (--history), and seq and
-// history across broker restarts on the same database (§4: seq survives, is never reused)
-#include "zchat.h"
+// test_history.c - e2e: history paging (zchat-protocol(7) REQUESTS), retention (--history),
+// and seq and history across broker restarts on the same database
+// (zchat-protocol(7) SEQ, HISTORY AND EXACTLY-ONCE DISPLAY: seq survives, is never reused)
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 
@@ -293,8 +294,8 @@ test_history_restart_sigkill(void)
 void
 test_history_matches_feed(void)
 {
-    // History holds the very events the feed carried (PROTOCOL.md §4: clients merge the two by
-    // seq), text escapes and non-ASCII included.
+    // History holds the very events the feed carried, text escapes and non-ASCII included:
+    // clients merge the two by seq (zchat-protocol(7) SEQ, HISTORY AND EXACTLY-ONCE DISPLAY).
     hbroker_t *broker = hbroker_start(NULL);
     hclient_t *alice = hclient_login(broker, "alice");
     hclient_t *bob = hclient_login(broker, "Bob");

@@ -1,6 +1,7 @@
-// test_hostile.c - e2e: hostile input (PROTOCOL.md §1, §2, §6): NUL in names, deep nesting, the
-// frame size limit, abrupt disconnects, floods. After each, the broker serves a good client.
-#include "zchat.h"
+// test_hostile.c - e2e: hostile input: NUL in names, deep nesting, the frame size limit, abrupt
+// disconnects, floods. After each, the broker serves a good client.
+// (zchat-protocol(7) SOCKETS AND FRAMES; NAMES AND LIMITS; SLOW CONSUMERS)
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 
@@ -212,8 +213,8 @@ test_hostile_disconnect(void)
 void
 test_hostile_vanished_peer(void)
 {
-    // PROTOCOL.md §1, §3: ROUTER_MANDATORY; a msg to a user whose connection is gone cannot be
-    // delivered now, so it is no_such_user (long before the session expires).
+    // zchat-protocol(7) SOCKETS AND FRAMES: ROUTER_MANDATORY; a msg to a user whose connection is
+    // gone cannot be delivered now, so it is no_such_user (long before the session expires).
     hbroker_t *broker = hbroker_start("--rate", "0", NULL);
     hclient_t *alice = hclient_login(broker, "alice");
     hclient_t *bob = hclient_login(broker, "bob");

@@ -1,6 +1,6 @@
 // test_logger.c - e2e: zchat-logger against the real broker: every event exactly once, in order,
 // across SIGKILL, broker restarts, PUB drops, logrotate; the text format; lost markers
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "hproc.h"
 #include "tests_logger.h"

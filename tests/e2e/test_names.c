@@ -1,6 +1,6 @@
-// test_names.c - e2e: user and room names (PROTOCOL.md §2): case-insensitive uniqueness, the
-// display spelling, '#' stripping and lower-casing of rooms, non-ASCII rooms
-#include "zchat.h"
+// test_names.c - e2e: user and room names (zchat-protocol(7) NAMES AND LIMITS): case-insensitive
+// uniqueness, the display spelling, '#' stripping and lower-casing of rooms, non-ASCII rooms
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 

@@ -1,5 +1,6 @@
-// test_requests.c - e2e: every request type of PROTOCOL.md §3 and its success reply (§4)
-#include "zchat.h"
+// test_requests.c - e2e: every request type of zchat-protocol(7) REQUESTS and its success reply
+// (REPLIES)
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 

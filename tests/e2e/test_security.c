@@ -1,7 +1,7 @@
 // test_security.c - e2e: CURVE encryption (keys, handshakes, the --clients allowlist) and
 // password accounts (required, optional, auth_failed and its slow-down, register, the user
 // subcommands), with the broker, zchat and zchat-logger as real processes
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "hproc.h"
 #include "tests_security.h"

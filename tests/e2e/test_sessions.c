@@ -1,6 +1,6 @@
 // test_sessions.c - e2e: liveness, resume, observers, retries, the rate limit and graceful
-// shutdown (PROTOCOL.md §3, §6, §7)
-#include "zchat.h"
+// shutdown (zchat-protocol(7) LIVENESS, SESSIONS AND RESTARTS, DURABILITY)
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"
 
@@ -55,7 +55,8 @@ test_liveness_timeout(void)
 
     // An observer that stays silent expires too, without any presence event.
     hclient_t *observer = hclient_observer(broker, NULL);
-    // carol stays alive with failing requests only: every request counts as activity (§5).
+    // carol stays alive with failing requests only: every request counts as activity
+    // (zchat-protocol(7) ERRORS).
     hclient_t *carol = hclient_login(broker, "carol");
     hclient_t *bob = hclient_login(broker, "bob");
     hclient_join(bob, "py");
@@ -159,7 +160,8 @@ test_resume_live(void)
 void
 test_handover_identity(void)
 {
-    // PROTOCOL.md §1: ZMQ_ROUTER_HANDOVER, a reconnecting client takes its identity back.
+    // zchat-protocol(7) SOCKETS AND FRAMES: ZMQ_ROUTER_HANDOVER, a reconnecting client takes its
+    // identity back.
     hbroker_t *broker = hbroker_start(NULL);
     char identity[40];
     snprintf(identity, sizeof identity, "e2e-handover-%08lx", (unsigned long)random());
@@ -586,7 +588,9 @@ test_slow_consumer(void)
     bool refused = false;
     while (!refused) {
         CHECK(zclock_mono() < deadline && sent < 20000,
-              "%d private messages to a client that reads nothing, none refused (§3, §6)", sent);
+              "%d private messages to a client that reads nothing, none refused (zchat-protocol(7) "
+              "SLOW CONSUMERS)",
+              sent);
         hclient_try_send(bob, msg, strlen(msg));
         sent++;
         if (sent % 50 == 0) {
@@ -610,7 +614,7 @@ test_slow_consumer(void)
     cJSON *event = NULL;
     while (!event) {
         CHECK(zclock_mono() - start < 4 * S_HEARTBEAT + 3000,
-              "a session with a full queue did not expire (§6)");
+              "a session with a full queue did not expire (zchat-protocol(7) SLOW CONSUMERS)");
         hclient_try_send(alice, ping, strlen(ping));
         event = s_event_keepalive(watcher, bob, 50);
         if (event && !streq(jstr(event, "type"), "presence"))

@@ -2,7 +2,7 @@
 // mode: plain lines, one line one command) for every command and error path, presence, private
 // messages, a broker restart and escape injection; and one run in a real terminal (tmux) that
 // checks an incoming line leaves a half-typed line alone.
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "harness.h"
 #include "hproc.h"
 #include "tests_zchat.h"

@@ -1,6 +1,7 @@
-// fuzz.c - the invariants the fuzz targets share: name and text rules (PROTOCOL.md §2) checked
-// against references written out here from the protocol, not from shared/
-#include "zchat.h"
+// fuzz.c - the invariants the fuzz targets share: name and text rules
+// (zchat-protocol(7) NAMES AND LIMITS) checked against references written out here from the
+// protocol, not from shared/
+#include "zchat_prelude.h"
 #include "zchat_name.h"
 #include "zchat_text.h"
 #include "fuzz.h"

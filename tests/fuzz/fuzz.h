@@ -1,9 +1,10 @@
 // fuzz.h - what the fuzz targets share: the libFuzzer entry point, and the invariants of the
-// name and text rules (PROTOCOL.md §2) checked against references written out independently
+// name and text rules (zchat-protocol(7) NAMES AND LIMITS) checked against references written out
+// independently
 #ifndef FUZZ_H_INCLUDED
 #define FUZZ_H_INCLUDED
 
-#include "zchat.h"
+#include "zchat_prelude.h"
 
 // Run one input through the target. Returns 0; a broken invariant aborts (assert or sanitizer).
 // Each target defines it; libFuzzer, or tests/fuzz/replay.c, calls it.

@@ -1,7 +1,8 @@
 // fuzz_request.c - libFuzzer target: one request frame through zchat_req_decode (the broker's)
 // and zchat_msg_decode (the clients'), which must agree, and every check the broker runs on a
-// request, asserting what must hold for any frame (PROTOCOL.md §1-§3)
-#include "zchat.h"
+// request, asserting what must hold for any frame
+// (zchat-protocol(7) SOCKETS AND FRAMES; NAMES AND LIMITS; REQUESTS)
+#include "zchat_prelude.h"
 #include "zchat_msg.h"
 #include "zchat_req.h"
 #include "zchat_name.h"
@@ -13,7 +14,7 @@
 
 typedef enum { S_STRING, S_INT, S_BOOL } s_kind_t;
 
-// The request fields of PROTOCOL.md §3, written out again so that the fuzzer checks
+// The request fields of zchat-protocol(7) REQUESTS, written out again so that the fuzzer checks
 // zchat_req_fields_ok against the protocol and not against its own table.
 static const struct {
     const char *type;

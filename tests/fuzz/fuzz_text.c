@@ -1,6 +1,7 @@
 // fuzz_text.c - libFuzzer target: raw bytes through zchat_text_* and zchat_name_*, checked
-// against reference implementations of the UTF-8, text and name rules (PROTOCOL.md §2)
-#include "zchat.h"
+// against reference implementations of the UTF-8, text and name rules
+// (zchat-protocol(7) NAMES AND LIMITS)
+#include "zchat_prelude.h"
 #include "zchat_name.h"
 #include "zchat_text.h"
 #include "fuzz.h"

@@ -2,7 +2,7 @@
 // the command line, or over each file in a directory named there (make test replays the corpus)
 //
 // usage: replay [-v] FILE|DIR...   (-v names each input as it runs)
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "fuzz.h"
 #include <dirent.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
-// zchat.c - the zchat chat client: options (or questions, when run bare on a terminal), then
+// zchat_main.c - the zchat chat client: options (or questions, when run bare on a terminal), then
 // the ui does the rest
-#include "zchat.h"
+#include "zchat_prelude.h"
 #include "zchat_arg.h"
 #include "ui.h"
 #include "conn.h"

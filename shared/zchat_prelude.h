@@ -1,6 +1,6 @@
-// zchat.h - included first by every zchat source file: CZMQ and the ZCHAT/1 limits
-#ifndef ZCHAT_H_INCLUDED
-#define ZCHAT_H_INCLUDED
+// zchat_prelude.h - included first by every zchat source file: CZMQ and the ZCHAT/1 limits
+#ifndef ZCHAT_PRELUDE_H_INCLUDED
+#define ZCHAT_PRELUDE_H_INCLUDED
 
 #ifdef NDEBUG
 #error "zchat keeps its asserts on: do not build with NDEBUG"
@@ -13,7 +13,7 @@
 
 #define ZCHAT_VERSION "0.1.0"
 
-// PROTOCOL.md limits
+// zchat-protocol(7) NAMES AND LIMITS, and the other limits it states
 #define ZCHAT_PROTO           1
 #define ZCHAT_FRAME_MAX       65536  // bytes of one request frame
 #define ZCHAT_NAME_MAX        32     // bytes of a user or room name
@@ -40,7 +40,7 @@ extern bool zchat_verbose;
             zsys_debug(__VA_ARGS__);                                                               \
     } while (0)
 
-// One value per PROTOCOL.md §5 error code; ZCHAT_OK is success.
+// One value per zchat-protocol(7) ERRORS code; ZCHAT_OK is success.
 typedef enum {
     ZCHAT_OK = 0,
     ZCHAT_ERR_BAD_FRAME,

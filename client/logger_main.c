@@ -1,5 +1,5 @@
-// zchat_logger.c - zchat-logger: options, logging; the recording is logger.c's
-#include "zchat.h"
+// logger_main.c - zchat-logger: options, logging; the recording is logger.c's
+#include "zchat_prelude.h"
 #include "zchat_arg.h"
 #include "logger.h"
 #include "conn.h"
