@@ -34,7 +34,6 @@ typedef struct {
 } conn_handler_t;
 
 #define CONN_PASSWORD_TRIES 3
-#define CONN_KEY_LEN        40  // characters of a Z85 CURVE key
 
 typedef struct {
     const char *host;    // commands endpoint host
@@ -89,17 +88,6 @@ void conn_follow(conn_t *self, const char *room, uint64_t since);
 
 // Rooms we are in (members) or follow (observers), in no order; free the list.
 zlist_t *conn_rooms(const conn_t *self);
-
-// --server-key: key is 40 Z85 characters, or a file holding one: a CZMQ certificate (public or
-// secret), the output of zchat-broker keygen, or the key alone. Writes the key into
-// out[CONN_KEY_LEN + 1]. Returns 0, or -1 with a sentence in error[size].
-int conn_server_key(const char *key, char *out, char *error, size_t size);
-
-// --client-cert: the certificate in path (its secret key from path_secret, or from path
-// itself: a CZMQ certificate or zchat-broker keygen output). When there is no such file, one
-// is made: path (public, for the broker's --clients directory) and path_secret (mode 0600),
-// and *made is set. Returns a new certificate, or NULL with a sentence in error[size].
-zcert_t *conn_client_cert(const char *path, bool *made, char *error, size_t size);
 
 void conn_test(bool verbose);
 

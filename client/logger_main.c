@@ -3,6 +3,7 @@
 #include "zchat_arg.h"
 #include "logger.h"
 #include "conn.h"
+#include "keyfile.h"
 #include "zchat_name.h"
 #include <getopt.h>
 
@@ -85,7 +86,7 @@ main(int argc, char **argv)
     char(*rooms)[ZCHAT_NAME_MAX + 1] = zmalloc((size_t)argc * sizeof *rooms);
     const char **room_list = zmalloc((size_t)argc * sizeof(char *));
     bool verbose = false;
-    char server_key[CONN_KEY_LEN + 1] = "";
+    char server_key[KEYFILE_KEY_LEN + 1] = "";
     const char *cert_path = NULL;
     zcert_t *client_cert = NULL;
     char error[512];
@@ -151,7 +152,7 @@ main(int argc, char **argv)
             options.sub_hwm = (int)n;
             break;
         case OPT_SERVER_KEY:
-            if (conn_server_key(optarg, server_key, error, sizeof error) == -1) {
+            if (keyfile_server_key(optarg, server_key, error, sizeof error) == -1) {
                 fprintf(stderr, "zchat-logger: --server-key: %s (see --help)\n", error);
                 rc = LOGGER_EXIT_USAGE;
             }
@@ -199,7 +200,7 @@ main(int argc, char **argv)
     }
     if (rc == -1 && cert_path) {
         bool made = false;
-        client_cert = conn_client_cert(cert_path, &made, error, sizeof error);
+        client_cert = keyfile_client_cert(cert_path, &made, error, sizeof error);
         if (!client_cert) {
             fprintf(stderr, "zchat-logger: --client-cert: %s\n", error);
             rc = LOGGER_EXIT_USAGE;

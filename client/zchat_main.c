@@ -4,6 +4,7 @@
 #include "zchat_arg.h"
 #include "ui.h"
 #include "conn.h"
+#include "keyfile.h"
 #include "zchat_name.h"
 #include "zchat_password.h"
 
@@ -185,7 +186,7 @@ main(int argc, char **argv)
     const char *room = NULL;
     int port = -1;
     bool no_color = false;
-    char server_key[CONN_KEY_LEN + 1] = "";
+    char server_key[KEYFILE_KEY_LEN + 1] = "";
     const char *cert_path = NULL;
     zcert_t *client_cert = NULL;
     char *password = NULL;
@@ -229,7 +230,7 @@ main(int argc, char **argv)
             no_color = true;
             break;
         case OPT_SERVER_KEY:
-            if (conn_server_key(optarg, server_key, error, sizeof error) == -1)
+            if (keyfile_server_key(optarg, server_key, error, sizeof error) == -1)
                 rc = s_bad_option("--server-key", error);
             break;
         case OPT_CLIENT_CERT:
@@ -265,7 +266,7 @@ main(int argc, char **argv)
         rc = s_bad_option("--client-cert needs --server-key", NULL);
     if (rc == 0 && cert_path) {
         bool made = false;
-        client_cert = conn_client_cert(cert_path, &made, error, sizeof error);
+        client_cert = keyfile_client_cert(cert_path, &made, error, sizeof error);
         if (!client_cert)
             rc = s_bad_option("--client-cert", error);
         else if (made)

@@ -18,6 +18,7 @@
 #include "admin.h"
 #include "keys.h"
 #include "conn.h"
+#include "keyfile.h"
 #include "logger.h"
 #include "ui.h"
 
@@ -48,6 +49,7 @@ static const struct {
     {"admin", admin_test},
     {"broker", broker_test},
     {"conn", conn_test},
+    {"keyfile", keyfile_test},
     {"logger", logger_test},
     {"ui", ui_test},
 };
