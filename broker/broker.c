@@ -314,8 +314,7 @@ s_room_field(broker_t *self, zchat_req_t *request, const char *key, char *name)
     if (!input)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
     if (zchat_name_room(input, name, ZCHAT_NAME_MAX + 1) == -1)
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME,
-                      "Invalid room name: 1-32 of a-z 0-9 _ -, starting with a letter or digit.");
+        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid room name: " ZCHAT_NAME_ROOM_RULE ".");
     return ZCHAT_OK;
 }
 
@@ -543,8 +542,7 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
         return s_fail(self, ZCHAT_ERR_PROTO_MISMATCH,
                       "This broker speaks ZCHAT/1: send proto 1 (got %" PRId64 ").", proto);
     if (user && !zchat_name_is_user(user))
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME,
-                      "Invalid user name: a letter, then up to 31 of A-Z a-z 0-9 _ -.");
+        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
     if (!user)
         user = "";
     char fold[ZCHAT_NAME_MAX + 1];
@@ -955,8 +953,7 @@ s_handle_register(broker_t *self, session_t *session, zchat_req_t *request)
     if (!password)
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: password.");
     if (!zchat_name_is_user(user))
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME,
-                      "Invalid user name: a letter, then up to 31 of A-Z a-z 0-9 _ -.");
+        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
     if (!account_password_is_valid(password))
         return s_fail(self, ZCHAT_ERR_BAD_REQUEST,
                       "A password is %d to %d bytes of UTF-8 without control characters.",

@@ -125,9 +125,7 @@ s_command(options_t *self, int argc, char **argv, int first)
             return 2;
         }
         if (!zchat_name_is_user(argv[first + 2])) {
-            fprintf(stderr,
-                    "zchat-broker: invalid user name '%s': a letter, then up to 31 of A-Z a-z "
-                    "0-9 _ -\n",
+            fprintf(stderr, "zchat-broker: invalid user name '%s': " ZCHAT_NAME_USER_RULE "\n",
                     argv[first + 2]);
             return 2;
         }

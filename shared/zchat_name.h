@@ -4,6 +4,11 @@
 
 #include "zchat_prelude.h"
 
+// The rules in words, for every message about a bad name (the broker's errors, the programs'
+// option errors and prompts): one sentence each, without a final period.
+#define ZCHAT_NAME_USER_RULE "a letter, then up to 31 of A-Z a-z 0-9 _ -"
+#define ZCHAT_NAME_ROOM_RULE "1-32 of a-z 0-9 _ -, starting with a letter or digit"
+
 // True if name is a valid user name: ^[A-Za-z][A-Za-z0-9_-]{0,31}$
 bool zchat_name_is_user(const char *name);
 
