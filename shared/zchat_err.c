@@ -25,6 +25,8 @@ static const struct {
     [ZCHAT_ERR_BAD_TEXT] = {"bad_text", "Text must be valid UTF-8 without control characters."},
     [ZCHAT_ERR_TOO_MANY_ROOMS] = {"too_many_rooms", "You are in too many rooms (64 at most)."},
     [ZCHAT_ERR_RATE_LIMITED] = {"rate_limited", "Too many requests: slow down."},
+    [ZCHAT_ERR_SERVER_FULL] =
+        {"server_full", "The server holds all the rooms or sessions it may: try again later."},
     [ZCHAT_ERR_INTERNAL] = {"internal", "Internal broker error."},
 };
 
