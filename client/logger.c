@@ -267,13 +267,6 @@ s_room_destroy(s_room_t **self_p)
     }
 }
 
-static bool
-s_is_room_name(const char *name)
-{
-    char canonical[ZCHAT_NAME_MAX + 1];
-    return zchat_name_room(name, canonical, sizeof canonical) == 0 && streq(name, canonical);
-}
-
 // The room, made if new; name must be canonical.
 static s_room_t *
 s_room_require(logger_t *self, const char *name)
@@ -579,7 +572,7 @@ s_lost_line(const char *room, uint64_t first, uint64_t last, int64_t now, bool w
 static s_room_t *
 s_room_for(logger_t *self, const char *name)
 {
-    if (!name || !s_is_room_name(name)) {
+    if (!name || !zchat_name_is_room(name)) {
         zsys_warning("ignoring an event of an invalid room name");
         return NULL;
     }
@@ -719,7 +712,7 @@ s_jsonl_seq(const char *line, size_t size, char *room, size_t room_size, uint64_
     const char *type = zchat_msg_type(msg);
     int64_t value = -1;
     zchat_msg_opt_int(msg, type && streq(type, "lost") ? "last" : "seq", &value);
-    bool ok = name && value > 0 && s_is_room_name(name) && strlen(name) < room_size;
+    bool ok = name && value > 0 && zchat_name_is_room(name) && strlen(name) < room_size;
     if (ok) {
         snprintf(room, room_size, "%s", name);
         *seq = (uint64_t)value;
@@ -860,7 +853,7 @@ s_state_load(logger_t *self, uint64_t *last, bool *any)
         char name[64];
         uint64_t seq, offset;
         if (sscanf(line, "%63s %" SCNu64 " %" SCNu64, name, &seq, &offset) != 3 ||
-            !s_is_room_name(name)) {
+            !zchat_name_is_room(name)) {
             bad++;
             continue;
         }
@@ -928,7 +921,7 @@ s_scan_dir(logger_t *self)
             continue;
         char name[ZCHAT_NAME_MAX + 1];
         snprintf(name, sizeof name, "%.*s", (int)(dot - entry->d_name), entry->d_name);
-        if (s_is_room_name(name))
+        if (zchat_name_is_room(name))
             s_room_require(self, name);
     }
     closedir(dir);

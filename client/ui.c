@@ -461,23 +461,14 @@ s_room_find(ui_t *self, const char *name)
     return NULL;
 }
 
-// True if name is a room name as the broker must send it (canonical). Names from the wire
-// reach the prompt and readline's completion, which print them as they are: anything else
-// could carry escape sequences.
-static bool
-s_is_room_name(const char *name)
-{
-    char canonical[ZCHAT_NAME_MAX + 1];
-    return name && zchat_name_room(name, canonical, sizeof canonical) == 0 &&
-           streq(canonical, name);
-}
-
 // Add a room we are in: at the end when it becomes current, else at the front (least recent).
-// Returns NULL, adding nothing, for a name that is not a room name.
+// Returns NULL, adding nothing, for a name that is not a room name as the broker must send it
+// (canonical): names from the wire reach the prompt and readline's completion, which print
+// them as they are, so anything else could carry escape sequences.
 static s_room_t *
 s_room_add(ui_t *self, const char *name, bool becomes_current)
 {
-    if (!s_is_room_name(name))
+    if (!zchat_name_is_room(name))
         return NULL;
     s_room_t *room = s_room_find(self, name);
     if (room && becomes_current)
@@ -899,7 +890,7 @@ s_on_rooms(ui_t *self, const zchat_msg_t *reply)
     for (size_t i = 0; i < count; i++) {
         zchat_msg_t *room = zchat_msg_array_object(reply, "rooms", i);
         const char *name = room ? zchat_msg_string(room, "name") : NULL;
-        if (!s_is_room_name(name))
+        if (!name || !zchat_name_is_room(name))
             continue;  // a broker's bug or worse: never offered for completion
         int64_t members = 0, seq = 0;
         zchat_msg_opt_int(room, "members", &members);
