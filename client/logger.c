@@ -49,6 +49,7 @@ typedef struct {
     int day;          // text: local date (yyyymmdd) of the last line, 0 before the first
 } s_out_t;
 
+// A room the logger records, or has recorded
 typedef struct {
     char *name;             // canonical room name
     uint64_t seq;           // last seq recorded (written or pending), 0 if none
@@ -58,7 +59,7 @@ typedef struct {
     size_t record_end;      // text: where this room's last pending line ends in out->pending
     bool has_state;         // text: the state file has a record for this room
     uint64_t state_offset;  // text: the file offset of the last state record
-} s_room_t;
+} s_logged_room_t;
 
 struct logger {
     logger_format_t format;
@@ -68,7 +69,7 @@ struct logger {
     char *endpoint;  // tcp://host:port, for messages
     bool all;
     conn_t *conn;
-    zhashx_t *rooms;      // name -> s_room_t *, owner
+    zhashx_t *rooms;      // name -> s_logged_room_t *, owner
     zlistx_t *outs;       // s_out_t *, owner: one per followed room (-d), else the one output
     s_out_t *single;      // -o or stdout: the one output (in outs); NULL with -d
     char *state_path;     // text logs in files: the state file; NULL otherwise
@@ -258,7 +259,7 @@ s_out_destroy(s_out_t **self_p)
 }
 
 static void
-s_room_destroy(s_room_t **self_p)
+s_room_destroy(s_logged_room_t **self_p)
 {
     if (*self_p) {
         free((*self_p)->name);
@@ -268,12 +269,12 @@ s_room_destroy(s_room_t **self_p)
 }
 
 // The room, made if new; name must be canonical.
-static s_room_t *
+static s_logged_room_t *
 s_room_require(logger_t *self, const char *name)
 {
-    s_room_t *room = zhashx_lookup(self->rooms, name);
+    s_logged_room_t *room = zhashx_lookup(self->rooms, name);
     if (!room) {
-        room = zmalloc(sizeof(s_room_t));
+        room = zmalloc(sizeof(s_logged_room_t));
         room->name = strdup(name);
         assert(room->name);
         room->out = self->single;  // NULL with -d until followed
@@ -296,7 +297,7 @@ s_room_path(const logger_t *self, const char *room)
 
 // Queue a state record: room holds everything up to its seq in the first offset bytes.
 static void
-s_state_record(logger_t *self, s_room_t *room, uint64_t offset)
+s_state_record(logger_t *self, s_logged_room_t *room, uint64_t offset)
 {
     char line[128];
     int size =
@@ -349,7 +350,7 @@ s_out_open(logger_t *self, s_out_t *out)
     }
     out->regular = S_ISREG(st.st_mode);
     if (self->state_path && out->regular) {
-        s_room_t *room;
+        s_logged_room_t *room;
         for (room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
             if (room->out == out)
                 s_state_record(self, room, (uint64_t)st.st_size);
@@ -361,7 +362,7 @@ static int s_flush(logger_t *self, bool sync);
 
 // Record room from now on: with -d, open its file.
 static int
-s_follow(logger_t *self, s_room_t *room)
+s_follow(logger_t *self, s_logged_room_t *room)
 {
     if (room->followed)
         return 0;
@@ -432,7 +433,7 @@ s_flush(logger_t *self, bool sync)
             out->dirty = false;
         }
     if (self->state_fd >= 0) {
-        s_room_t *room;
+        s_logged_room_t *room;
         for (room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
             if (room->record_due) {
                 s_state_record(self, room, room->out->base + room->record_end);
@@ -463,7 +464,7 @@ s_local_time(int64_t ts)
 
 // Queue one line (without its newline) of room; ts dates it in a text log.
 static void
-s_append(logger_t *self, s_room_t *room, const char *line, int64_t ts)
+s_append(logger_t *self, s_logged_room_t *room, const char *line, int64_t ts)
 {
     s_out_t *out = room->out;
     assert(out);
@@ -569,14 +570,14 @@ s_lost_line(const char *room, uint64_t first, uint64_t last, int64_t now, bool w
 // --- conn's callbacks ---
 
 // The followed room of an event, following it if it is new here; NULL if the name is invalid.
-static s_room_t *
+static s_logged_room_t *
 s_room_for(logger_t *self, const char *name)
 {
     if (!name || !zchat_name_is_room(name)) {
         zsys_warning("ignoring an event of an invalid room name");
         return NULL;
     }
-    s_room_t *room = s_room_require(self, name);
+    s_logged_room_t *room = s_room_require(self, name);
     if (s_follow(self, room) == -1)
         return NULL;
     return room;
@@ -591,7 +592,7 @@ s_on_event(void *arg, const zchat_msg_t *event)
     int64_t seq = -1, ts = 0;
     zchat_msg_opt_int(event, "seq", &seq);
     zchat_msg_opt_int(event, "ts", &ts);
-    s_room_t *room = s_room_for(self, zchat_msg_string(event, "room"));
+    s_logged_room_t *room = s_room_for(self, zchat_msg_string(event, "room"));
     if (!room || seq < 1)
         return;
     if ((uint64_t)seq <= room->seq) {
@@ -613,7 +614,7 @@ s_on_lost(void *arg, const char *name, uint64_t first, uint64_t last)
     zsys_warning("events %" PRIu64 "-%" PRIu64 " of #%s are lost: the broker's history no "
                  "longer holds them (a \"lost\" marker stands in for them)",
                  first, last, name);
-    s_room_t *room = self->failed ? NULL : s_room_for(self, name);
+    s_logged_room_t *room = self->failed ? NULL : s_room_for(self, name);
     if (!room || last <= room->seq)
         return;
     if (first <= room->seq)
@@ -640,7 +641,7 @@ static uint64_t
 s_on_new_room(void *arg, const char *name)
 {
     logger_t *self = arg;
-    s_room_t *room = s_room_for(self, name);
+    s_logged_room_t *room = s_room_for(self, name);
     if (room)
         zsys_info("recording #%s after seq %" PRIu64, room->name, room->seq);
     return room ? room->seq : 0;
@@ -655,7 +656,7 @@ s_check_rooms(logger_t *self, const zchat_msg_t *reply)
         zchat_msg_t *entry = zchat_msg_array_object(reply, "rooms", i);
         const char *name = entry ? zchat_msg_string(entry, "name") : NULL;
         int64_t seq = -1;
-        s_room_t *room = name ? zhashx_lookup(self->rooms, name) : NULL;
+        s_logged_room_t *room = name ? zhashx_lookup(self->rooms, name) : NULL;
         if (room && room->followed && zchat_msg_opt_int(entry, "seq", &seq) == 0 && seq >= 0 &&
             (uint64_t)seq < room->seq)
             zsys_warning("#%s: the broker is at seq %" PRId64
@@ -777,7 +778,7 @@ s_open_log(const char *path, off_t *size)
 }
 
 static int
-s_recover_jsonl_room(logger_t *self, s_room_t *room)
+s_recover_jsonl_room(logger_t *self, s_logged_room_t *room)
 {
     char *path = s_room_path(self, room->name);
     off_t size = 0;
@@ -814,7 +815,7 @@ s_recover_jsonl_file(logger_t *self)
         char name[ZCHAT_NAME_MAX + 1];
         uint64_t seq = 0;
         if (s_jsonl_seq(line, (size_t)length, name, sizeof name, &seq)) {
-            s_room_t *room = s_room_require(self, name);
+            s_logged_room_t *room = s_room_require(self, name);
             if (seq > room->seq)
                 room->seq = seq;
         } else if (length > 1) {
@@ -857,7 +858,7 @@ s_state_load(logger_t *self, uint64_t *last, bool *any)
             bad++;
             continue;
         }
-        s_room_t *room = s_room_require(self, name);
+        s_logged_room_t *room = s_room_require(self, name);
         room->seq = seq;
         room->has_state = true;
         room->state_offset = offset;
@@ -945,7 +946,7 @@ s_recover(logger_t *self, const logger_options_t *options)
         return -1;
     for (size_t i = 0; i < options->room_count; i++)
         s_room_require(self, options->rooms[i]);
-    for (s_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms)) {
+    for (s_logged_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms)) {
         int rc;
         if (self->state_path) {
             char *path = s_room_path(self, room->name);
@@ -965,7 +966,7 @@ s_recover(logger_t *self, const logger_options_t *options)
 static int
 s_compare_offset(const void *a, const void *b)
 {
-    const s_room_t *ra = *(s_room_t *const *)a, *rb = *(s_room_t *const *)b;
+    const s_logged_room_t *ra = *(s_logged_room_t *const *)a, *rb = *(s_logged_room_t *const *)b;
     return ra->state_offset < rb->state_offset ? -1 : ra->state_offset > rb->state_offset;
 }
 
@@ -975,11 +976,11 @@ static int
 s_state_rewrite(logger_t *self)
 {
     size_t count = 0, size = zhashx_size(self->rooms);
-    s_room_t **rooms = zmalloc((size ? size : 1) * sizeof(s_room_t *));
-    for (s_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
+    s_logged_room_t **rooms = zmalloc((size ? size : 1) * sizeof(s_logged_room_t *));
+    for (s_logged_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
         if (room->has_state)
             rooms[count++] = room;
-    qsort(rooms, count, sizeof(s_room_t *), s_compare_offset);
+    qsort(rooms, count, sizeof(s_logged_room_t *), s_compare_offset);
     s_buf_t text = {0};
     const char *header = "# zchat-logger state: room, last seq, log size up to it\n";
     s_buf_add(&text, header, strlen(header));
@@ -1096,7 +1097,7 @@ logger_new(const logger_options_t *options)
     };
     self->conn = conn_new(&conn_options, &handler, self);
     for (size_t i = 0; i < options->room_count; i++) {
-        s_room_t *room = s_room_require(self, options->rooms[i]);
+        s_logged_room_t *room = s_room_require(self, options->rooms[i]);
         if (s_follow(self, room) == -1) {
             logger_destroy(&self);
             return NULL;
@@ -1244,7 +1245,7 @@ uint64_t
 logger_last_seq(const logger_t *self, const char *room)
 {
     assert(self && room);
-    s_room_t *found = zhashx_lookup(self->rooms, room);
+    s_logged_room_t *found = zhashx_lookup(self->rooms, room);
     return found ? found->seq : 0;
 }
 

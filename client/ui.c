@@ -32,10 +32,11 @@
 #define UI_DIM   "\033[2m"
 #define UI_RESET "\033[0m"
 
+// A room we are in
 typedef struct {
     char name[ZCHAT_NAME_MAX + 1];
     uint64_t last_seq;  // newest seq seen in this room; 0 until one is seen
-} s_room_t;
+} s_joined_room_t;
 
 // A join or leave in flight. Both act at once, so the next line of a script already goes to the
 // new room; an error undoes them.
@@ -59,7 +60,7 @@ struct ui {
     bool tty;                          // stdin is a terminal: readline in callback mode
     bool color;                        // ANSI colors on stdout
     conn_t *conn;                      // NULL until ui_run
-    zlistx_t *rooms;                   // s_room_t *, rooms we are in, least recently current first
+    zlistx_t *rooms;                   // s_joined_room_t *, least recently current first
     char current[ZCHAT_NAME_MAX + 1];  // where plain text goes; "" when in no room
     zhashx_t *users;                   // folded name -> display name, for completion (owned)
     zhashx_t *room_names;              // every room name seen, for completion (owned)
@@ -452,10 +453,10 @@ s_item_free(void **item_p)
     *item_p = NULL;
 }
 
-static s_room_t *
+static s_joined_room_t *
 s_room_find(ui_t *self, const char *name)
 {
-    for (s_room_t *room = zlistx_first(self->rooms); room; room = zlistx_next(self->rooms))
+    for (s_joined_room_t *room = zlistx_first(self->rooms); room; room = zlistx_next(self->rooms))
         if (streq(room->name, name))
             return room;
     return NULL;
@@ -465,16 +466,16 @@ s_room_find(ui_t *self, const char *name)
 // Returns NULL, adding nothing, for a name that is not a room name as the broker must send it
 // (canonical): names from the wire reach the prompt and readline's completion, which print
 // them as they are, so anything else could carry escape sequences.
-static s_room_t *
+static s_joined_room_t *
 s_room_add(ui_t *self, const char *name, bool becomes_current)
 {
     if (!zchat_name_is_room(name))
         return NULL;
-    s_room_t *room = s_room_find(self, name);
+    s_joined_room_t *room = s_room_find(self, name);
     if (room && becomes_current)
         zlistx_move_end(self->rooms, zlistx_cursor(self->rooms));
     if (!room) {
-        room = zmalloc(sizeof(s_room_t));
+        room = zmalloc(sizeof(s_joined_room_t));
         snprintf(room->name, sizeof room->name, "%s", name);
         if (becomes_current)
             zlistx_add_end(self->rooms, room);
@@ -489,7 +490,7 @@ static void
 s_room_remove(ui_t *self, const char *name)
 {
     if (s_room_find(self, name)) {
-        s_room_t *room = zlistx_detach_cur(self->rooms);
+        s_joined_room_t *room = zlistx_detach_cur(self->rooms);
         free(room);
     }
 }
@@ -497,7 +498,7 @@ s_room_remove(ui_t *self, const char *name)
 static void
 s_room_seen(ui_t *self, const char *name, int64_t seq)
 {
-    s_room_t *room = s_room_find(self, name);
+    s_joined_room_t *room = s_room_find(self, name);
     if (room && seq > 0 && (uint64_t)seq > room->last_seq)
         room->last_seq = (uint64_t)seq;
 }
@@ -661,7 +662,7 @@ s_cmd_leave(ui_t *self, const s_input_t *input)
         s_room_remove(self, wait->room);
         if (streq(wait->room, self->current)) {
             // Back to the room that was current before: the list is in order of use
-            s_room_t *previous = zlistx_last(self->rooms);
+            s_joined_room_t *previous = zlistx_last(self->rooms);
             s_set_current(self, previous ? previous->name : "");
             wait->switched = true;
         }
@@ -759,7 +760,7 @@ s_cmd_history(ui_t *self, const s_input_t *input)
     }
     if (!s_require_online(self))
         return;
-    s_room_t *room = s_room_find(self, self->current);
+    s_joined_room_t *room = s_room_find(self, self->current);
     if (room && room->last_seq > 0)
         s_send_history(self, room->name, s_history_since(room->last_seq, count), count);
     else
@@ -872,7 +873,7 @@ s_undo_room_change(ui_t *self, const char *request, const char *code)
     if (wait && wait->changed && join) {
         s_room_remove(self, wait->room);
         if (streq(self->current, wait->room)) {
-            s_room_t *previous = zlistx_last(self->rooms);
+            s_joined_room_t *previous = zlistx_last(self->rooms);
             s_set_current(self, previous ? previous->name : "");
         }
     } else if (wait && wait->changed && !streq(code, "not_in_room")) {
@@ -905,7 +906,7 @@ s_on_rooms(ui_t *self, const zchat_msg_t *reply)
     s_rooms_wait_t *wait = zlistx_detach(self->rooms_waits, NULL);
     if (wait && *wait->history_room) {
         // /history needed the room's last seq: now ask for its events
-        s_room_t *room = s_room_find(self, wait->history_room);
+        s_joined_room_t *room = s_room_find(self, wait->history_room);
         uint64_t last = room ? room->last_seq : 0;
         s_send_history(self, wait->history_room, s_history_since(last, wait->count), wait->count);
     } else {
@@ -1458,7 +1459,7 @@ s_greet(ui_t *self)
         free(text);
     }
     zlist_destroy(&rooms);
-    s_room_t *current = zlistx_last(self->rooms);
+    s_joined_room_t *current = zlistx_last(self->rooms);
     s_set_current(self, current ? current->name : "");
     free(user);
 }
@@ -1762,16 +1763,16 @@ ui_test(bool verbose)
     close(quiet);
     zchat_msg_destroy(&rooms_reply);
     assert(zhashx_size(ui->room_names) == 4);  // lobby, python, rust, go
-    assert(streq(((s_room_t *)zlistx_last(ui->rooms))->name, "python"));
-    assert(streq(((s_room_t *)zlistx_first(ui->rooms))->name, "rust"));
+    assert(streq(((s_joined_room_t *)zlistx_last(ui->rooms))->name, "python"));
+    assert(streq(((s_joined_room_t *)zlistx_first(ui->rooms))->name, "rust"));
     s_room_add(ui, "lobby", true);
-    assert(streq(((s_room_t *)zlistx_last(ui->rooms))->name, "lobby"));
+    assert(streq(((s_joined_room_t *)zlistx_last(ui->rooms))->name, "lobby"));
     s_room_seen(ui, "lobby", 9);
     s_room_seen(ui, "lobby", 4);
     assert(s_room_find(ui, "lobby")->last_seq == 9);
     s_room_remove(ui, "lobby");
     assert(!s_room_find(ui, "lobby"));
-    assert(streq(((s_room_t *)zlistx_last(ui->rooms))->name, "python"));
+    assert(streq(((s_joined_room_t *)zlistx_last(ui->rooms))->name, "python"));
     s_user_seen(ui, "Bob");
     s_user_seen(ui, "bob");  // one user, the newest spelling
     s_user_seen(ui, "Carol");
