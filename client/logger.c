@@ -11,9 +11,9 @@
 #include "zchat_hash.h"
 #include "logger.h"
 #include "conn.h"
+#include "render.h"
 #include "zchat_msg.h"
 #include "zchat_name.h"
-#include "zchat_text.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -451,17 +451,6 @@ s_flush(logger_t *self, bool sync)
     return 0;
 }
 
-// Local time of ts (ms since the epoch).
-static struct tm
-s_local_time(int64_t ts)
-{
-    time_t seconds = (time_t)(ts / 1000);
-    struct tm tm;
-    if (!localtime_r(&seconds, &tm))
-        memset(&tm, 0, sizeof tm);
-    return tm;
-}
-
 // Queue one line (without its newline) of room; ts dates it in a text log.
 static void
 s_append(logger_t *self, s_logged_room_t *room, const char *line, int64_t ts)
@@ -470,12 +459,11 @@ s_append(logger_t *self, s_logged_room_t *room, const char *line, int64_t ts)
     assert(out);
     if (self->format == LOGGER_TEXT) {
         // The client shows the time only: a text log says when the date changes
-        struct tm tm = s_local_time(ts);
-        int day = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+        char date[RENDER_DATE_SIZE];
+        int day = render_date(ts, date, sizeof date);
         if (day != out->day) {
-            char date[64];
-            strftime(date, sizeof date, "--- %Y-%m-%d ---\n", &tm);
             s_buf_add(&out->pending, date, strlen(date));
+            s_buf_add(&out->pending, "\n", 1);
             out->day = day;
         }
     }
@@ -491,83 +479,15 @@ s_append(logger_t *self, s_logged_room_t *room, const char *line, int64_t ts)
         s_flush(self, false);
 }
 
-// --- The text format ---
-
-// The line the CLI client (ui.c) shows for a room event, made safe for a terminal:
-// "[10:30:20] alice: hi", "[10:30:25] *** Bob joined python ***". with_room tags the line with
-// its room after the clock, as the client tags a message of a room that is not the current one
-// ("[10:30:20] #python alice: hi"): one file or stdout for every room. An event the client does
-// not know still gets a line: the log never drops one. Returns a new string.
-static char *
-s_text_line(const zchat_msg_t *event, bool with_room)
-{
-    int64_t ts = 0, seq = 0;
-    zchat_msg_opt_int(event, "ts", &ts);
-    zchat_msg_opt_int(event, "seq", &seq);
-    const char *type = zchat_msg_type(event);
-    const char *room = zchat_msg_string(event, "room");
-    const char *user = zchat_msg_string(event, "user");
-    const char *kind = zchat_msg_string(event, "event");
-    const char *note = zchat_msg_string(event, "note");
-    const char *reason = zchat_msg_string(event, "reason");
-    const char *status = zchat_msg_string(event, "status");
-    bool presence = type && streq(type, "presence") && kind;
-    if (!user)
-        user = "?";
-    if (!room)
-        room = "?";
-    if (note && !*note)
-        note = NULL;
-    char *body;
-    if (type && streq(type, "message")) {
-        const char *from = zchat_msg_string(event, "from");
-        const char *text = zchat_msg_string(event, "text");
-        body = zsys_sprintf("%s: %s", from ? from : "?", text ? text : "");
-    } else if (presence && streq(kind, "join")) {
-        body = zsys_sprintf("*** %s joined %s ***", user, room);
-    } else if (presence && streq(kind, "leave") && (!reason || streq(reason, "leave"))) {
-        body = zsys_sprintf("*** %s left %s ***", user, room);
-    } else if (presence && streq(kind, "leave") && note) {
-        body = zsys_sprintf("*** %s left %s (%s: %s) ***", user, room, reason, note);
-    } else if (presence && streq(kind, "leave")) {
-        body = zsys_sprintf("*** %s left %s (%s) ***", user, room, reason);
-    } else if (presence && streq(kind, "status") && status && streq(status, "online")) {
-        body = zsys_sprintf("*** %s is back ***", user);
-    } else if (presence && streq(kind, "status") && status && note) {
-        body = zsys_sprintf("*** %s is %s: %s ***", user, status, note);
-    } else if (presence && streq(kind, "status") && status) {
-        body = zsys_sprintf("*** %s is %s ***", user, status);
-    } else {
-        body = zsys_sprintf("*** %s event %" PRId64 " (%s%s%s) ***", type ? type : "unknown", seq,
-                            user, kind ? " " : "", kind ? kind : "");
-    }
-    struct tm tm = s_local_time(ts);
-    char clock[16];
-    strftime(clock, sizeof clock, "[%H:%M:%S]", &tm);
-    char *line = with_room ? zsys_sprintf("%s #%s %s", clock, room, body)
-                           : zsys_sprintf("%s %s", clock, body);
-    char *safe = zchat_text_safe(line);
-    zstr_free(&line);
-    zstr_free(&body);
-    return safe;
-}
-
-static char *
-s_lost_line(const char *room, uint64_t first, uint64_t last, int64_t now, bool with_room)
-{
-    struct tm tm = s_local_time(now);
-    char clock[16];
-    strftime(clock, sizeof clock, "[%H:%M:%S]", &tm);
-    char *line =
-        zsys_sprintf("%s%s%s *** events %" PRIu64 "-%" PRIu64
-                     " of #%s are lost (no longer in the broker's history) ***",
-                     clock, with_room ? " #" : "", with_room ? room : "", first, last, room);
-    char *safe = zchat_text_safe(line);
-    zstr_free(&line);
-    return safe;
-}
-
 // --- conn's callbacks ---
+
+// The room a text line is read in (render_event's current): its own file's, or NULL when one
+// output holds every room
+static const char *
+s_text_room(const logger_t *self, const s_logged_room_t *room)
+{
+    return self->single ? NULL : room->name;
+}
 
 // The followed room of an event, following it if it is new here; NULL if the name is invalid.
 static s_logged_room_t *
@@ -589,9 +509,8 @@ s_on_event(void *arg, const zchat_msg_t *event)
     logger_t *self = arg;
     if (self->failed)
         return;
-    int64_t seq = -1, ts = 0;
+    int64_t seq = -1;
     zchat_msg_opt_int(event, "seq", &seq);
-    zchat_msg_opt_int(event, "ts", &ts);
     s_logged_room_t *room = s_room_for(self, zchat_msg_string(event, "room"));
     if (!room || seq < 1)
         return;
@@ -599,10 +518,18 @@ s_on_event(void *arg, const zchat_msg_t *event)
         zchat_debug("#%s: seq %" PRId64 " is already recorded", room->name, seq);
         return;
     }
-    char *line = self->format == LOGGER_JSONL ? zchat_msg_encode(event)
-                                              : s_text_line(event, self->single != NULL);
+    char *line;
+    if (self->format == LOGGER_JSONL) {
+        line = zchat_msg_encode(event);
+    } else {
+        // The client's line: the room's tag on every line when every room shares the output;
+        // an event the client does not show still gets one, the log drops none
+        line = render_event(event, s_text_room(self, room), false);
+        if (!line)
+            line = render_unknown(event, s_text_room(self, room));
+    }
     room->seq = (uint64_t)seq;
-    s_append(self, room, line, ts);
+    s_append(self, room, line, render_ts(event));
     free(line);
     zchat_debug("#%s: recorded seq %" PRId64, room->name, seq);
 }
@@ -630,7 +557,7 @@ s_on_lost(void *arg, const char *name, uint64_t first, uint64_t last)
         line = zchat_msg_encode(marker);
         zchat_msg_destroy(&marker);
     } else {
-        line = s_lost_line(room->name, first, last, now, self->single != NULL);
+        line = render_lost(now, room->name, first, last, s_text_room(self, room), false);
     }
     room->seq = last;
     s_append(self, room, line, now);
@@ -1313,89 +1240,10 @@ s_test_clock(int64_t ts, char *buf, size_t size)
     snprintf(buf, size, "[%02d:%02d:%02d]", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static void
-s_test_text_lines(void)
-{
-    const int64_t ts = 1790000000123;
-    char clock[16];
-    s_test_clock(ts, clock, sizeof clock);
-    const struct {
-        const char *json;
-        const char *line;
-    } cases[] = {
-        {"{\"type\":\"message\",\"room\":\"python\",\"seq\":2,\"ts\":1790000000123,"
-         "\"from\":\"alice\",\"text\":\"hi\"}",
-         "alice: hi"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":1,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"join\"}",
-         "*** Bob joined python ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":3,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"quit\"}",
-         "*** Bob left python (quit) ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":3,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"quit\",\"note\":\"bye all\"}",
-         "*** Bob left python (quit: bye all) ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":3,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"timeout\"}",
-         "*** Bob left python (timeout) ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":4,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"status\",\"status\":\"away\",\"note\":\"lunch\"}",
-         "*** Bob is away: lunch ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":4,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"status\",\"status\":\"away\"}",
-         "*** Bob is away ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"status\",\"status\":\"online\",\"note\":\"x\"}",
-         "*** Bob is back ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"leave\"}",
-         "*** Bob left python ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"wave\"}",
-         "*** presence event 5 (Bob wave) ***"},
-        // Nothing from the wire reaches a terminal as an escape sequence or a line break
-        {"{\"type\":\"message\",\"room\":\"python\",\"seq\":6,\"ts\":1790000000123,"
-         "\"from\":\"eve\",\"text\":\"a\\u001b[2Jb\\nc\\u202ed\"}",
-         "eve: a\xef\xbf\xbd[2Jb\xef\xbf\xbd"
-         "c\xef\xbf\xbd"
-         "d"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        zchat_msg_t *event = zchat_msg_decode(cases[i].json, strlen(cases[i].json), NULL);
-        assert(event);
-        char *line = s_text_line(event, false);
-        char *expected = zsys_sprintf("%s %s", clock, cases[i].line);
-        assert(streq(line, expected));
-        free(line);
-        zstr_free(&expected);
-        line = s_text_line(event, true);
-        expected = zsys_sprintf("%s #python %s", clock, cases[i].line);
-        assert(streq(line, expected));
-        free(line);
-        zstr_free(&expected);
-        zchat_msg_destroy(&event);
-    }
-    char *line = s_lost_line("python", 3, 7, ts, false);
-    char *expected = zsys_sprintf(
-        "%s *** events 3-7 of #python are lost (no longer in the broker's history) ***", clock);
-    assert(streq(line, expected));
-    free(line);
-    zstr_free(&expected);
-    line = s_lost_line("python", 3, 7, ts, true);
-    expected = zsys_sprintf(
-        "%s #python *** events 3-7 of #python are lost (no longer in the broker's history) ***",
-        clock);
-    assert(streq(line, expected));
-    free(line);
-    zstr_free(&expected);
-}
-
 void
 logger_test(bool verbose)
 {
     (void)verbose;
-    s_test_text_lines();
-
     const char *base = getenv("TMPDIR");
     char *tmp = zsys_sprintf("%s/zchat-logger-test-XXXXXX", base && *base ? base : "/tmp");
     assert(mkdtemp(tmp));
@@ -1514,10 +1362,11 @@ logger_test(bool verbose)
                          "\"from\":\"alice\",\"text\":\"hi\"}");
     assert(s_flush(logger, false) == 0);
     logger_destroy(&logger);
-    char clock[16];
+    char clock[16], date[32];
     s_test_clock(1790000000123, clock, sizeof clock);
-    struct tm tm = s_local_time(1790000000123);
-    char date[32];
+    time_t seconds = 1790000000;
+    struct tm tm;
+    localtime_r(&seconds, &tm);
     strftime(date, sizeof date, "--- %Y-%m-%d ---", &tm);
     char *expected =
         zsys_sprintf("%s\n%s *** alice joined r ***\n%s alice: hi\n", date, clock, clock);

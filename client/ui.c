@@ -9,6 +9,7 @@
 #include "zchat_hash.h"
 #include "ui.h"
 #include "conn.h"
+#include "render.h"
 #include "zchat_msg.h"
 #include "zchat_name.h"
 #include "zchat_password.h"
@@ -18,7 +19,6 @@
 #include <signal.h>
 #include <stdio.h>  // readline.h uses FILE without including stdio.h
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 #include <readline/readline.h>
 #include <readline/history.h>
@@ -28,9 +28,6 @@
 #define UI_INPUT_MAX       65536  // bytes of one input line without a newline, in non-tty mode
 #define UI_WAIT_MS         1000   // one conn_wait slice
 #define UI_CONNECT_MS      3000   // an unreachable broker is reported within this
-
-#define UI_DIM   "\033[2m"
-#define UI_RESET "\033[0m"
 
 // A room we are in
 typedef struct {
@@ -244,159 +241,7 @@ s_history_since(uint64_t last, int count)
     return last > (uint64_t)count ? last - (uint64_t)count : 0;
 }
 
-// --- Lines: what the user sees ---
-
-// "[HH:MM:SS]" of ts (milliseconds since the epoch) in local time
-static void
-s_clock(int64_t ts, char *buf, size_t size)
-{
-    time_t seconds = (time_t)(ts / 1000);
-    struct tm tm;
-    if (!localtime_r(&seconds, &tm))
-        memset(&tm, 0, sizeof tm);
-    strftime(buf, size, "[%H:%M:%S]", &tm);
-}
-
-// The color of a name: a hash of its folded spelling, so Alice looks the same in every line
-// and alice cannot pick another color by changing case
-static int
-s_name_color(const char *name)
-{
-    // No dark blue (34): it is unreadable on the usual black background
-    static const int palette[] = {31, 32, 33, 35, 36, 91, 92, 93, 94, 95, 96};
-    uint32_t hash = 2166136261u;  // FNV-1a
-    for (const char *c = name; *c; c++) {
-        unsigned char byte = (unsigned char)*c;
-        if (byte >= 'A' && byte <= 'Z')
-            byte = (unsigned char)(byte - 'A' + 'a');
-        hash = (hash ^ byte) * 16777619u;
-    }
-    return palette[hash % (sizeof palette / sizeof palette[0])];
-}
-
-// name made safe, and bold in its color when color is on. Caller frees.
-static char *
-s_paint(const char *name, bool color)
-{
-    char *safe = zchat_text_safe(name);
-    if (!color)
-        return safe;
-    char *painted = zsys_sprintf("\033[1;%dm%s" UI_RESET, s_name_color(name), safe);
-    free(safe);
-    return painted;
-}
-
-// "[HH:MM:SS] *** text ***", dimmed when color is on; no clock when ts is 0. text must be safe
-// already. Caller frees.
-static char *
-s_system_line(int64_t ts, const char *text, bool color)
-{
-    char clock[16] = "";
-    if (ts > 0)
-        s_clock(ts, clock, sizeof clock);
-    return zsys_sprintf("%s%s%s*** %s ***%s", color ? UI_DIM : "", clock, ts > 0 ? " " : "", text,
-                        color ? UI_RESET : "");
-}
-
-// "[HH:MM:SS] tag From: text"; tag ("#lobby", "[PRIVATE]") must be safe, "" for none.
-// Caller frees.
-static char *
-s_chat_line(int64_t ts, const char *tag, const char *from, const char *text, bool color)
-{
-    char clock[16];
-    s_clock(ts, clock, sizeof clock);
-    char *name = s_paint(from, color);
-    char *body = zchat_text_safe(text);
-    char *line = zsys_sprintf("%s%s%s %s%s%s: %s", color ? UI_DIM : "", clock,
-                              color ? UI_RESET : "", tag, *tag ? " " : "", name, body);
-    free(name);
-    free(body);
-    return line;
-}
-
-// The sentence of a presence event ("Bob left python (quit: bye)"), safe; NULL if the event
-// is not one we know. Caller frees.
-static char *
-s_presence_text(const zchat_msg_t *event)
-{
-    const char *user = zchat_msg_string(event, "user");
-    const char *room = zchat_msg_string(event, "room");
-    const char *what = zchat_msg_string(event, "event");
-    if (!user || !room || !what)
-        return NULL;
-    const char *reason = zchat_msg_string(event, "reason");
-    const char *note = zchat_msg_string(event, "note");
-    const char *status = zchat_msg_string(event, "status");
-    char *raw = NULL;
-    if (streq(what, "join"))
-        raw = zsys_sprintf("%s joined %s", user, room);
-    else if (streq(what, "leave") && (!reason || streq(reason, "leave")))
-        raw = zsys_sprintf("%s left %s", user, room);
-    else if (streq(what, "leave") && note && *note)
-        raw = zsys_sprintf("%s left %s (%s: %s)", user, room, reason, note);
-    else if (streq(what, "leave"))
-        raw = zsys_sprintf("%s left %s (%s)", user, room, reason);
-    else if (streq(what, "status") && status && streq(status, "online"))
-        raw = zsys_sprintf("%s is back", user);
-    else if (streq(what, "status") && status && note && *note)
-        raw = zsys_sprintf("%s is %s: %s", user, status, note);
-    else if (streq(what, "status") && status)
-        raw = zsys_sprintf("%s is %s", user, status);
-    if (!raw)
-        return NULL;
-    char *safe = zchat_text_safe(raw);
-    free(raw);
-    return safe;
-}
-
-static int64_t
-s_ts(const zchat_msg_t *msg)
-{
-    int64_t ts = 0;
-    zchat_msg_opt_int(msg, "ts", &ts);
-    return ts > 0 ? ts : zclock_time();
-}
-
-// The line of a room event; messages from a room other than current get a "#room" tag. NULL
-// for an event that is not shown. Caller frees.
-static char *
-s_event_line(const zchat_msg_t *event, const char *current, bool color)
-{
-    const char *type = zchat_msg_type(event);
-    const char *room = zchat_msg_string(event, "room");
-    if (!type || !room)
-        return NULL;
-    if (streq(type, "message")) {
-        const char *from = zchat_msg_string(event, "from");
-        const char *text = zchat_msg_string(event, "text");
-        if (!from || !text)
-            return NULL;
-        char *raw_tag = zsys_sprintf("#%s", room);
-        char *tag = zchat_text_safe(raw_tag);
-        char *line = s_chat_line(s_ts(event), streq(room, current) ? "" : tag, from, text, color);
-        free(raw_tag);
-        free(tag);
-        return line;
-    }
-    if (streq(type, "presence")) {
-        char *text = s_presence_text(event);
-        char *line = text ? s_system_line(s_ts(event), text, color) : NULL;
-        free(text);
-        return line;
-    }
-    return NULL;
-}
-
-// The line of a private message. NULL if it lacks a field. Caller frees.
-static char *
-s_private_line(const zchat_msg_t *private, bool color)
-{
-    const char *from = zchat_msg_string(private, "from");
-    const char *text = zchat_msg_string(private, "text");
-    if (!from || !text)
-        return NULL;
-    return s_chat_line(s_ts(private), "[PRIVATE]", from, text, color);
-}
+// --- Lines: what the user sees (render.c makes the lines of events) ---
 
 // A broker's error sentence as one line's text: safe, on one line, without a final period
 static char *
@@ -437,11 +282,9 @@ s_show(ui_t *self, const char *line)
 static void
 s_notice(ui_t *self, const char *text)
 {
-    char *safe = zchat_text_safe(text);
-    char *line = s_system_line(zclock_time(), safe, self->color);
+    char *line = render_notice(zclock_time(), text, self->color);
     s_show(self, line);
     free(line);
-    free(safe);
 }
 
 // --- Rooms and names we know ---
@@ -971,7 +814,7 @@ s_on_history(ui_t *self, const zchat_msg_t *reply)
         return;
     for (size_t i = 0; i < count; i++) {
         zchat_msg_t *event = zchat_msg_array_object(reply, "events", i);
-        char *line = event ? s_event_line(event, self->current, self->color) : NULL;
+        char *line = event ? render_event(event, self->current, self->color) : NULL;
         if (line)
             s_show(self, line);
         free(line);
@@ -1023,7 +866,7 @@ static void
 s_on_private(ui_t *self, const zchat_msg_t *reply)
 {
     s_user_seen(self, zchat_msg_string(reply, "from"));
-    char *line = s_private_line(reply, self->color);
+    char *line = render_private(reply, self->color);
     if (line)
         s_show(self, line);
     free(line);
@@ -1087,8 +930,8 @@ s_conn_event(void *arg, const zchat_msg_t *event)
             return;
         // One status request makes one event per room, all with the same ts: that is a repeat;
         // the same words later are a new change
-        char *text = s_presence_text(event);
-        char *change = text ? zsys_sprintf("%" PRId64 " %s", s_ts(event), text) : NULL;
+        char *text = render_presence(event);
+        char *change = text ? zsys_sprintf("%" PRId64 " %s", render_ts(event), text) : NULL;
         const char *shown = zhashx_lookup(self->statuses, fold);
         bool repeat = change && shown && streq(shown, change);
         if (change && !repeat)
@@ -1098,7 +941,7 @@ s_conn_event(void *arg, const zchat_msg_t *event)
         if (repeat)
             return;
     }
-    char *line = s_event_line(event, self->current, self->color);
+    char *line = render_event(event, self->current, self->color);
     if (line)
         s_show(self, line);
     free(line);
@@ -1125,13 +968,9 @@ static void
 s_conn_lost(void *arg, const char *room, uint64_t first, uint64_t last)
 {
     ui_t *self = arg;
-    char *text =
-        first == last
-            ? zsys_sprintf("Event %" PRIu64 " of %s is gone from the history", first, room)
-            : zsys_sprintf("Events %" PRIu64 "-%" PRIu64 " of %s are gone from the history", first,
-                           last, room);
-    s_notice(self, text);
-    free(text);
+    char *line = render_lost(zclock_time(), room, first, last, self->current, self->color);
+    s_show(self, line);
+    free(line);
 }
 
 // --- Line editing ---
@@ -1442,7 +1281,7 @@ s_compare_names(void *a, void *b)
     return strcmp(a, b);
 }
 
-// After the welcome: the greeting, our own join (conn does not deliver the join of our hello)
+// After the welcome: the greeting, our own joins (conn does not deliver the join of our hello)
 static void
 s_greet(ui_t *self)
 {
@@ -1454,9 +1293,15 @@ s_greet(ui_t *self)
     zlist_sort(rooms, s_compare_names);
     for (const char *room = zlist_first(rooms); room; room = zlist_next(rooms)) {
         s_room_add(self, room, streq(room, "lobby"));
-        char *text = zsys_sprintf("%s joined %s", user, room);
-        s_notice(self, text);
-        free(text);
+        zchat_msg_t *join = zchat_msg_new("presence");  // as the feed would have shown it
+        zchat_msg_set_string(join, "room", room);
+        zchat_msg_set_string(join, "user", conn_user(self->conn));
+        zchat_msg_set_string(join, "event", "join");
+        char *line = render_event(join, self->current, self->color);
+        if (line)
+            s_show(self, line);
+        free(line);
+        zchat_msg_destroy(&join);
     }
     zlist_destroy(&rooms);
     s_joined_room_t *current = zlistx_last(self->rooms);
@@ -1558,7 +1403,7 @@ ui_run(ui_t *self)
     return 0;
 }
 
-// --- Self-test: parsing, lines, colors, safe rendering, completion ---
+// --- Self-test: parsing, the error line, rooms in order of use, completion ---
 
 static void
 s_check_parse(const char *typed, s_input_kind_t kind, const char *command, const char *word,
@@ -1575,30 +1420,6 @@ s_check_parse(const char *typed, s_input_kind_t kind, const char *command, const
         assert(input.command == -1);
     assert(streq(input.word, word));
     assert(streq(input.text, text));
-}
-
-static zchat_msg_t *
-s_decode(const char *json)
-{
-    zchat_msg_t *msg = zchat_msg_decode(json, strlen(json), NULL);
-    assert(msg);
-    return msg;
-}
-
-// The line of the event json, as shown in non-color mode with current room current
-static void
-s_check_event(const char *json, const char *current, const char *expected)
-{
-    zchat_msg_t *event = s_decode(json);
-    char *line = s_event_line(event, current, false);
-    if (expected) {
-        assert(line);
-        assert(streq(line, expected));
-    } else {
-        assert(!line);
-    }
-    free(line);
-    zchat_msg_destroy(&event);
 }
 
 void
@@ -1640,105 +1461,15 @@ ui_test(bool verbose)
     assert(s_parse_count("99999999999999999999") == -1);
     assert(s_history_since(10, 3) == 7 && s_history_since(2, 5) == 0 && s_history_since(0, 5) == 0);
 
-    // Clock in local time: pin the zone for the test
-    char *saved_tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
-    setenv("TZ", "UTC", 1);
-    tzset();
-    char clock[16];
-    s_clock(1700000000123, clock, sizeof clock);  // 2023-11-14 22:13:20 UTC
-    assert(streq(clock, "[22:13:20]"));
-
-    // Room events and private messages, exactly as the user sees them
-    s_check_event("{\"type\":\"message\",\"room\":\"lobby\",\"seq\":3,\"ts\":1700000000123,"
-                  "\"from\":\"Alice\",\"text\":\"Hello everyone!\"}",
-                  "lobby", "[22:13:20] Alice: Hello everyone!");
-    s_check_event("{\"type\":\"message\",\"room\":\"lobby\",\"seq\":3,\"ts\":1700000000123,"
-                  "\"from\":\"Carol\",\"text\":\"hi\"}",
-                  "python", "[22:13:20] #lobby Carol: hi");
-    s_check_event("{\"type\":\"presence\",\"room\":\"python\",\"seq\":4,\"ts\":1700000000123,"
-                  "\"user\":\"Bob\",\"event\":\"join\"}",
-                  "lobby", "[22:13:20] *** Bob joined python ***");
-    s_check_event("{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1700000000123,"
-                  "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"quit\"}",
-                  "python", "[22:13:20] *** Bob left python (quit) ***");
-    s_check_event("{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1700000000123,"
-                  "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"quit\",\"note\":\"bye\"}",
-                  "python", "[22:13:20] *** Bob left python (quit: bye) ***");
-    s_check_event("{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1700000000123,"
-                  "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"leave\"}",
-                  "python", "[22:13:20] *** Bob left python ***");
-    s_check_event("{\"type\":\"presence\",\"room\":\"python\",\"seq\":6,\"ts\":1700000000123,"
-                  "\"user\":\"Bob\",\"event\":\"status\",\"status\":\"away\",\"note\":\"lunch\"}",
-                  "python", "[22:13:20] *** Bob is away: lunch ***");
-    s_check_event("{\"type\":\"presence\",\"room\":\"python\",\"seq\":7,\"ts\":1700000000123,"
-                  "\"user\":\"Bob\",\"event\":\"status\",\"status\":\"online\"}",
-                  "python", "[22:13:20] *** Bob is back ***");
-    s_check_event("{\"type\":\"message\",\"room\":\"lobby\",\"seq\":3}", "lobby", NULL);
-    s_check_event("{\"type\":\"mystery\",\"room\":\"lobby\",\"seq\":3}", "lobby", NULL);
-    zchat_msg_t *private = s_decode("{\"type\":\"private\",\"from\":\"Bob\",\"to\":\"Alice\","
-                                    "\"text\":\"I'm good, thanks!\",\"ts\":1700000000123}");
-    char *line = s_private_line(private, false);
-    assert(streq(line, "[22:13:20] [PRIVATE] Bob: I'm good, thanks!"));
-    free(line);
-    zchat_msg_destroy(&private);
-    line = s_system_line(0, "Joined room: python", false);
-    assert(streq(line, "*** Joined room: python ***"));
-    free(line);
-    zchat_msg_t *error = s_decode("{\"type\":\"error\",\"code\":\"no_such_user\","
-                                  "\"message\":\"No such user: Bobby.\",\"request\":\"msg\"}");
+    // A broker's error as one line
+    const char *error_json = "{\"type\":\"error\",\"code\":\"no_such_user\","
+                             "\"message\":\"No such user: Bobby.\",\"request\":\"msg\"}";
+    zchat_msg_t *error = zchat_msg_decode(error_json, strlen(error_json), NULL);
+    assert(error);
     char *text = s_error_text(error);
     assert(streq(text, "No such user: Bobby"));
     free(text);
     zchat_msg_destroy(&error);
-
-    // Nothing from the wire reaches the terminal raw: no escape, no bidi override
-    zchat_msg_t *hostile = s_decode("{\"type\":\"message\",\"room\":\"lobby\",\"seq\":3,"
-                                    "\"ts\":1700000000123,\"from\":\"Eve\\u001b]0;x\\u0007\","
-                                    "\"text\":\"\\u001b[2J\\u009b31m\\u202eevil\\r\\n\"}");
-    for (int color = 0; color < 2; color++) {
-        line = s_event_line(hostile, "lobby", color);
-        assert(line);
-        if (!color)
-            assert(!strchr(line, '\033'));
-        assert(!strchr(line, '\a') && !strchr(line, '\r') && !strchr(line, '\n'));
-        assert(!strstr(line, "\xc2\x9b") && !strstr(line, "\xe2\x80\xae"));
-        assert(strstr(line, "\xef\xbf\xbd[2J"));  // U+FFFD stands in for the ESC
-        // With colors, every ESC is one of ours: a color or a reset, each followed by '['
-        for (const char *esc = strchr(line, '\033'); esc; esc = strchr(esc + 1, '\033'))
-            assert(esc[1] == '[' && (esc[2] == '0' || esc[2] == '1' || esc[2] == '2'));
-        free(line);
-    }
-    zchat_msg_destroy(&hostile);
-    if (saved_tz)
-        setenv("TZ", saved_tz, 1);
-    else
-        unsetenv("TZ");
-    free(saved_tz);
-    tzset();
-
-    // Colors: stable, case-blind, from the palette; painting makes names safe too
-    assert(s_name_color("Alice") == s_name_color("alice"));
-    assert(s_name_color("Alice") == s_name_color("ALICE"));
-    bool differ = false;
-    const char *names[] = {"Bob", "Carol", "Dave", "Eve", "Mallory", "Trent"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        int c = s_name_color(names[i]);
-        assert((c >= 31 && c <= 36 && c != 34) || (c >= 91 && c <= 96));
-        differ = differ || c != s_name_color("Alice");
-    }
-    assert(differ);
-    char *painted = s_paint("Bob", true);
-    char expected[32];
-    snprintf(expected, sizeof expected, "\033[1;%dmBob\033[0m", s_name_color("Bob"));
-    assert(streq(painted, expected));
-    free(painted);
-    painted = s_paint("Bob", false);
-    assert(streq(painted, "Bob"));
-    free(painted);
-    line = s_system_line(1, "x", true);
-    assert(strncmp(line, UI_DIM, strlen(UI_DIM)) == 0);
-    assert(strcmp(line + strlen(line) - strlen(UI_RESET), UI_RESET) == 0);
-    free(line);
 
     // Rooms in order of use, and Tab completion
     ui_options_t options = {.host = "127.0.0.1", .port = 1, .user = "Alice"};

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "conn.h"
 #include "keyfile.h"
+#include "render.h"
 #include "logger.h"
 #include "ui.h"
 
@@ -50,6 +51,7 @@ static const struct {
     {"broker", broker_test},
     {"conn", conn_test},
     {"keyfile", keyfile_test},
+    {"render", render_test},
     {"logger", logger_test},
     {"ui", ui_test},
 };
