@@ -1087,7 +1087,8 @@ s_pause(logger_t *self, int ms)
     }
 }
 
-// Log in, retrying with backoff while the broker cannot be reached.
+// Log in, retrying with backoff while the broker cannot be reached or cannot take us yet
+// (rate_limited, server_full: zchat-protocol(7) RETRIES).
 static int
 s_connect(logger_t *self)
 {
@@ -1101,7 +1102,7 @@ s_connect(logger_t *self)
             if (conn_is_online(self->conn))
                 break;  // the welcome had come: logged in
         } else if (streq(code, "unreachable") || streq(code, "rate_limited") ||
-                   streq(code, "internal")) {
+                   streq(code, "server_full") || streq(code, "internal")) {
             zsys_warning("%s; retrying in %d.%d s", conn_error(self->conn), retry_ms / 1000,
                          retry_ms % 1000 / 100);
             s_pause(self, retry_ms);
