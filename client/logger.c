@@ -12,6 +12,7 @@
 #include "logger.h"
 #include "conn.h"
 #include "render.h"
+#include "zchat_arg.h"
 #include "zchat_msg.h"
 #include "zchat_name.h"
 
@@ -1177,6 +1178,113 @@ logger_last_seq(const logger_t *self, const char *room)
     return found ? found->seq : 0;
 }
 
+// --- The command line: the logger's options beside the shared ones (client_options) ---
+
+enum { S_OPT_ALL = CLIENT_OPTIONS_OWN, S_OPT_FORMAT, S_OPT_FSYNC, S_OPT_SUB_HWM };
+
+static const struct option s_options[] = {
+    {"all", no_argument, NULL, S_OPT_ALL},
+    {"format", required_argument, NULL, S_OPT_FORMAT},
+    {"dir", required_argument, NULL, 'd'},
+    {"output", required_argument, NULL, 'o'},
+    {"fsync", required_argument, NULL, S_OPT_FSYNC},
+    {"sub-hwm", required_argument, NULL, S_OPT_SUB_HWM},
+    {NULL, 0, NULL, 0},
+};
+
+static int
+s_bad(const char *option, const char *value, const char *expect)
+{
+    return zchat_arg_bad("zchat-logger", option, value, expect);
+}
+
+static int
+s_parse_option(void *arg, int option, const char *value)
+{
+    logger_options_t *options = arg;
+    long n;
+    if (option == S_OPT_ALL) {
+        options->all = true;
+    } else if (option == S_OPT_FORMAT) {
+        if (streq(value, "jsonl"))
+            options->format = LOGGER_JSONL;
+        else if (streq(value, "text"))
+            options->format = LOGGER_TEXT;
+        else
+            return s_bad("--format", value, "jsonl or text");
+    } else if (option == 'd') {
+        if (!*value)
+            return s_bad("--dir", value, "a directory");
+        options->dir = value;
+    } else if (option == 'o') {
+        if (!*value)
+            return s_bad("--output", value, "a file");
+        options->file = value;
+    } else if (option == S_OPT_FSYNC) {
+        if (streq(value, "always"))
+            options->fsync = LOGGER_FSYNC_ALWAYS;
+        else if (streq(value, "batch"))
+            options->fsync = LOGGER_FSYNC_BATCH;
+        else if (streq(value, "never"))
+            options->fsync = LOGGER_FSYNC_NEVER;
+        else
+            return s_bad("--fsync", value, "always, batch or never");
+    } else if (option == S_OPT_SUB_HWM) {
+        if (zchat_arg_number(value, 0, 1000000000, &n))
+            return s_bad("--sub-hwm", value, "a count of messages, 0-1000000000");
+        options->sub_hwm = (int)n;
+    }
+    return -1;
+}
+
+static int
+s_check_options(void *arg, const client_options_t *shared)
+{
+    const logger_options_t *options = arg;
+    if (options->dir && options->file)
+        return client_options_bad("zchat-logger", "-d and -o exclude each other");
+    if (!shared->room_count && !options->all)
+        return client_options_bad("zchat-logger", "nothing to record: give -r ROOM or --all");
+    return -1;
+}
+
+// clang-format off
+static const char s_help[] =
+    "Usage: zchat-logger [OPTION]... (-r ROOM... | --all)\n"
+    "Record every event of zchat rooms, exactly once and in order, as an observer (no presence,\n"
+    "not listed). Restarted, it resumes after the last event in its files and fills the gap from\n"
+    "the broker's history; events the history no longer holds are marked as lost.\n"
+    "\n"
+    CLIENT_OPTIONS_HELP_BROKER
+    "  -r, --room ROOM          record ROOM (repeatable)\n"
+    "      --all                record every room, including rooms created later\n"
+    "      --format FORMAT      jsonl (default): each event as the broker's JSON object, one a\n"
+    "                           line; text: the lines the zchat client shows\n"
+    "  -d, --dir DIR            one file per room: DIR/ROOM.jsonl or DIR/ROOM.log\n"
+    "  -o, --output FILE        one file for every room (neither -d nor -o: standard output)\n"
+    "      --fsync MODE         always (after each event), batch (at most once a second,\n"
+    "                           default) or never\n"
+    "      --sub-hwm N          feed receive high-water mark in messages (default: libzmq's)\n"
+    CLIENT_OPTIONS_HELP_KEYS
+    "  -v, --verbose            log every event recorded (debug level)\n"
+    CLIENT_OPTIONS_HELP_END
+    "\n"
+    "SIGHUP reopens the files (logrotate); SIGINT and SIGTERM flush them and stop.\n"
+    "Exit status: 0 after SIGINT/SIGTERM, 1 if the broker refuses the login or a secure\n"
+    "connection (wrong --server-key), or the files cannot be opened (or another logger uses\n"
+    "them), 2 on a bad option, 3 on a write error (what was written is kept).\n"
+    "See zchat-logger(1).\n";
+// clang-format on
+
+const client_options_program_t logger_program = {
+    .name = "zchat-logger",
+    .help = s_help,
+    .options = s_options,
+    .letters = "d:o:",
+    .parse = s_parse_option,
+    .check = s_check_options,
+};
+
 // --- Self-test: the files, without a broker ---
 
 static void
@@ -1241,10 +1349,51 @@ s_test_clock(int64_t ts, char *buf, size_t size)
     snprintf(buf, size, "[%02d:%02d:%02d]", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+// Parse the NULL-ended words as zchat-logger's command line into *options; returns the status
+static int
+s_test_command_run(logger_options_t *options, const char *const words[])
+{
+    char *argv[16] = {"zchat-logger"};
+    int argc = 1;
+    for (; words[argc - 1]; argc++)
+        argv[argc] = (char *)words[argc - 1];
+    *options = (logger_options_t){0};
+    client_options_t *command = client_options_new(&logger_program, options);
+    FILE *saved = stderr;  // what is wrong goes there: keep the self-test quiet
+    stderr = fopen("/dev/null", "w");
+    assert(stderr);
+    int rc = client_options_parse(command, argc, argv);
+    fclose(stderr);
+    stderr = saved;
+    if (rc == -1)
+        assert(command->room_count > 0 || options->all);
+    client_options_destroy(&command);
+    return rc;
+}
+#define s_test_command(options, ...)                                                               \
+    s_test_command_run(options, (const char *const[]){__VA_ARGS__, NULL})
+
 void
 logger_test(bool verbose)
 {
     (void)verbose;
+    // The command line: the logger's own options, and its rules across them
+    logger_options_t parsed;
+    assert(s_test_command(&parsed, "-r", "py", "--format", "text", "-d", "logs", "--fsync",
+                          "always", "--sub-hwm", "5") == -1);
+    assert(parsed.format == LOGGER_TEXT && streq(parsed.dir, "logs") && !parsed.file);
+    assert(parsed.fsync == LOGGER_FSYNC_ALWAYS && parsed.sub_hwm == 5 && !parsed.all);
+    assert(s_test_command(&parsed, "--all", "-o", "all.log", "--fsync", "never") == -1);
+    assert(parsed.all && streq(parsed.file, "all.log") && parsed.fsync == LOGGER_FSYNC_NEVER);
+    assert(parsed.format == LOGGER_JSONL);
+    assert(s_test_command(&parsed, "--all", "-d", "x", "-o", "y") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "-d", "x") == LOGGER_EXIT_USAGE);  // nothing to record
+    assert(s_test_command(&parsed, "--all", "--format", "xml") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "--all", "--fsync", "sometimes") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "--all", "--sub-hwm", "-1") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "--all", "-d", "") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "--all", "-u", "alice") == LOGGER_EXIT_USAGE);  // no login
+
     const char *base = getenv("TMPDIR");
     char *tmp = zsys_sprintf("%s/zchat-logger-test-XXXXXX", base && *base ? base : "/tmp");
     assert(mkdtemp(tmp));

@@ -80,6 +80,7 @@ struct ui {
     zcert_t *client_cert;              // our certificate; NULL: conn makes one
     char *password;                    // --password-file's (wiped when freed); NULL: none
     int password_asks;                 // passwords asked on the terminal so far
+    char *error;                       // why ui_run returned 1; NULL before
 };
 
 // --- Input: one line is a command or a message ---
@@ -1270,6 +1271,7 @@ ui_destroy(ui_t **self_p)
         zstr_free(&self->server_key);
         zcert_destroy(&self->client_cert);
         zchat_password_free(&self->password);
+        zstr_free(&self->error);
         free(self);
         *self_p = NULL;
     }
@@ -1348,10 +1350,11 @@ ui_run(ui_t *self)
         bool interrupted = zsys_interrupted;
         const char *code = conn_error_code(self->conn);
         char *why = zchat_text_safe(conn_error(self->conn));
-        if (!interrupted && (streq(code, "unreachable") || streq(code, "handshake")))
-            fprintf(stderr, "zchat: %s\n", why);
-        else if (!interrupted)
-            fprintf(stderr, "zchat: login refused: %s\n", why);
+        zstr_free(&self->error);
+        if (streq(code, "unreachable") || streq(code, "handshake"))
+            self->error = zsys_sprintf("%s", why);
+        else
+            self->error = zsys_sprintf("login refused: %s", why);
         free(why);
         conn_destroy(&self->conn, NULL);
         return interrupted ? 0 : 1;
@@ -1394,16 +1397,111 @@ ui_run(ui_t *self)
     int undelivered = self->pending_sends;
     conn_destroy(&self->conn, self->quit_reason);
     if (undelivered) {
-        fprintf(stderr,
-                "zchat: %d of the messages typed got no ack from the broker before the end: "
-                "they may not have been delivered\n",
-                undelivered);
+        zstr_free(&self->error);
+        self->error = zsys_sprintf("%d of the messages typed got no ack from the broker before "
+                                   "the end: they may not have been delivered",
+                                   undelivered);
         return 1;
     }
     return 0;
 }
 
-// --- Self-test: parsing, the error line, rooms in order of use, completion ---
+const char *
+ui_error(const ui_t *self)
+{
+    assert(self);
+    return self->error;
+}
+
+// SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\) end the session like SIGINT and SIGTERM,
+// which CZMQ catches: quit is sent and the terminal restored, instead of a death that leaves
+// the session to time out and the terminal without echo.
+static void
+s_on_hangup(int signum)
+{
+    (void)signum;
+    zsys_interrupted = 1;
+}
+
+void
+ui_signals(void)
+{
+    // A signal ignored on purpose (nohup ignores SIGHUP; a shell script's background job,
+    // SIGINT and SIGQUIT) stays ignored: note which before CZMQ catches SIGINT and SIGTERM
+    int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    bool ignored[sizeof signals / sizeof signals[0]];
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction old;
+        ignored[i] = sigaction(signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN;
+    }
+    zsys_init();
+    signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before we say quit
+    struct sigaction hangup = {.sa_handler = s_on_hangup};  // no SA_RESTART: polls wake up
+    sigemptyset(&hangup.sa_mask);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        if (ignored[i])
+            signal(signals[i], SIG_IGN);
+        else if (signals[i] == SIGHUP || signals[i] == SIGQUIT)
+            sigaction(signals[i], &hangup, NULL);
+    }
+}
+
+// --- The command line: zchat's options beside the shared ones (client_options) ---
+
+enum { S_OPT_NO_COLOR = CLIENT_OPTIONS_OWN };
+
+static const struct option s_options[] = {
+    {"no-color", no_argument, NULL, S_OPT_NO_COLOR},
+    {NULL, 0, NULL, 0},
+};
+
+static int
+s_parse_option(void *arg, int option, const char *value)
+{
+    ui_options_t *options = arg;
+    (void)value;
+    if (option == S_OPT_NO_COLOR)
+        options->no_color = true;
+    return -1;
+}
+
+// clang-format off
+static const char s_help[] =
+    "Usage: zchat [OPTION]...\n"
+    "Chat on a zchat-broker from the terminal.\n"
+    "\n"
+    CLIENT_OPTIONS_HELP_BROKER
+    CLIENT_OPTIONS_HELP_USER
+    "  -r, --room ROOM          also join ROOM at start and make it the current room\n"
+    CLIENT_OPTIONS_HELP_KEYS
+    CLIENT_OPTIONS_HELP_PASSWORD
+    "      --no-color           no colors (also with NO_COLOR set, or when stdout is not a\n"
+    "                           terminal)\n"
+    "  -v, --verbose            debug log on stderr\n"
+    CLIENT_OPTIONS_HELP_END
+    "\n"
+    "Without options on a terminal, zchat asks for the host, port and user name.\n"
+    "When stdin is not a terminal, each input line is one command or message: there is no\n"
+    "prompt, no color and no line editing, and -u is required. Type /help in the chat for\n"
+    "the commands.\n"
+    "\n"
+    "Without --server-key, traffic (passwords included) is plain text.\n"
+    "\n"
+    "Exit status: 0 after /quit, Ctrl-D, end of input, SIGINT, SIGTERM, SIGHUP or SIGQUIT\n"
+    "(the session quits); 1 if the broker cannot be reached (or not securely) or refuses the\n"
+    "login, or if messages typed got no ack before the end (said on stderr); 2 for a bad\n"
+    "option.\n";
+// clang-format on
+
+const client_options_program_t ui_program = {
+    .name = "zchat",
+    .help = s_help,
+    .login = true,
+    .options = s_options,
+    .parse = s_parse_option,
+};
+
+// --- Self-test: parsing, the error line, the options, rooms in order of use, completion ---
 
 static void
 s_check_parse(const char *typed, s_input_kind_t kind, const char *command, const char *word,
@@ -1470,6 +1568,15 @@ ui_test(bool verbose)
     assert(streq(text, "No such user: Bobby"));
     free(text);
     zchat_msg_destroy(&error);
+
+    // The command line: --no-color is zchat's own, -u and -r are shared
+    ui_options_t parsed = {0};
+    client_options_t *command = client_options_new(&ui_program, &parsed);
+    char *argv[] = {"zchat", "-u", "Alice", "--no-color", "-r", "#Python", NULL};
+    assert(client_options_parse(command, 6, argv) == -1);
+    assert(parsed.no_color && streq(command->user, "Alice") && command->room_count == 1 &&
+           streq(command->rooms[0], "python"));
+    client_options_destroy(&command);
 
     // Rooms in order of use, and Tab completion
     ui_options_t options = {.host = "127.0.0.1", .port = 1, .user = "Alice"};

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "keyfile.h"
 #include "render.h"
+#include "client_options.h"
 #include "logger.h"
 #include "ui.h"
 
@@ -52,6 +53,7 @@ static const struct {
     {"conn", conn_test},
     {"keyfile", keyfile_test},
     {"render", render_test},
+    {"client_options", client_options_test},
     {"logger", logger_test},
     {"ui", ui_test},
 };

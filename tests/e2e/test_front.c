@@ -1,5 +1,5 @@
-// test_front.c - e2e: what zchat and zchat-logger share: the logger's retries when the broker
-// cannot take it yet
+// test_front.c - e2e: what zchat and zchat-logger share: the options and their messages, and the
+// logger's retries when the broker cannot take it yet
 #include "zchat_prelude.h"
 #include "harness.h"
 #include "hproc.h"
@@ -48,4 +48,35 @@ test_front_logger_server_full(void)
     int status = hproc_wait(logger, 2000);
     CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "after SIGTERM: status 0x%x", (unsigned)status);
+}
+
+// Run program with the NULL-ended args and no input, to its exit; returns its exit code
+#define s_run(program, out, err, ...)                                                              \
+    hproc_run_at(__FILE__, __LINE__, program, NULL, 5000, out, sizeof out, err, sizeof err,        \
+                 (const char *const[]){__VA_ARGS__, NULL})
+
+// A bad name on the command line: both programs say the one rule (zchat_name.h) and exit 2;
+// both have the one default host
+void
+test_front_name_rules(void)
+{
+    char out[4096], err[4096];
+    int rc = s_run("zchat", out, err, "-u", "9lives");
+    CHECK(rc == 2 && strstr(err, "zchat: invalid --user '9lives'") &&
+              strstr(err, "a letter, then up to 31 of A-Z a-z 0-9 _ -"),
+          "zchat -u 9lives: exit %d, stderr: %s", rc, err);
+    rc = s_run("zchat", out, err, "-u", "alice", "-r", "-py");
+    CHECK(rc == 2 && strstr(err, "zchat: invalid --room '-py'") &&
+              strstr(err, "1-32 of a-z 0-9 _ -, starting with a letter or digit"),
+          "zchat -r -py: exit %d, stderr: %s", rc, err);
+    rc = s_run("zchat-logger", out, err, "-r", "-py");
+    CHECK(rc == 2 && strstr(err, "zchat-logger: invalid --room '-py'") &&
+              strstr(err, "1-32 of a-z 0-9 _ -, starting with a letter or digit"),
+          "zchat-logger -r -py: exit %d, stderr: %s", rc, err);
+    const char *const programs[] = {"zchat", "zchat-logger"};
+    for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++) {
+        rc = s_run(programs[i], out, err, "--help");
+        CHECK(rc == 0 && strstr(out, "(default " ZCHAT_DEFAULT_HOST ")"), "%s --help: %s",
+              programs[i], out);
+    }
 }

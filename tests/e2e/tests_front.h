@@ -3,7 +3,9 @@
 #ifndef TESTS_FRONT_H_INCLUDED
 #define TESTS_FRONT_H_INCLUDED
 
-#define E2E_FRONT_TESTS(X) X(front_logger_server_full)
+#define E2E_FRONT_TESTS(X)                                                                         \
+    X(front_logger_server_full)                                                                    \
+    X(front_name_rules)
 
 #define E2E_DECLARE(name) void test_##name(void);
 E2E_FRONT_TESTS(E2E_DECLARE)
