@@ -11,9 +11,10 @@
 #include "zchat_hash.h"
 #include "logger.h"
 #include "conn.h"
+#include "render.h"
+#include "zchat_arg.h"
 #include "zchat_msg.h"
 #include "zchat_name.h"
-#include "zchat_text.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -49,6 +50,7 @@ typedef struct {
     int day;          // text: local date (yyyymmdd) of the last line, 0 before the first
 } s_out_t;
 
+// A room the logger records, or has recorded
 typedef struct {
     char *name;             // canonical room name
     uint64_t seq;           // last seq recorded (written or pending), 0 if none
@@ -58,7 +60,7 @@ typedef struct {
     size_t record_end;      // text: where this room's last pending line ends in out->pending
     bool has_state;         // text: the state file has a record for this room
     uint64_t state_offset;  // text: the file offset of the last state record
-} s_room_t;
+} s_logged_room_t;
 
 struct logger {
     logger_format_t format;
@@ -68,7 +70,7 @@ struct logger {
     char *endpoint;  // tcp://host:port, for messages
     bool all;
     conn_t *conn;
-    zhashx_t *rooms;      // name -> s_room_t *, owner
+    zhashx_t *rooms;      // name -> s_logged_room_t *, owner
     zlistx_t *outs;       // s_out_t *, owner: one per followed room (-d), else the one output
     s_out_t *single;      // -o or stdout: the one output (in outs); NULL with -d
     char *state_path;     // text logs in files: the state file; NULL otherwise
@@ -258,7 +260,7 @@ s_out_destroy(s_out_t **self_p)
 }
 
 static void
-s_room_destroy(s_room_t **self_p)
+s_room_destroy(s_logged_room_t **self_p)
 {
     if (*self_p) {
         free((*self_p)->name);
@@ -267,20 +269,13 @@ s_room_destroy(s_room_t **self_p)
     }
 }
 
-static bool
-s_is_room_name(const char *name)
-{
-    char canonical[ZCHAT_NAME_MAX + 1];
-    return zchat_name_room(name, canonical, sizeof canonical) == 0 && streq(name, canonical);
-}
-
 // The room, made if new; name must be canonical.
-static s_room_t *
+static s_logged_room_t *
 s_room_require(logger_t *self, const char *name)
 {
-    s_room_t *room = zhashx_lookup(self->rooms, name);
+    s_logged_room_t *room = zhashx_lookup(self->rooms, name);
     if (!room) {
-        room = zmalloc(sizeof(s_room_t));
+        room = zmalloc(sizeof(s_logged_room_t));
         room->name = strdup(name);
         assert(room->name);
         room->out = self->single;  // NULL with -d until followed
@@ -303,7 +298,7 @@ s_room_path(const logger_t *self, const char *room)
 
 // Queue a state record: room holds everything up to its seq in the first offset bytes.
 static void
-s_state_record(logger_t *self, s_room_t *room, uint64_t offset)
+s_state_record(logger_t *self, s_logged_room_t *room, uint64_t offset)
 {
     char line[128];
     int size =
@@ -356,7 +351,7 @@ s_out_open(logger_t *self, s_out_t *out)
     }
     out->regular = S_ISREG(st.st_mode);
     if (self->state_path && out->regular) {
-        s_room_t *room;
+        s_logged_room_t *room;
         for (room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
             if (room->out == out)
                 s_state_record(self, room, (uint64_t)st.st_size);
@@ -368,7 +363,7 @@ static int s_flush(logger_t *self, bool sync);
 
 // Record room from now on: with -d, open its file.
 static int
-s_follow(logger_t *self, s_room_t *room)
+s_follow(logger_t *self, s_logged_room_t *room)
 {
     if (room->followed)
         return 0;
@@ -439,7 +434,7 @@ s_flush(logger_t *self, bool sync)
             out->dirty = false;
         }
     if (self->state_fd >= 0) {
-        s_room_t *room;
+        s_logged_room_t *room;
         for (room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
             if (room->record_due) {
                 s_state_record(self, room, room->out->base + room->record_end);
@@ -457,31 +452,19 @@ s_flush(logger_t *self, bool sync)
     return 0;
 }
 
-// Local time of ts (ms since the epoch).
-static struct tm
-s_local_time(int64_t ts)
-{
-    time_t seconds = (time_t)(ts / 1000);
-    struct tm tm;
-    if (!localtime_r(&seconds, &tm))
-        memset(&tm, 0, sizeof tm);
-    return tm;
-}
-
 // Queue one line (without its newline) of room; ts dates it in a text log.
 static void
-s_append(logger_t *self, s_room_t *room, const char *line, int64_t ts)
+s_append(logger_t *self, s_logged_room_t *room, const char *line, int64_t ts)
 {
     s_out_t *out = room->out;
     assert(out);
     if (self->format == LOGGER_TEXT) {
         // The client shows the time only: a text log says when the date changes
-        struct tm tm = s_local_time(ts);
-        int day = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+        char date[RENDER_DATE_SIZE];
+        int day = render_date(ts, date, sizeof date);
         if (day != out->day) {
-            char date[64];
-            strftime(date, sizeof date, "--- %Y-%m-%d ---\n", &tm);
             s_buf_add(&out->pending, date, strlen(date));
+            s_buf_add(&out->pending, "\n", 1);
             out->day = day;
         }
     }
@@ -497,93 +480,25 @@ s_append(logger_t *self, s_room_t *room, const char *line, int64_t ts)
         s_flush(self, false);
 }
 
-// --- The text format ---
-
-// The line the CLI client (ui.c) shows for a room event, made safe for a terminal:
-// "[10:30:20] alice: hi", "[10:30:25] *** Bob joined python ***". with_room tags the line with
-// its room after the clock, as the client tags a message of a room that is not the current one
-// ("[10:30:20] #python alice: hi"): one file or stdout for every room. An event the client does
-// not know still gets a line: the log never drops one. Returns a new string.
-static char *
-s_text_line(const zchat_msg_t *event, bool with_room)
-{
-    int64_t ts = 0, seq = 0;
-    zchat_msg_opt_int(event, "ts", &ts);
-    zchat_msg_opt_int(event, "seq", &seq);
-    const char *type = zchat_msg_type(event);
-    const char *room = zchat_msg_string(event, "room");
-    const char *user = zchat_msg_string(event, "user");
-    const char *kind = zchat_msg_string(event, "event");
-    const char *note = zchat_msg_string(event, "note");
-    const char *reason = zchat_msg_string(event, "reason");
-    const char *status = zchat_msg_string(event, "status");
-    bool presence = type && streq(type, "presence") && kind;
-    if (!user)
-        user = "?";
-    if (!room)
-        room = "?";
-    if (note && !*note)
-        note = NULL;
-    char *body;
-    if (type && streq(type, "message")) {
-        const char *from = zchat_msg_string(event, "from");
-        const char *text = zchat_msg_string(event, "text");
-        body = zsys_sprintf("%s: %s", from ? from : "?", text ? text : "");
-    } else if (presence && streq(kind, "join")) {
-        body = zsys_sprintf("*** %s joined %s ***", user, room);
-    } else if (presence && streq(kind, "leave") && (!reason || streq(reason, "leave"))) {
-        body = zsys_sprintf("*** %s left %s ***", user, room);
-    } else if (presence && streq(kind, "leave") && note) {
-        body = zsys_sprintf("*** %s left %s (%s: %s) ***", user, room, reason, note);
-    } else if (presence && streq(kind, "leave")) {
-        body = zsys_sprintf("*** %s left %s (%s) ***", user, room, reason);
-    } else if (presence && streq(kind, "status") && status && streq(status, "online")) {
-        body = zsys_sprintf("*** %s is back ***", user);
-    } else if (presence && streq(kind, "status") && status && note) {
-        body = zsys_sprintf("*** %s is %s: %s ***", user, status, note);
-    } else if (presence && streq(kind, "status") && status) {
-        body = zsys_sprintf("*** %s is %s ***", user, status);
-    } else {
-        body = zsys_sprintf("*** %s event %" PRId64 " (%s%s%s) ***", type ? type : "unknown", seq,
-                            user, kind ? " " : "", kind ? kind : "");
-    }
-    struct tm tm = s_local_time(ts);
-    char clock[16];
-    strftime(clock, sizeof clock, "[%H:%M:%S]", &tm);
-    char *line = with_room ? zsys_sprintf("%s #%s %s", clock, room, body)
-                           : zsys_sprintf("%s %s", clock, body);
-    char *safe = zchat_text_safe(line);
-    zstr_free(&line);
-    zstr_free(&body);
-    return safe;
-}
-
-static char *
-s_lost_line(const char *room, uint64_t first, uint64_t last, int64_t now, bool with_room)
-{
-    struct tm tm = s_local_time(now);
-    char clock[16];
-    strftime(clock, sizeof clock, "[%H:%M:%S]", &tm);
-    char *line =
-        zsys_sprintf("%s%s%s *** events %" PRIu64 "-%" PRIu64
-                     " of #%s are lost (no longer in the broker's history) ***",
-                     clock, with_room ? " #" : "", with_room ? room : "", first, last, room);
-    char *safe = zchat_text_safe(line);
-    zstr_free(&line);
-    return safe;
-}
-
 // --- conn's callbacks ---
 
+// The room a text line is read in (render_event's current): its own file's, or NULL when one
+// output holds every room
+static const char *
+s_text_room(const logger_t *self, const s_logged_room_t *room)
+{
+    return self->single ? NULL : room->name;
+}
+
 // The followed room of an event, following it if it is new here; NULL if the name is invalid.
-static s_room_t *
+static s_logged_room_t *
 s_room_for(logger_t *self, const char *name)
 {
-    if (!name || !s_is_room_name(name)) {
+    if (!name || !zchat_name_is_room(name)) {
         zsys_warning("ignoring an event of an invalid room name");
         return NULL;
     }
-    s_room_t *room = s_room_require(self, name);
+    s_logged_room_t *room = s_room_require(self, name);
     if (s_follow(self, room) == -1)
         return NULL;
     return room;
@@ -595,20 +510,27 @@ s_on_event(void *arg, const zchat_msg_t *event)
     logger_t *self = arg;
     if (self->failed)
         return;
-    int64_t seq = -1, ts = 0;
+    int64_t seq = -1;
     zchat_msg_opt_int(event, "seq", &seq);
-    zchat_msg_opt_int(event, "ts", &ts);
-    s_room_t *room = s_room_for(self, zchat_msg_string(event, "room"));
+    s_logged_room_t *room = s_room_for(self, zchat_msg_string(event, "room"));
     if (!room || seq < 1)
         return;
     if ((uint64_t)seq <= room->seq) {
         zchat_debug("#%s: seq %" PRId64 " is already recorded", room->name, seq);
         return;
     }
-    char *line = self->format == LOGGER_JSONL ? zchat_msg_encode(event)
-                                              : s_text_line(event, self->single != NULL);
+    char *line;
+    if (self->format == LOGGER_JSONL) {
+        line = zchat_msg_encode(event);
+    } else {
+        // The client's line: the room's tag on every line when every room shares the output;
+        // an event the client does not show still gets one, the log drops none
+        line = render_event(event, s_text_room(self, room), false);
+        if (!line)
+            line = render_unknown(event, s_text_room(self, room));
+    }
     room->seq = (uint64_t)seq;
-    s_append(self, room, line, ts);
+    s_append(self, room, line, render_ts(event));
     free(line);
     zchat_debug("#%s: recorded seq %" PRId64, room->name, seq);
 }
@@ -620,7 +542,7 @@ s_on_lost(void *arg, const char *name, uint64_t first, uint64_t last)
     zsys_warning("events %" PRIu64 "-%" PRIu64 " of #%s are lost: the broker's history no "
                  "longer holds them (a \"lost\" marker stands in for them)",
                  first, last, name);
-    s_room_t *room = self->failed ? NULL : s_room_for(self, name);
+    s_logged_room_t *room = self->failed ? NULL : s_room_for(self, name);
     if (!room || last <= room->seq)
         return;
     if (first <= room->seq)
@@ -636,7 +558,7 @@ s_on_lost(void *arg, const char *name, uint64_t first, uint64_t last)
         line = zchat_msg_encode(marker);
         zchat_msg_destroy(&marker);
     } else {
-        line = s_lost_line(room->name, first, last, now, self->single != NULL);
+        line = render_lost(now, room->name, first, last, s_text_room(self, room), false);
     }
     room->seq = last;
     s_append(self, room, line, now);
@@ -647,7 +569,7 @@ static uint64_t
 s_on_new_room(void *arg, const char *name)
 {
     logger_t *self = arg;
-    s_room_t *room = s_room_for(self, name);
+    s_logged_room_t *room = s_room_for(self, name);
     if (room)
         zsys_info("recording #%s after seq %" PRIu64, room->name, room->seq);
     return room ? room->seq : 0;
@@ -662,7 +584,7 @@ s_check_rooms(logger_t *self, const zchat_msg_t *reply)
         zchat_msg_t *entry = zchat_msg_array_object(reply, "rooms", i);
         const char *name = entry ? zchat_msg_string(entry, "name") : NULL;
         int64_t seq = -1;
-        s_room_t *room = name ? zhashx_lookup(self->rooms, name) : NULL;
+        s_logged_room_t *room = name ? zhashx_lookup(self->rooms, name) : NULL;
         if (room && room->followed && zchat_msg_opt_int(entry, "seq", &seq) == 0 && seq >= 0 &&
             (uint64_t)seq < room->seq)
             zsys_warning("#%s: the broker is at seq %" PRId64
@@ -719,7 +641,7 @@ s_jsonl_seq(const char *line, size_t size, char *room, size_t room_size, uint64_
     const char *type = zchat_msg_type(msg);
     int64_t value = -1;
     zchat_msg_opt_int(msg, type && streq(type, "lost") ? "last" : "seq", &value);
-    bool ok = name && value > 0 && s_is_room_name(name) && strlen(name) < room_size;
+    bool ok = name && value > 0 && zchat_name_is_room(name) && strlen(name) < room_size;
     if (ok) {
         snprintf(room, room_size, "%s", name);
         *seq = (uint64_t)value;
@@ -784,7 +706,7 @@ s_open_log(const char *path, off_t *size)
 }
 
 static int
-s_recover_jsonl_room(logger_t *self, s_room_t *room)
+s_recover_jsonl_room(logger_t *self, s_logged_room_t *room)
 {
     char *path = s_room_path(self, room->name);
     off_t size = 0;
@@ -821,7 +743,7 @@ s_recover_jsonl_file(logger_t *self)
         char name[ZCHAT_NAME_MAX + 1];
         uint64_t seq = 0;
         if (s_jsonl_seq(line, (size_t)length, name, sizeof name, &seq)) {
-            s_room_t *room = s_room_require(self, name);
+            s_logged_room_t *room = s_room_require(self, name);
             if (seq > room->seq)
                 room->seq = seq;
         } else if (length > 1) {
@@ -860,11 +782,11 @@ s_state_load(logger_t *self, uint64_t *last, bool *any)
         char name[64];
         uint64_t seq, offset;
         if (sscanf(line, "%63s %" SCNu64 " %" SCNu64, name, &seq, &offset) != 3 ||
-            !s_is_room_name(name)) {
+            !zchat_name_is_room(name)) {
             bad++;
             continue;
         }
-        s_room_t *room = s_room_require(self, name);
+        s_logged_room_t *room = s_room_require(self, name);
         room->seq = seq;
         room->has_state = true;
         room->state_offset = offset;
@@ -928,7 +850,7 @@ s_scan_dir(logger_t *self)
             continue;
         char name[ZCHAT_NAME_MAX + 1];
         snprintf(name, sizeof name, "%.*s", (int)(dot - entry->d_name), entry->d_name);
-        if (s_is_room_name(name))
+        if (zchat_name_is_room(name))
             s_room_require(self, name);
     }
     closedir(dir);
@@ -952,7 +874,7 @@ s_recover(logger_t *self, const logger_options_t *options)
         return -1;
     for (size_t i = 0; i < options->room_count; i++)
         s_room_require(self, options->rooms[i]);
-    for (s_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms)) {
+    for (s_logged_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms)) {
         int rc;
         if (self->state_path) {
             char *path = s_room_path(self, room->name);
@@ -972,7 +894,7 @@ s_recover(logger_t *self, const logger_options_t *options)
 static int
 s_compare_offset(const void *a, const void *b)
 {
-    const s_room_t *ra = *(s_room_t *const *)a, *rb = *(s_room_t *const *)b;
+    const s_logged_room_t *ra = *(s_logged_room_t *const *)a, *rb = *(s_logged_room_t *const *)b;
     return ra->state_offset < rb->state_offset ? -1 : ra->state_offset > rb->state_offset;
 }
 
@@ -982,11 +904,11 @@ static int
 s_state_rewrite(logger_t *self)
 {
     size_t count = 0, size = zhashx_size(self->rooms);
-    s_room_t **rooms = zmalloc((size ? size : 1) * sizeof(s_room_t *));
-    for (s_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
+    s_logged_room_t **rooms = zmalloc((size ? size : 1) * sizeof(s_logged_room_t *));
+    for (s_logged_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
         if (room->has_state)
             rooms[count++] = room;
-    qsort(rooms, count, sizeof(s_room_t *), s_compare_offset);
+    qsort(rooms, count, sizeof(s_logged_room_t *), s_compare_offset);
     s_buf_t text = {0};
     const char *header = "# zchat-logger state: room, last seq, log size up to it\n";
     s_buf_add(&text, header, strlen(header));
@@ -1103,7 +1025,7 @@ logger_new(const logger_options_t *options)
     };
     self->conn = conn_new(&conn_options, &handler, self);
     for (size_t i = 0; i < options->room_count; i++) {
-        s_room_t *room = s_room_require(self, options->rooms[i]);
+        s_logged_room_t *room = s_room_require(self, options->rooms[i]);
         if (s_follow(self, room) == -1) {
             logger_destroy(&self);
             return NULL;
@@ -1166,7 +1088,8 @@ s_pause(logger_t *self, int ms)
     }
 }
 
-// Log in, retrying with backoff while the broker cannot be reached.
+// Log in, retrying with backoff while the broker cannot be reached or cannot take us yet
+// (rate_limited, server_full: zchat-protocol(7) RETRIES).
 static int
 s_connect(logger_t *self)
 {
@@ -1180,7 +1103,7 @@ s_connect(logger_t *self)
             if (conn_is_online(self->conn))
                 break;  // the welcome had come: logged in
         } else if (streq(code, "unreachable") || streq(code, "rate_limited") ||
-                   streq(code, "internal")) {
+                   streq(code, "server_full") || streq(code, "internal")) {
             zsys_warning("%s; retrying in %d.%d s", conn_error(self->conn), retry_ms / 1000,
                          retry_ms % 1000 / 100);
             s_pause(self, retry_ms);
@@ -1251,9 +1174,116 @@ uint64_t
 logger_last_seq(const logger_t *self, const char *room)
 {
     assert(self && room);
-    s_room_t *found = zhashx_lookup(self->rooms, room);
+    s_logged_room_t *found = zhashx_lookup(self->rooms, room);
     return found ? found->seq : 0;
 }
+
+// --- The command line: the logger's options beside the shared ones (client_options) ---
+
+enum { S_OPT_ALL = CLIENT_OPTIONS_OWN, S_OPT_FORMAT, S_OPT_FSYNC, S_OPT_SUB_HWM };
+
+static const struct option s_options[] = {
+    {"all", no_argument, NULL, S_OPT_ALL},
+    {"format", required_argument, NULL, S_OPT_FORMAT},
+    {"dir", required_argument, NULL, 'd'},
+    {"output", required_argument, NULL, 'o'},
+    {"fsync", required_argument, NULL, S_OPT_FSYNC},
+    {"sub-hwm", required_argument, NULL, S_OPT_SUB_HWM},
+    {NULL, 0, NULL, 0},
+};
+
+static int
+s_bad(const char *option, const char *value, const char *expect)
+{
+    return zchat_arg_bad("zchat-logger", option, value, expect);
+}
+
+static int
+s_parse_option(void *arg, int option, const char *value)
+{
+    logger_options_t *options = arg;
+    long n;
+    if (option == S_OPT_ALL) {
+        options->all = true;
+    } else if (option == S_OPT_FORMAT) {
+        if (streq(value, "jsonl"))
+            options->format = LOGGER_JSONL;
+        else if (streq(value, "text"))
+            options->format = LOGGER_TEXT;
+        else
+            return s_bad("--format", value, "jsonl or text");
+    } else if (option == 'd') {
+        if (!*value)
+            return s_bad("--dir", value, "a directory");
+        options->dir = value;
+    } else if (option == 'o') {
+        if (!*value)
+            return s_bad("--output", value, "a file");
+        options->file = value;
+    } else if (option == S_OPT_FSYNC) {
+        if (streq(value, "always"))
+            options->fsync = LOGGER_FSYNC_ALWAYS;
+        else if (streq(value, "batch"))
+            options->fsync = LOGGER_FSYNC_BATCH;
+        else if (streq(value, "never"))
+            options->fsync = LOGGER_FSYNC_NEVER;
+        else
+            return s_bad("--fsync", value, "always, batch or never");
+    } else if (option == S_OPT_SUB_HWM) {
+        if (zchat_arg_number(value, 0, 1000000000, &n))
+            return s_bad("--sub-hwm", value, "a count of messages, 0-1000000000");
+        options->sub_hwm = (int)n;
+    }
+    return -1;
+}
+
+static int
+s_check_options(void *arg, const client_options_t *shared)
+{
+    const logger_options_t *options = arg;
+    if (options->dir && options->file)
+        return client_options_bad("zchat-logger", "-d and -o exclude each other");
+    if (!shared->room_count && !options->all)
+        return client_options_bad("zchat-logger", "nothing to record: give -r ROOM or --all");
+    return -1;
+}
+
+// clang-format off
+static const char s_help[] =
+    "Usage: zchat-logger [OPTION]... (-r ROOM... | --all)\n"
+    "Record every event of zchat rooms, exactly once and in order, as an observer (no presence,\n"
+    "not listed). Restarted, it resumes after the last event in its files and fills the gap from\n"
+    "the broker's history; events the history no longer holds are marked as lost.\n"
+    "\n"
+    CLIENT_OPTIONS_HELP_BROKER
+    "  -r, --room ROOM          record ROOM (repeatable)\n"
+    "      --all                record every room, including rooms created later\n"
+    "      --format FORMAT      jsonl (default): each event as the broker's JSON object, one a\n"
+    "                           line; text: the lines the zchat client shows\n"
+    "  -d, --dir DIR            one file per room: DIR/ROOM.jsonl or DIR/ROOM.log\n"
+    "  -o, --output FILE        one file for every room (neither -d nor -o: standard output)\n"
+    "      --fsync MODE         always (after each event), batch (at most once a second,\n"
+    "                           default) or never\n"
+    "      --sub-hwm N          feed receive high-water mark in messages (default: libzmq's)\n"
+    CLIENT_OPTIONS_HELP_KEYS
+    "  -v, --verbose            log every event recorded (debug level)\n"
+    CLIENT_OPTIONS_HELP_END
+    "\n"
+    "SIGHUP reopens the files (logrotate); SIGINT and SIGTERM flush them and stop.\n"
+    "Exit status: 0 after SIGINT/SIGTERM, 1 if the broker refuses the login or a secure\n"
+    "connection (wrong --server-key), or the files cannot be opened (or another logger uses\n"
+    "them), 2 on a bad option, 3 on a write error (what was written is kept).\n"
+    "See zchat-logger(1).\n";
+// clang-format on
+
+const client_options_program_t logger_program = {
+    .name = "zchat-logger",
+    .help = s_help,
+    .options = s_options,
+    .letters = "d:o:",
+    .parse = s_parse_option,
+    .check = s_check_options,
+};
 
 // --- Self-test: the files, without a broker ---
 
@@ -1319,88 +1349,50 @@ s_test_clock(int64_t ts, char *buf, size_t size)
     snprintf(buf, size, "[%02d:%02d:%02d]", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static void
-s_test_text_lines(void)
+// Parse the NULL-ended words as zchat-logger's command line into *options; returns the status
+static int
+s_test_command_run(logger_options_t *options, const char *const words[])
 {
-    const int64_t ts = 1790000000123;
-    char clock[16];
-    s_test_clock(ts, clock, sizeof clock);
-    const struct {
-        const char *json;
-        const char *line;
-    } cases[] = {
-        {"{\"type\":\"message\",\"room\":\"python\",\"seq\":2,\"ts\":1790000000123,"
-         "\"from\":\"alice\",\"text\":\"hi\"}",
-         "alice: hi"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":1,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"join\"}",
-         "*** Bob joined python ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":3,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"quit\"}",
-         "*** Bob left python (quit) ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":3,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"quit\",\"note\":\"bye all\"}",
-         "*** Bob left python (quit: bye all) ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":3,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"timeout\"}",
-         "*** Bob left python (timeout) ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":4,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"status\",\"status\":\"away\",\"note\":\"lunch\"}",
-         "*** Bob is away: lunch ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":4,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"status\",\"status\":\"away\"}",
-         "*** Bob is away ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"status\",\"status\":\"online\",\"note\":\"x\"}",
-         "*** Bob is back ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"leave\",\"reason\":\"leave\"}",
-         "*** Bob left python ***"},
-        {"{\"type\":\"presence\",\"room\":\"python\",\"seq\":5,\"ts\":1790000000123,"
-         "\"user\":\"Bob\",\"event\":\"wave\"}",
-         "*** presence event 5 (Bob wave) ***"},
-        // Nothing from the wire reaches a terminal as an escape sequence or a line break
-        {"{\"type\":\"message\",\"room\":\"python\",\"seq\":6,\"ts\":1790000000123,"
-         "\"from\":\"eve\",\"text\":\"a\\u001b[2Jb\\nc\\u202ed\"}",
-         "eve: a\xef\xbf\xbd[2Jb\xef\xbf\xbd"
-         "c\xef\xbf\xbd"
-         "d"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        zchat_msg_t *event = zchat_msg_decode(cases[i].json, strlen(cases[i].json), NULL);
-        assert(event);
-        char *line = s_text_line(event, false);
-        char *expected = zsys_sprintf("%s %s", clock, cases[i].line);
-        assert(streq(line, expected));
-        free(line);
-        zstr_free(&expected);
-        line = s_text_line(event, true);
-        expected = zsys_sprintf("%s #python %s", clock, cases[i].line);
-        assert(streq(line, expected));
-        free(line);
-        zstr_free(&expected);
-        zchat_msg_destroy(&event);
-    }
-    char *line = s_lost_line("python", 3, 7, ts, false);
-    char *expected = zsys_sprintf(
-        "%s *** events 3-7 of #python are lost (no longer in the broker's history) ***", clock);
-    assert(streq(line, expected));
-    free(line);
-    zstr_free(&expected);
-    line = s_lost_line("python", 3, 7, ts, true);
-    expected = zsys_sprintf(
-        "%s #python *** events 3-7 of #python are lost (no longer in the broker's history) ***",
-        clock);
-    assert(streq(line, expected));
-    free(line);
-    zstr_free(&expected);
+    char *argv[16] = {"zchat-logger"};
+    int argc = 1;
+    for (; words[argc - 1]; argc++)
+        argv[argc] = (char *)words[argc - 1];
+    *options = (logger_options_t){0};
+    client_options_t *command = client_options_new(&logger_program, options);
+    FILE *saved = stderr;  // what is wrong goes there: keep the self-test quiet
+    stderr = fopen("/dev/null", "w");
+    assert(stderr);
+    int rc = client_options_parse(command, argc, argv);
+    fclose(stderr);
+    stderr = saved;
+    if (rc == -1)
+        assert(command->room_count > 0 || options->all);
+    client_options_destroy(&command);
+    return rc;
 }
+#define s_test_command(options, ...)                                                               \
+    s_test_command_run(options, (const char *const[]){__VA_ARGS__, NULL})
 
 void
 logger_test(bool verbose)
 {
     (void)verbose;
-    s_test_text_lines();
+    // The command line: the logger's own options, and its rules across them
+    logger_options_t parsed;
+    assert(s_test_command(&parsed, "-r", "py", "--format", "text", "-d", "logs", "--fsync",
+                          "always", "--sub-hwm", "5") == -1);
+    assert(parsed.format == LOGGER_TEXT && streq(parsed.dir, "logs") && !parsed.file);
+    assert(parsed.fsync == LOGGER_FSYNC_ALWAYS && parsed.sub_hwm == 5 && !parsed.all);
+    assert(s_test_command(&parsed, "--all", "-o", "all.log", "--fsync", "never") == -1);
+    assert(parsed.all && streq(parsed.file, "all.log") && parsed.fsync == LOGGER_FSYNC_NEVER);
+    assert(parsed.format == LOGGER_JSONL);
+    assert(s_test_command(&parsed, "--all", "-d", "x", "-o", "y") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "-d", "x") == LOGGER_EXIT_USAGE);  // nothing to record
+    assert(s_test_command(&parsed, "--all", "--format", "xml") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "--all", "--fsync", "sometimes") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "--all", "--sub-hwm", "-1") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "--all", "-d", "") == LOGGER_EXIT_USAGE);
+    assert(s_test_command(&parsed, "--all", "-u", "alice") == LOGGER_EXIT_USAGE);  // no login
 
     const char *base = getenv("TMPDIR");
     char *tmp = zsys_sprintf("%s/zchat-logger-test-XXXXXX", base && *base ? base : "/tmp");
@@ -1520,10 +1512,11 @@ logger_test(bool verbose)
                          "\"from\":\"alice\",\"text\":\"hi\"}");
     assert(s_flush(logger, false) == 0);
     logger_destroy(&logger);
-    char clock[16];
+    char clock[16], date[32];
     s_test_clock(1790000000123, clock, sizeof clock);
-    struct tm tm = s_local_time(1790000000123);
-    char date[32];
+    time_t seconds = 1790000000;
+    struct tm tm;
+    localtime_r(&seconds, &tm);
     strftime(date, sizeof date, "--- %Y-%m-%d ---", &tm);
     char *expected =
         zsys_sprintf("%s\n%s *** alice joined r ***\n%s alice: hi\n", date, clock, clock);

@@ -4,6 +4,7 @@
 #define LOGGER_H_INCLUDED
 
 #include "zchat_prelude.h"
+#include "client_options.h"
 
 typedef struct logger logger_t;
 
@@ -21,7 +22,7 @@ typedef enum {
 // Exit statuses of logger_run (and of zchat-logger)
 #define LOGGER_EXIT_OK    0  // stopped by SIGINT/SIGTERM
 #define LOGGER_EXIT_FATAL 1  // the broker refused the login, or another fatal error
-#define LOGGER_EXIT_USAGE 2  // a bad option (zchat-logger's main only)
+#define LOGGER_EXIT_USAGE 2  // a bad option (client_options_parse's, in zchat-logger's main)
 #define LOGGER_EXIT_WRITE 3  // a write error (disk full, EIO): what was written is kept
 
 typedef struct {
@@ -62,6 +63,10 @@ int logger_reopen(logger_t *self);
 
 // The last seq recorded for room (written, or buffered for the next flush); 0 if none.
 uint64_t logger_last_seq(const logger_t *self, const char *room);
+
+// zchat-logger's command line: the options it adds to the shared ones, parsed into a
+// logger_options_t (the arg of client_options_new); its --help.
+extern const client_options_program_t logger_program;
 
 void logger_test(bool verbose);
 

@@ -4,6 +4,7 @@
 #define UI_H_INCLUDED
 
 #include "zchat_prelude.h"
+#include "client_options.h"
 
 typedef struct ui ui_t;
 
@@ -26,9 +27,21 @@ void ui_destroy(ui_t **self_p);
 
 // Connect, then show events and run what is typed until /quit, Ctrl-D, end of input, SIGINT
 // or SIGTERM. Returns the exit status: 0 for those, 1 if the broker cannot be reached or
-// refuses the login, or if messages typed were left without an ack at the end (the reason is
-// printed on stderr).
+// refuses the login, or if messages typed were left without an ack at the end (ui_error says
+// which).
 int ui_run(ui_t *self);
+
+// Why ui_run returned 1: a sentence for the user; NULL if it did not. Borrowed.
+const char *ui_error(const ui_t *self);
+
+// Call first in main, before anything starts CZMQ (it catches SIGINT and SIGTERM): SIGHUP and
+// SIGQUIT then end the session like those, a signal ignored on purpose stays ignored, and a
+// closed stdout (SIGPIPE) does not kill us before we say quit.
+void ui_signals(void);
+
+// zchat's command line: the options it adds to the shared ones, parsed into a ui_options_t
+// (the arg of client_options_new); its --help.
+extern const client_options_program_t ui_program;
 
 void ui_test(bool verbose);
 

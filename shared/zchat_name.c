@@ -68,6 +68,14 @@ zchat_name_room(const char *input, char *room, size_t size)
     return 0;
 }
 
+bool
+zchat_name_is_room(const char *name)
+{
+    assert(name);
+    char room[ZCHAT_NAME_MAX + 1];
+    return zchat_name_room(name, room, sizeof room) == 0 && streq(room, name);
+}
+
 void
 zchat_name_test(bool verbose)
 {
@@ -103,4 +111,7 @@ zchat_name_test(bool verbose)
     assert(zchat_name_room("abcdefghijabcdefghijabcdefghij12", room, sizeof room) == 0);
     assert(zchat_name_room("#abcdefghijabcdefghijabcdefghij12", room, sizeof room) == 0);
     assert(zchat_name_room("abcdefghijabcdefghijabcdefghij123", room, sizeof room) == -1);
+    assert(zchat_name_is_room("python") && zchat_name_is_room("9lives_a-b"));
+    assert(!zchat_name_is_room("#python") && !zchat_name_is_room("Python"));
+    assert(!zchat_name_is_room("") && !zchat_name_is_room("x\x1b[2J"));
 }

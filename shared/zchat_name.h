@@ -20,6 +20,10 @@ int zchat_name_fold(const char *name, char *fold, size_t size);
 // ^[a-z0-9][a-z0-9_-]{0,31}$. Returns 0, or -1 if invalid (any non-ASCII byte is invalid).
 int zchat_name_room(const char *input, char *room, size_t size);
 
+// True if name is a room name as the broker sends it: valid and canonical (zchat_name_room
+// leaves it as it is).
+bool zchat_name_is_room(const char *name);
+
 void zchat_name_test(bool verbose);
 
 #endif

@@ -19,6 +19,8 @@
 #include "keys.h"
 #include "conn.h"
 #include "keyfile.h"
+#include "render.h"
+#include "client_options.h"
 #include "logger.h"
 #include "ui.h"
 
@@ -50,6 +52,8 @@ static const struct {
     {"broker", broker_test},
     {"conn", conn_test},
     {"keyfile", keyfile_test},
+    {"render", render_test},
+    {"client_options", client_options_test},
     {"logger", logger_test},
     {"ui", ui_test},
 };

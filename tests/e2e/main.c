@@ -5,6 +5,7 @@
 #include "tests_zchat.h"
 #include "tests_logger.h"
 #include "tests_security.h"
+#include "tests_front.h"
 
 typedef void test_fn(void);
 
@@ -13,7 +14,7 @@ static const struct {
     const char *name;
     test_fn *run;
 } s_tests[] = {E2E_TESTS(S_ENTRY) E2E_ZCHAT_TESTS(S_ENTRY) E2E_LOGGER_TESTS(S_ENTRY)
-                   E2E_SECURITY_TESTS(S_ENTRY)};
+                   E2E_SECURITY_TESTS(S_ENTRY) E2E_FRONT_TESTS(S_ENTRY)};
 #undef S_ENTRY
 
 #define S_TESTS (sizeof s_tests / sizeof s_tests[0])

@@ -1350,7 +1350,7 @@ test_zchat_pty_questions(void)
     char screen[16384], port[16];
     snprintf(port, sizeof port, "%d", hproc_port(broker));
     s_wait_screen(screen, "the host question", s_ends_with_line,
-                  "Server host (default: localhost):");
+                  "Server host (default: 127.0.0.1):");
     CHECK(s_screen_has(screen, "=== zchat ==="), "no title:\n%s", screen);
     s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "127.0.0.1", NULL);
     s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
