@@ -1,6 +1,6 @@
 // zchat_json.h - compact JSON objects written straight into one growing buffer
 //
-// Everything the broker writes: no tree, and no allocation once the buffer has grown. Objects
+// For what the broker writes: no tree, and no allocation once the buffer has grown. Objects
 // follow one another in the buffer, each NUL-terminated, until zchat_json_reset; a turn's whole
 // outbox lives in one. The bytes are those zchat_msg_encode writes for the same members in the
 // same order (tests/fuzz/fuzz_diff.c compares them), so a reader can never tell which of the two
