@@ -12,10 +12,10 @@
 #include "zchat_text.h"
 #include "fuzz.h"
 
-#define S_MEMBERS_MAX 64   // members compared per frame: lookups are linear
-#define S_OPS_MAX     256  // members, elements and ends built per input
-#define S_NEST_MAX    8    // containers open at once (zchat_json takes ZCHAT_JSON_NEST_MAX)
-#define S_STRING_MAX  80   // bytes of one string, name or raw text
+#define S_MEMBERS_MAX 64  // members compared per frame: lookups are linear
+#define S_OPS_MAX     64  // members, elements and ends built per input: lookups are linear
+#define S_NEST_MAX    8   // containers open at once (zchat_json takes ZCHAT_JSON_NEST_MAX)
+#define S_STRING_MAX  80  // bytes of one string, name or raw text
 
 // --- The decoders ---
 
@@ -148,28 +148,15 @@ typedef struct {
     zchat_msg_t *object;         // an object: itself; an array: the object that holds it
     char key[S_STRING_MAX + 8];  // an array: its name in that object
     bool is_array;
-    zlistx_t *names;  // an object: the names used, so that none repeats (zchat_msg would replace)
 } s_level_t;
 
-// Make key a name not yet used in the object of level, and use it.
+// Make key a name not yet used in object (zchat_msg would replace that member).
 static void
-s_unique(s_level_t *level, char *key)
+s_unique(const zchat_msg_t *object, char *key)
 {
     size_t len = strlen(key);
-    for (unsigned n = 0; zlistx_find(level->names, key); n++)
+    for (unsigned n = 0; zchat_msg_has(object, key); n++)
         snprintf(key + len, 8, "~%u", n % 1000);  // S_OPS_MAX names at most
-    zlistx_add_end(level->names, key);
-}
-
-static void
-s_level_object(s_level_t *level, zchat_msg_t *object)
-{
-    level->object = object;
-    level->is_array = false;
-    level->names = zlistx_new();
-    zlistx_set_duplicator(level->names, (zlistx_duplicator_fn *)strdup);
-    zlistx_set_destructor(level->names, (zlistx_destructor_fn *)zstr_free);
-    zlistx_set_comparator(level->names, (zlistx_comparator_fn *)strcmp);
 }
 
 // Clear *plain unless text reads back from JSON as it is: valid UTF-8, where a value (not a
@@ -204,8 +191,7 @@ s_check_encoders(const uint8_t *data, size_t size)
 
     s_level_t levels[S_NEST_MAX + 1];
     size_t depth = 0;
-    s_level_object(&levels[0], tree);
-    zlistx_add_end(levels[0].names, "type");
+    levels[0] = (s_level_t){.object = tree};
     for (int op = 0; op < S_OPS_MAX && s_more(&in); op++) {
         s_level_t *level = &levels[depth];
         uint8_t what = s_byte(&in) % 8;
@@ -213,7 +199,6 @@ s_check_encoders(const uint8_t *data, size_t size)
             if (depth == 0)
                 continue;
             zchat_json_end(&json);
-            zlistx_destroy(&level->names);
             depth--;
             continue;
         }
@@ -231,13 +216,13 @@ s_check_encoders(const uint8_t *data, size_t size)
                 plain = false;  // any text: the message need not be JSON
             } else if (depth < S_NEST_MAX) {
                 zchat_json_object(&json, NULL);
-                s_level_object(&levels[++depth],
-                               zchat_msg_append_object(level->object, level->key));
+                levels[++depth] =
+                    (s_level_t){.object = zchat_msg_append_object(level->object, level->key)};
             }
             continue;
         }
         s_string(&in, key, false);
-        s_unique(level, key);
+        s_unique(level->object, key);
         s_note_text(&plain, key, true);
         switch (what) {
         case 0:
@@ -272,8 +257,7 @@ s_check_encoders(const uint8_t *data, size_t size)
         case 5:
             if (depth < S_NEST_MAX) {
                 zchat_json_object(&json, key);
-                s_level_object(&levels[depth + 1], zchat_msg_set_object(level->object, key));
-                depth++;
+                levels[++depth] = (s_level_t){.object = zchat_msg_set_object(level->object, key)};
             }
             break;
         default:
@@ -284,15 +268,11 @@ s_check_encoders(const uint8_t *data, size_t size)
                 array->object = level->object;
                 snprintf(array->key, sizeof array->key, "%s", key);
                 array->is_array = true;
-                array->names = NULL;
             }
         }
     }
-    for (; depth > 0; depth--) {
+    for (; depth > 0; depth--)
         zchat_json_end(&json);
-        zlistx_destroy(&levels[depth].names);
-    }
-    zlistx_destroy(&levels[0].names);
 
     size_t json_size;
     size_t offset = zchat_json_close(&json, &json_size);
