@@ -33,7 +33,7 @@ LIBBROKER  = $(BUILD)/libbroker.a
 LIBCLIENT  = $(BUILD)/libclient.a
 PROGRAMS   = $(BUILD)/zchat-broker $(BUILD)/zchat \
              $(BUILD)/zchat-logger
-FUZZ_TARGETS = request text
+FUZZ_TARGETS = request text diff
 FUZZ_CORPUS  = tests/fuzz/corpus
 FUZZ_TIME   ?= 60
 FUZZ_FLAGS  ?= -max_len=70000 -timeout=10 -dict=tests/fuzz/zchat.dict
@@ -50,7 +50,7 @@ help:
 	@echo "make run        install missing packages, build, start the broker on its defaults"
 	@echo "make test       install missing packages, build with sanitizers, run every test"
 	@echo "make memcheck   run the selftest under valgrind"
-	@echo "make fuzz       fuzz the request decoder and the text rules, FUZZ_TIME=$(FUZZ_TIME) s each"
+	@echo "make fuzz       fuzz JSON in and out and the text rules, FUZZ_TIME=$(FUZZ_TIME) s each"
 	@echo "make bench      build and run the benchmark (broker against a ROUTER->PUB relay)"
 	@echo "make soak       build and run the logger soak test, 3 min (SOAK_ARGS=\"--minutes 10\")"
 	@echo "make install    install programs and man pages (PREFIX=$(PREFIX) DESTDIR=)"

@@ -78,13 +78,37 @@ s_quoted(zchat_json_t *self, const char *value)
     self->size = (size_t)(out - self->data);
 }
 
+// True if the innermost container is an object (the top one included).
+static bool
+s_in_object(const zchat_json_t *self)
+{
+    return self->depth == 0 || (self->nest & 1);
+}
+
+// Begin a value: the comma before it, and its name in an object.
 static void
 s_key(zchat_json_t *self, const char *key)
 {
-    assert(self->size > self->open);  // inside an open object
-    s_put(self, ",", 1);
-    s_quoted(self, key);
-    s_put(self, ":", 1);
+    assert(self->size > self->open);             // inside an open object
+    assert((key != NULL) == s_in_object(self));  // a member has a name, an element none
+    if (!self->first)
+        s_put(self, ",", 1);
+    self->first = false;
+    if (key) {
+        s_quoted(self, key);
+        s_put(self, ":", 1);
+    }
+}
+
+static void
+s_begin(zchat_json_t *self, const char *key, bool object)
+{
+    assert(self->depth < ZCHAT_JSON_NEST_MAX);
+    s_key(self, key);
+    s_put(self, object ? "{" : "[", 1);
+    self->nest = self->nest << 1 | object;
+    self->depth++;
+    self->first = true;
 }
 
 void
@@ -101,21 +125,25 @@ zchat_json_reset(zchat_json_t *self)
     assert(self);
     self->size = 0;
     self->open = 0;
+    self->depth = 0;
 }
 
 void
 zchat_json_open(zchat_json_t *self, const char *type)
 {
     assert(self && type);
+    assert(self->size == self->open);  // the one before is closed: objects never interleave
     self->open = self->size;
+    self->depth = 0;
     s_put(self, "{\"type\":", 8);
     s_quoted(self, type);
+    self->first = false;
 }
 
 void
 zchat_json_string(zchat_json_t *self, const char *key, const char *value)
 {
-    assert(key && value);
+    assert(value);
     s_key(self, key);
     s_quoted(self, value);
 }
@@ -123,7 +151,6 @@ zchat_json_string(zchat_json_t *self, const char *key, const char *value)
 void
 zchat_json_int(zchat_json_t *self, const char *key, int64_t value)
 {
-    assert(key);
     s_key(self, key);
     // Digits by hand: sprintf was a tenth of writing an event (seq and ts in every one)
     char digits[20];
@@ -143,7 +170,6 @@ zchat_json_int(zchat_json_t *self, const char *key, int64_t value)
 void
 zchat_json_bool(zchat_json_t *self, const char *key, bool value)
 {
-    assert(key);
     s_key(self, key);
     if (value)
         s_put(self, "true", 4);
@@ -151,13 +177,54 @@ zchat_json_bool(zchat_json_t *self, const char *key, bool value)
         s_put(self, "false", 5);
 }
 
+void
+zchat_json_raw(zchat_json_t *self, const char *key, const char *json)
+{
+    assert(json);
+    s_key(self, key);
+    s_put(self, json, strlen(json));
+}
+
+void
+zchat_json_object(zchat_json_t *self, const char *key)
+{
+    s_begin(self, key, true);
+}
+
+void
+zchat_json_array(zchat_json_t *self, const char *key)
+{
+    s_begin(self, key, false);
+}
+
+void
+zchat_json_end(zchat_json_t *self)
+{
+    assert(self && self->depth > 0);
+    s_put(self, self->nest & 1 ? "}" : "]", 1);
+    self->nest >>= 1;
+    self->depth--;
+    self->first = false;
+}
+
 size_t
 zchat_json_close(zchat_json_t *self, size_t *size)
 {
     assert(self && size);
-    s_put(self, "}", 2);  // with its NUL
+    assert(self->size > self->open && self->depth == 0);  // an object open, nothing inside it
+    s_put(self, "}", 2);                                  // with its NUL
     *size = self->size - 1 - self->open;
-    return self->open;
+    size_t offset = self->open;
+    self->open = self->size;  // none open now
+    return offset;
+}
+
+void
+zchat_json_cancel(zchat_json_t *self)
+{
+    assert(self && self->size > self->open);  // an object open
+    self->size = self->open;
+    self->depth = 0;
 }
 
 // --- Self-test ---
@@ -200,8 +267,75 @@ zchat_json_test(bool verbose)
         assert(streq(json.data + offset, expect) && size == strlen(expect));
         free(expect);
     }
-    // Objects follow one another; offsets stay valid until the reset
+    // Containers, against the tree encoder: a reply of each shape the broker writes
+    zchat_msg_t *tree = zchat_msg_new("rooms");
+    zchat_msg_set_array(tree, "rooms");
+    zchat_msg_t *entry = zchat_msg_append_object(tree, "rooms");
+    zchat_msg_set_string(entry, "name", "lobby");
+    zchat_msg_set_int(entry, "members", 2);
+    zchat_msg_set_object(entry, "empty");
+    zchat_msg_append_object(tree, "rooms");
+    zchat_msg_set_array(tree, "none");
+    zchat_msg_append_string(tree, "members", "al\xFF");
+    zchat_msg_append_string(tree, "members", "bo");
+    zchat_msg_append_raw(tree, "events", "{\"seq\":1}");
+    zchat_msg_append_raw(tree, "events", "[]");
+    zchat_msg_t *seqs = zchat_msg_set_object(tree, "seqs");
+    zchat_msg_set_int(seqs, "py", 7);
+    zchat_msg_set_raw(seqs, "raw", "null");
+    zchat_msg_set_bool(tree, "complete", false);
+    char *expect = zchat_msg_encode(tree);
+    zchat_msg_destroy(&tree);
     size_t size;
+    zchat_json_open(&json, "rooms");
+    zchat_json_array(&json, "rooms");
+    zchat_json_object(&json, NULL);
+    zchat_json_string(&json, "name", "lobby");
+    zchat_json_int(&json, "members", 2);
+    zchat_json_object(&json, "empty");
+    zchat_json_end(&json);
+    zchat_json_end(&json);
+    zchat_json_object(&json, NULL);
+    zchat_json_end(&json);
+    zchat_json_end(&json);
+    zchat_json_array(&json, "none");
+    zchat_json_end(&json);
+    zchat_json_array(&json, "members");
+    zchat_json_string(&json, NULL, "al\xFF");
+    zchat_json_string(&json, NULL, "bo");
+    zchat_json_end(&json);
+    zchat_json_array(&json, "events");
+    zchat_json_raw(&json, NULL, "{\"seq\":1}");
+    zchat_json_raw(&json, NULL, "[]");
+    zchat_json_end(&json);
+    zchat_json_object(&json, "seqs");
+    zchat_json_int(&json, "py", 7);
+    zchat_json_raw(&json, "raw", "null");
+    zchat_json_end(&json);
+    zchat_json_bool(&json, "complete", false);
+    size_t offset = zchat_json_close(&json, &size);
+    if (!streq(json.data + offset, expect))
+        fprintf(stderr, "zchat_json: %s\n        vs %s\n", json.data + offset, expect);
+    assert(streq(json.data + offset, expect) && size == strlen(expect));
+    free(expect);
+    // Elements zchat_msg cannot build: numbers, booleans, arrays in arrays
+    zchat_json_open(&json, "t");
+    zchat_json_array(&json, "a");
+    zchat_json_int(&json, NULL, -1);
+    zchat_json_bool(&json, NULL, true);
+    zchat_json_array(&json, NULL);
+    zchat_json_array(&json, NULL);
+    zchat_json_end(&json);
+    zchat_json_end(&json);
+    zchat_json_object(&json, NULL);
+    zchat_json_bool(&json, "k", false);
+    zchat_json_end(&json);
+    zchat_json_end(&json);
+    offset = zchat_json_close(&json, &size);
+    assert(streq(json.data + offset, "{\"type\":\"t\",\"a\":[-1,true,[[]],{\"k\":false}]}"));
+    zchat_json_reset(&json);
+
+    // Objects follow one another; offsets stay valid until the reset
     zchat_json_open(&json, "ack");
     zchat_json_int(&json, "seq", INT64_MAX);
     size_t first = zchat_json_close(&json, &size);
@@ -212,10 +346,16 @@ zchat_json_test(bool verbose)
     size_t numbers = zchat_json_close(&json, &size);
     assert(streq(json.data + numbers,
                  "{\"type\":\"n\",\"min\":-9223372036854775808,\"zero\":0,\"neg\":-7}"));
+    // A reply that fails halfway leaves nothing behind
+    zchat_json_open(&json, "history");
+    zchat_json_array(&json, "events");
+    zchat_json_raw(&json, NULL, "{}");
+    zchat_json_cancel(&json);
     zchat_json_open(&json, "pong");
     size_t third = zchat_json_close(&json, &size);
     assert(streq(json.data + first, "{\"type\":\"ack\",\"seq\":9223372036854775807}"));
     assert(streq(json.data + third, "{\"type\":\"pong\"}") && size == 15);
+    assert(json.size == third + 16);
     zchat_json_reset(&json);
     assert(json.size == 0);
     zchat_json_free(&json);

@@ -1,4 +1,8 @@
 // zchat_msg.h - ZCHAT/1 JSON messages in and out: the only module that touches cJSON
+//
+// The clients' one way in and out, where a message is naturally a tree. The broker reads with
+// zchat_req and writes with zchat_json, which give the same results for less (their headers say
+// how much).
 #ifndef ZCHAT_MSG_H_INCLUDED
 #define ZCHAT_MSG_H_INCLUDED
 

@@ -1,10 +1,25 @@
-// fuzz.c - the invariants the fuzz targets share: name and text rules
-// (zchat-protocol(7) NAMES AND LIMITS) checked against references written out here from the
-// protocol, not from shared/
+// fuzz.c - what the fuzz targets share: the request fields (zchat-protocol(7) REQUESTS), and the
+// name and text rules (zchat-protocol(7) NAMES AND LIMITS) checked against references written out
+// here from the protocol, not from shared/
 #include "zchat_prelude.h"
 #include "zchat_name.h"
 #include "zchat_text.h"
 #include "fuzz.h"
+
+const fuzz_field_t fuzz_fields[] = {
+    {"hello", "user", FUZZ_STRING},     {"hello", "proto", FUZZ_INT},
+    {"hello", "password", FUZZ_STRING}, {"hello", "resume", FUZZ_STRING},
+    {"hello", "client", FUZZ_STRING},   {"hello", "observer", FUZZ_BOOL},
+    {"join", "room", FUZZ_STRING},      {"leave", "room", FUZZ_STRING},
+    {"users", "room", FUZZ_STRING},     {"say", "room", FUZZ_STRING},
+    {"say", "text", FUZZ_STRING},       {"msg", "to", FUZZ_STRING},
+    {"msg", "text", FUZZ_STRING},       {"history", "room", FUZZ_STRING},
+    {"history", "since", FUZZ_INT},     {"history", "limit", FUZZ_INT},
+    {"status", "status", FUZZ_STRING},  {"status", "note", FUZZ_STRING},
+    {"quit", "reason", FUZZ_STRING},
+};
+
+const size_t fuzz_fields_size = sizeof fuzz_fields / sizeof fuzz_fields[0];
 
 size_t
 fuzz_utf8_decode(const uint8_t *data, size_t size, uint32_t *codepoint)

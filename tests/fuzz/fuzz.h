@@ -1,10 +1,23 @@
-// fuzz.h - what the fuzz targets share: the libFuzzer entry point, and the invariants of the
-// name and text rules (zchat-protocol(7) NAMES AND LIMITS) checked against references written out
-// independently
+// fuzz.h - what the fuzz targets share: the libFuzzer entry point, the request fields, and the
+// invariants of the name and text rules (zchat-protocol(7) NAMES AND LIMITS) checked against
+// references written out independently
 #ifndef FUZZ_H_INCLUDED
 #define FUZZ_H_INCLUDED
 
 #include "zchat_prelude.h"
+
+// The request fields of zchat-protocol(7) REQUESTS, written out again from the protocol so that
+// the targets check shared/ against the protocol and not against its own table.
+typedef enum { FUZZ_STRING, FUZZ_INT, FUZZ_BOOL } fuzz_kind_t;
+
+typedef struct {
+    const char *type;
+    const char *name;
+    fuzz_kind_t kind;
+} fuzz_field_t;
+
+extern const fuzz_field_t fuzz_fields[];
+extern const size_t fuzz_fields_size;
 
 // Run one input through the target. Returns 0; a broken invariant aborts (assert or sanitizer).
 // Each target defines it; libFuzzer, or tests/fuzz/replay.c, calls it.
