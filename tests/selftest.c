@@ -18,6 +18,9 @@
 #include "admin.h"
 #include "keys.h"
 #include "conn.h"
+#include "outbox.h"
+#include "seen.h"
+#include "track.h"
 #include "keyfile.h"
 #include "logger.h"
 #include "ui.h"
@@ -48,6 +51,9 @@ static const struct {
     {"keys", keys_test},
     {"admin", admin_test},
     {"broker", broker_test},
+    {"track", track_test},
+    {"outbox", outbox_test},
+    {"seen", seen_test},
     {"conn", conn_test},
     {"keyfile", keyfile_test},
     {"logger", logger_test},
