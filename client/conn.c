@@ -69,12 +69,12 @@ struct conn {
     bool online;
     bool ever_online;
     bool follow_all;
-    zhashx_t *rooms;     // name -> s_room_t *, owner
-    zhashx_t *pending;   // id -> s_pending_t *, owner: requests of this DEALER not answered yet
-    outbox_t *outbox;    // say/msg not acked yet
-    seen_t *privates;    // "sender id" of the private messages shown, sender folded
-    uint64_t next_id;    // the number in the id of the last request
-    char hello_id[24];   // id of the hello in flight, "" if none
+    zhashx_t *rooms;    // name -> s_room_t *, owner
+    zhashx_t *pending;  // id -> s_pending_t *, owner: requests of this DEALER not answered yet
+    outbox_t *outbox;   // say/msg not acked yet
+    seen_t *privates;   // "sender id" of the private messages shown, sender folded
+    uint64_t next_id;   // the number in the id of the last request
+    char hello_id[24];  // id of the hello in flight, "" if none
     int64_t last_heard;
     int64_t next_poll;
     int64_t hello_at;
@@ -373,7 +373,6 @@ s_handshake_error(conn_t *self)
                  self->host, self->port);
 }
 
-
 // --- Replies ---
 
 static void
@@ -448,16 +447,17 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
         }
     }
     for (s_room_t *r = zhashx_first(self->rooms); r; r = zhashx_next(self->rooms)) {
-        track_fetch_failed(r->track, 0, false);  // whatever was in flight went to the old connection
+        const char *name = track_room(r->track);
+        // Whatever was in flight went to the old connection
+        track_fetch_failed(r->track, 0, false);
         if (r->member && new_epoch)
             track_rebase(r->track);  // a new broker run: its seq may not continue ours
         // Back in, or a baseline from joined: a new session was put in lobby before we were
         // subscribed, so only joined, sent now, tells from where its feed is ours
         // (zchat-protocol(7) SESSIONS AND RESTARTS)
         if (r->member &&
-            (!zhashx_lookup(in_session, track_room(r->track)) || track_last(r->track) < 0 ||
-             new_epoch))
-            s_join(self, track_room(r->track), S_ASK_JOIN);
+            (!zhashx_lookup(in_session, name) || track_last(r->track) < 0 || new_epoch))
+            s_join(self, name, S_ASK_JOIN);
         else
             track_fill(r->track);  // resumed (or followed): fill what we missed
     }
@@ -1168,8 +1168,6 @@ conn_rooms(const conn_t *self)
         zlist_append(names, (void *)track_room(r->track));
     return names;
 }
-
-
 
 bool
 conn_error_is_retryable(const char *code)

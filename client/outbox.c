@@ -390,7 +390,8 @@ outbox_test(bool verbose)
     outbox = outbox_new(s_test_send, &wire);
     wire.full = true;
     s_test_add(outbox, "msg", 1, now);
-    assert(wire.sent == 0 && outbox_in_flight(outbox) == 0 && outbox_wake(outbox, now) == INT64_MAX);
+    assert(wire.sent == 0 && outbox_in_flight(outbox) == 0 &&
+           outbox_wake(outbox, now) == INT64_MAX);
     wire.full = false;
     outbox_pump(outbox, now);
     assert(streq(wire.ids, "s1 "));

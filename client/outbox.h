@@ -35,10 +35,10 @@ bool outbox_has(const outbox_t *self, const char *id);
 // NULL if the id is none of ours.
 zchat_msg_t *outbox_ack(outbox_t *self, const zchat_msg_t *ack, int64_t now);
 
-// The broker refused the request of this id for the moment (rate_limited, server_full): it waits in its place
-// and goes again after OUTBOX_PAUSE_MS, and until all are acked one goes at a time, so that the
-// lines keep their order and pace themselves to the broker's limit. False if the id is none of
-// ours.
+// The broker refused the request of this id for the moment (rate_limited, server_full): it waits in
+// its place and goes again after OUTBOX_PAUSE_MS, and until all are acked one goes at a time, so
+// that the lines keep their order and pace themselves to the broker's limit. False if the id is
+// none of ours.
 bool outbox_retry(outbox_t *self, const char *id, int64_t now);
 
 // The broker refused the request of this id for good: forget it, and let the next one go. False

@@ -11,14 +11,14 @@ struct track {
     char *room;
     track_sink_t sink;
     void *arg;
-    int64_t last;        // seq delivered up to; -1: unknown until joined
-    uint64_t known;      // newest seq the broker has told of
-    bool own_join;       // deliver the join event of our own pending join
-    bool rebasing;       // a new broker run: hold events until joined says where seq stands
-    uint64_t fetch;      // the token of the history request in flight; 0: none
-    uint64_t horizon;    // every seq up to here existed when that request was sent
-    zlistx_t *waiting;   // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
-    uint64_t dropped;    // newest seq let go from waiting before joined: known after joined
+    int64_t last;       // seq delivered up to; -1: unknown until joined
+    uint64_t known;     // newest seq the broker has told of
+    bool own_join;      // deliver the join event of our own pending join
+    bool rebasing;      // a new broker run: hold events until joined says where seq stands
+    uint64_t fetch;     // the token of the history request in flight; 0: none
+    uint64_t horizon;   // every seq up to here existed when that request was sent
+    zlistx_t *waiting;  // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
+    uint64_t dropped;   // newest seq let go from waiting before joined: known after joined
 };
 
 static int64_t
@@ -275,8 +275,8 @@ bool
 track_is_settled(const track_t *self)
 {
     assert(self);
-    return self->last >= 0 && !self->rebasing && !self->fetch &&
-           zlistx_size(self->waiting) == 0 && self->known <= (uint64_t)self->last;
+    return self->last >= 0 && !self->rebasing && !self->fetch && zlistx_size(self->waiting) == 0 &&
+           self->known <= (uint64_t)self->last;
 }
 
 const char *
@@ -383,8 +383,7 @@ s_test_history(track_t *track, uint64_t token, bool complete, int64_t room_seq, 
     snprintf(json, sizeof json, "{\"type\":\"history\",\"room\":\"r\",\"complete\":%s,",
              complete ? "true" : "false");
     if (room_seq >= 0)
-        snprintf(json + strlen(json), sizeof json - strlen(json), "\"seq\":%" PRId64 ",",
-                 room_seq);
+        snprintf(json + strlen(json), sizeof json - strlen(json), "\"seq\":%" PRId64 ",", room_seq);
     s_append(json, sizeof json, "\"events\":[");
     for (int i = 0; seqs[i]; i++)
         snprintf(json + strlen(json), sizeof json - strlen(json),
@@ -401,8 +400,7 @@ track_test(bool verbose)
 {
     (void)verbose;
     s_log_t log = {.offline = false};
-    track_sink_t sink = {
-        .on_event = s_test_event, .on_lost = s_test_lost, .fetch = s_test_fetch};
+    track_sink_t sink = {.on_event = s_test_event, .on_lost = s_test_lost, .fetch = s_test_fetch};
 
     // Before the baseline events wait; joined says where seq stands
     track_t *track = track_new("r", -1, &sink, &log);
