@@ -3,7 +3,9 @@
 // The tracker holds the last seq delivered. A feed event with the next seq is delivered at once;
 // one further ahead waits while `history` (since the last seq) fills the gap; one at or below the
 // last seq is a duplicate. What the broker tells of its newest seq reveals a lost last event.
-// History is the authority: what it no longer holds is reported lost, never skipped silently.
+// History is the authority: what it no longer holds is reported lost, never skipped silently,
+// but not while the feed, behind and catching up, may still bring it: a PUB delivers in order and
+// drops only at its high-water mark, so what it has not yet reached may be in its queue.
 #include "zchat_prelude.h"
 #include "track.h"
 
@@ -11,14 +13,19 @@ struct track {
     char *room;
     track_sink_t sink;
     void *arg;
-    int64_t last;       // seq delivered up to; -1: unknown until joined
-    uint64_t known;     // newest seq the broker has told of
-    bool own_join;      // deliver the join event of our own pending join
-    bool rebasing;      // a new broker run: hold events until joined says where seq stands
-    uint64_t fetch;     // the token of the history request in flight; 0: none
-    uint64_t horizon;   // every seq up to here existed when that request was sent
-    zlistx_t *waiting;  // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
-    uint64_t dropped;   // newest seq let go from waiting before joined: known after joined
+    int64_t last;          // seq delivered up to; -1: unknown until joined
+    uint64_t known;        // newest seq the broker has told of
+    bool own_join;         // deliver the join event of our own pending join
+    bool rebasing;         // a new broker run: hold events until joined says where seq stands
+    uint64_t fetch;        // the token of the history request in flight; 0: none
+    uint64_t horizon;      // every seq up to here existed when that request was sent
+    zlistx_t *waiting;     // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
+    uint64_t dropped;      // newest seq let go from waiting before joined: known after joined
+    uint64_t feed_seq;     // newest seq the feed brought
+    uint64_t feed_moves;   // events the feed brought, duplicates too: it moves
+    uint64_t fetch_moves;  // feed_moves when the fetch in flight was sent
+    uint64_t hold_to;      // history lacks up to here, the feed may bring it: no fetch; 0: none
+    uint64_t hold_moves;   // feed_moves at the last poll while holding
 };
 
 static int64_t
@@ -74,7 +81,7 @@ track_destroy(track_t **self_p)
 static void
 s_fetch(track_t *self)
 {
-    if (self->fetch || self->last < 0 || self->rebasing || !self->sink.fetch)
+    if (self->fetch || self->last < 0 || self->rebasing || self->hold_to || !self->sink.fetch)
         return;
     // Told of or seen on the feed before the request leaves: the broker holds these when it
     // answers, unless they are gone. Newer ones may be missing from a complete reply.
@@ -82,6 +89,7 @@ s_fetch(track_t *self)
     self->horizon = self->known;
     if (newest && (uint64_t)s_seq(newest) > self->horizon)
         self->horizon = (uint64_t)s_seq(newest);
+    self->fetch_moves = self->feed_moves;
     self->fetch = self->sink.fetch(self->arg, self, (uint64_t)self->last);
 }
 
@@ -91,8 +99,23 @@ s_deliver(track_t *self, const zchat_msg_t *event)
     self->last = s_seq(event);
     if ((uint64_t)self->last > self->known)
         self->known = (uint64_t)self->last;
+    if (self->hold_to && (uint64_t)self->last >= self->hold_to)
+        self->hold_to = 0;  // the feed brought what history lacks
     if (self->sink.on_event)
         self->sink.on_event(self->arg, self, event);
+}
+
+// History lacks first..last. The feed may still bring them if it has not reached them yet and
+// moved while the fetch was in flight (it is catching up): then hold, fetch no more until it has
+// brought them or stops short (track_told), and return true.
+static bool
+s_hold(track_t *self, uint64_t first, uint64_t last)
+{
+    if (self->feed_seq >= first || self->feed_moves == self->fetch_moves)
+        return false;  // it passed them (so it dropped them), or it stands still
+    self->hold_to = last;
+    self->hold_moves = self->feed_moves;
+    return true;
 }
 
 static void
@@ -125,6 +148,9 @@ track_take(track_t *self, zchat_msg_t **event_p)
 {
     assert(self && event_p && *event_p);
     int64_t seq = s_seq(*event_p);
+    self->feed_moves++;
+    if (seq > 0 && (uint64_t)seq > self->feed_seq)
+        self->feed_seq = (uint64_t)seq;
     // While rebasing, the broker's seq may have gone back below ours (it lost its database):
     // nothing is a duplicate until joined says where seq stands
     bool settled = self->last >= 0 && !self->rebasing;
@@ -183,6 +209,9 @@ track_joined(track_t *self, uint64_t seq)
         // knew of the old one means nothing now
         self->last = self->own_join && seq > 0 ? (int64_t)seq - 1 : (int64_t)seq;
         self->known = (uint64_t)self->last;
+        zchat_msg_t *newest = zlistx_last(self->waiting);
+        self->feed_seq = newest ? (uint64_t)s_seq(newest) : 0;  // the old numbering's is void
+        self->hold_to = 0;
     }
     if (self->dropped > self->known)
         self->known = self->dropped;  // held back by TRACK_WAITING_MAX: history owes them
@@ -208,8 +237,11 @@ track_history(track_t *self, const zchat_msg_t *reply, uint64_t token)
         int64_t seq = event ? s_seq(event) : -1;
         if (seq <= self->last)
             continue;
-        if (seq > self->last + 1)  // the broker no longer holds these
+        if (seq > self->last + 1) {  // the broker no longer holds these
+            if (s_hold(self, (uint64_t)self->last + 1, (uint64_t)seq - 1))
+                return;  // what follows is fetched again once the feed has brought them
             s_lost(self, (uint64_t)self->last + 1, (uint64_t)seq - 1);
+        }
         s_deliver(self, event);
     }
     if (!complete) {
@@ -231,8 +263,11 @@ track_history(track_t *self, const zchat_msg_t *reply, uint64_t token)
     uint64_t gone_to = first ? (uint64_t)s_seq(first) - 1 : self->known;
     if (gone_to > existed)
         gone_to = existed;
-    if (gone_to > (uint64_t)self->last)
+    if (gone_to > (uint64_t)self->last) {
+        if (s_hold(self, (uint64_t)self->last + 1, gone_to))
+            return;
         s_lost(self, (uint64_t)self->last + 1, gone_to);
+    }
     s_drain(self);
 }
 
@@ -242,6 +277,13 @@ track_told(track_t *self, uint64_t seq)
     assert(self);
     if (seq > self->known)
         self->known = seq;
+    if (self->hold_to) {
+        if (self->feed_moves != self->hold_moves) {
+            self->hold_moves = self->feed_moves;
+            return;  // the feed is still catching up
+        }
+        self->hold_to = 0;  // it stopped short: history decides
+    }
     if (self->last >= 0 && seq > (uint64_t)self->last)
         s_fetch(self);
 }
@@ -521,6 +563,42 @@ track_test(bool verbose)
     track_told(track, 12);
     s_test_history(track, log.tokens, true, 12, (int[]){11, 0});
     assert(streq(log.lost, "9-9 12-12 ") && track_is_settled(track));
+    track_destroy(&track);
+
+    // A feed behind, catching up: history no longer holds what it has not reached yet, but it
+    // may still bring it (a PUB drops only new events at its high-water mark). No loss: the feed
+    // is awaited, and nothing fetched, until it has brought them.
+    s_test_reset(&log);
+    track = track_new("r", 3, &sink, &log);
+    track_told(track, 40);
+    s_test_feed(track, 4);
+    s_test_feed(track, 5);  // meanwhile the feed moves
+    s_test_history(track, log.tokens, false, 40, (int[]){9, 10, 0});
+    assert(streq(log.seen, "4 5 ") && streq(log.lost, "") && streq(log.fetched, "3 "));
+    s_test_feed(track, 6);
+    track_told(track, 40);  // the feed moved since: still awaited
+    s_test_feed(track, 7);
+    assert(streq(log.seen, "4 5 6 7 ") && streq(log.fetched, "3 "));
+    s_test_feed(track, 8);  // it brought them: history again for what follows
+    track_told(track, 40);
+    assert(streq(log.seen, "4 5 6 7 8 ") && streq(log.fetched, "3 8 "));
+    s_test_history(track, log.tokens, true, 40, (int[]){9, 10, 0});
+    assert(track_last(track) == 40 && streq(log.lost, "11-40 "));  // the feed stood still
+    // It stops short: at the poll after it last moved, history decides, and says they are lost
+    s_test_reset(&log);
+    track_told(track, 50);
+    s_test_feed(track, 41);
+    s_test_history(track, log.tokens, true, 50, (int[]){45, 0});
+    assert(streq(log.lost, "") && streq(log.seen, "41 "));
+    track_told(track, 50);  // the feed has not moved since
+    assert(streq(log.fetched, "40 41 "));
+    s_test_history(track, log.tokens, true, 50, (int[]){45, 0});
+    assert(streq(log.lost, "42-44 46-50 ") && track_is_settled(track));
+    // A feed that passed the gap dropped it: lost at once
+    s_test_reset(&log);
+    s_test_feed(track, 53);
+    s_test_history(track, log.tokens, true, 53, (int[]){52, 0});
+    assert(streq(log.lost, "51-51 ") && streq(log.seen, "52 53 ") && track_is_settled(track));
     track_destroy(&track);
 
     // A new broker run that lost its database: its seq went back. Nothing is a duplicate and

@@ -41,12 +41,15 @@ void track_expect_join(track_t *self);
 void track_joined(track_t *self, uint64_t seq);
 
 // A history reply to the fetch with this token; a reply to any other (an older one asked again,
-// one from before a leave) is ignored, as it would rewind what we hold. A complete reply makes
-// lost what it lacks, but only what existed when it was built: up to its seq (the room's last
-// seq then) or, from a broker that sends none, up to what we knew of when asking.
+// one from before a leave) is ignored, as it would rewind what we hold. What it lacks is lost:
+// a complete reply's end only up to what existed when it was built (its seq, the room's last seq
+// then; from a broker that sends none, what we knew of when asking). But while the feed, behind
+// and moving, has not reached what history lacks, it may still bring it: no loss yet.
 void track_history(track_t *self, const zchat_msg_t *reply, uint64_t token);
 
-// The broker tells the room's newest seq (pong.seqs, a rooms list): fetch what we lack.
+// A poll (pong.seqs, a rooms list, once a heartbeat) tells the room's newest seq: fetch what we
+// lack. A feed that was awaited and has not moved since the last poll stopped short: history
+// decides again.
 void track_told(track_t *self, uint64_t seq);
 
 // The fetch with this token got no reply (dropped, refused, or on an old connection): forget it,
