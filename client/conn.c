@@ -750,7 +750,7 @@ s_on_command(conn_t *self)
     } else if (!id) {
         s_forward(self, reply);  // a reply to no request: the front end may know it
     } else {
-        zchat_debug("ignoring a %s reply to no request of ours (%s)", type, id);
+        zchat_debug("ignoring a reply to no request of ours");
     }
     zchat_msg_destroy(&reply);
 }
