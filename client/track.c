@@ -151,6 +151,8 @@ track_take(track_t *self, zchat_msg_t **event_p)
     self->feed_moves++;
     if (seq > 0 && (uint64_t)seq > self->feed_seq)
         self->feed_seq = (uint64_t)seq;
+    if (self->hold_to && self->last >= 0 && seq > self->last + 1)
+        self->hold_to = 0;  // it went past what history lacks: it dropped that, history decides
     // While rebasing, the broker's seq may have gone back below ours (it lost its database):
     // nothing is a duplicate until joined says where seq stands
     bool settled = self->last >= 0 && !self->rebasing;
@@ -599,6 +601,16 @@ track_test(bool verbose)
     s_test_feed(track, 53);
     s_test_history(track, log.tokens, true, 53, (int[]){52, 0});
     assert(streq(log.lost, "51-51 ") && streq(log.seen, "52 53 ") && track_is_settled(track));
+    // ... and when it passes it while awaited, the wait ends there
+    s_test_reset(&log);
+    track_told(track, 60);
+    s_test_feed(track, 54);
+    s_test_history(track, log.tokens, true, 60, (int[]){58, 0});
+    assert(streq(log.seen, "54 ") && streq(log.fetched, "53 "));
+    s_test_feed(track, 59);
+    assert(streq(log.fetched, "53 54 "));
+    s_test_history(track, log.tokens, true, 60, (int[]){58, 59, 60, 0});
+    assert(streq(log.lost, "55-57 ") && streq(log.seen, "54 58 59 60 "));
     track_destroy(&track);
 
     // A new broker run that lost its database: its seq went back. Nothing is a duplicate and
