@@ -1,52 +1,53 @@
-// conn.c - a client's connection to the broker: DEALER + SUB, hello/resume, heartbeat,
-// reconnect, and every room event delivered exactly once, in seq order
+// conn.c - a client's connection to the broker: DEALER + SUB, CURVE, hello/resume/re-login,
+// heartbeat, reconnect with backoff, a new broker run
 //
-// Each room has a tracker holding the last seq delivered. A feed event with the next seq is
-// delivered at once; one further ahead waits while `history` (since the last seq) fills the
-// gap; one at or below the last seq is a duplicate. `pong.seqs` (members) or `rooms`
-// (observers), polled every heartbeat, reveal a lost last event. History is the authority:
-// what it no longer holds is reported through on_lost, never skipped silently.
+// The coordinator: each reply goes where the table of requests in flight says it was asked
+// from (the front end, a room's tracker, the login), room events to their room's tracker
+// (track.c), says and msgs through the outbox (outbox.c). `pong.seqs` (members) or `rooms`
+// (observers), polled every heartbeat, tell the trackers the newest seq of each room.
 #include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "conn.h"
+#include "outbox.h"
+#include "seen.h"
+#include "track.h"
 #include "zchat_name.h"
 #include "zchat_password.h"
 #include <sodium.h>
 
-#define CONN_RETRY_MIN_MS    500   // first reconnect attempt after a loss
-#define CONN_RETRY_MAX_MS    5000  // backoff ceiling
-#define CONN_QUIT_WAIT_MS    1000  // how long conn_destroy waits for bye
-#define CONN_HANDSHAKE_TRIES 2     // failed handshakes without detail before conn_connect gives up
-#define CONN_WAITING_MAX     4096  // events held beyond a gap per room; the newest go past it
-#define CONN_WINDOW          64    // say/msg on their way at once; the rest wait here
-#define CONN_RATE_PAUSE_MS   100   // after a say/msg refused as rate_limited, before the next
+#define CONN_RETRY_MIN_MS    500    // first reconnect attempt after a loss
+#define CONN_RETRY_MAX_MS    5000   // backoff ceiling
+#define CONN_QUIT_WAIT_MS    1000   // how long conn_destroy waits for bye
+#define CONN_HANDSHAKE_TRIES 2      // failed handshakes without detail before conn_connect gives up
+#define CONN_JOIN_RETRY_MS   1000   // an internal join refused for the moment goes again after
+#define CONN_PENDING_MS      60000  // a reply not come by then never comes (history: 2 heartbeats)
+
+// What a request in flight was asked for: where its reply goes
+typedef enum {
+    S_ASK_USER,       // the front end's: on_reply
+    S_ASK_USER_JOIN,  // the front end's join of room: its tracker, and on_reply
+    S_ASK_HELLO,      // a login: welcome, or an error that conn_connect reports
+    S_ASK_JOIN,       // ours, of room: a baseline for its tracker
+    S_ASK_LEAVE,      // ours: a room a new login put us in, which we had left
+    S_ASK_FETCH,      // history of room for its tracker
+    S_ASK_POLL,       // ping or rooms: the newest seq of each room
+    S_ASK_QUIT,
+} s_ask_t;
 
 typedef struct {
-    char *name;
-    char *topic;
-    int64_t last;        // seq delivered up to; -1: unknown until joined
-    uint64_t known;      // newest seq the broker has told of
+    s_ask_t ask;
+    char room[ZCHAT_NAME_MAX + 1];  // the room it concerns, "" if none
+    uint64_t number;                // the request's number, in its id; a fetch's token
+    int64_t sent_at;                // when, monotonic ms
+} s_pending_t;
+
+// A room we are in (members) or follow (observers)
+typedef struct {
+    track_t *track;      // its events in seq order (owned)
+    char *topic;         // its feed topic
     bool member;         // we are in the room (not an observer's follow)
-    bool own_join;       // deliver the join event of our own pending join
-    bool fetching;       // a history request is in flight
-    char fetch_id[24];   // the id of that request
-    int64_t fetch_at;    // when it was sent: a reply the broker dropped is asked for again
-    bool rebasing;       // a new broker run: hold events until joined says where seq stands
-    char join_id[24];    // the id of our own (internal) join of the room in flight
-    int64_t join_retry;  // when to send that join again (it was rate_limited); 0: no need
-    zlistx_t *waiting;   // zchat_msg_t *, events beyond a gap, sorted by seq (owned)
-    uint64_t dropped;    // newest seq let go from waiting before joined: known after joined
-    uint64_t horizon;    // every seq up to here existed when the fetch in flight was sent
-} s_track_t;
-
-typedef struct {
-    char id[24];
-    char *json;       // the request, for its send and a resend after reconnect
-    char kind[8];     // "say" / "msg"
-    char *target;     // room or user
-    bool sent;        // on its way on this connection
-    int64_t sent_at;  // when, monotonic ms
-} s_unacked_t;
+    int64_t join_retry;  // when to send our join again (it was refused for the moment); 0: no need
+} s_room_t;
 
 struct conn {
     char *host;
@@ -68,15 +69,11 @@ struct conn {
     bool online;
     bool ever_online;
     bool follow_all;
-    zhashx_t *rooms;     // name -> s_track_t *, owner
-    zlistx_t *unacked;   // s_unacked_t *, owner: say/msg not acked yet, oldest first
-    size_t in_flight;    // ... of which sent on this connection
-    size_t window;       // CONN_WINDOW; 1 after a rate_limited, until all are acked
-    int64_t pump_at;     // no say/msg is sent before (a pause after a rate_limited)
-    int64_t hold_until;  // a new broker run: no say/msg is sent again before its history is
-                         // read (or this time passes); 0: not holding
-    zhashx_t *joins;     // id -> room name: user joins waiting for their reply
-    uint64_t next_id;
+    zhashx_t *rooms;    // name -> s_room_t *, owner
+    zhashx_t *pending;  // id -> s_pending_t *, owner: requests of this DEALER not answered yet
+    outbox_t *outbox;   // say/msg not acked yet
+    seen_t *privates;   // "sender id" of the private messages shown, sender folded
+    uint64_t next_id;   // the number in the id of the last request
     char hello_id[24];  // id of the hello in flight, "" if none
     int64_t last_heard;
     int64_t next_poll;
@@ -98,255 +95,179 @@ struct conn {
     bool handshake_failed;  // conn_connect gives up: no handshake will succeed
 };
 
-// --- Trackers ---
-
-static int
-s_compare_seq(const void *a, const void *b)
-{
-    int64_t sa = 0, sb = 0;
-    zchat_msg_opt_int(a, "seq", &sa);
-    zchat_msg_opt_int(b, "seq", &sb);
-    return sa < sb ? -1 : sa > sb;
-}
-
 static void
-s_event_destroy(void **item)
+s_forward(conn_t *self, const zchat_msg_t *reply)
 {
-    zchat_msg_destroy((zchat_msg_t **)item);
-}
-
-static s_track_t *
-s_track_new(const char *name, int64_t last)
-{
-    s_track_t *self = zmalloc(sizeof(s_track_t));
-    self->name = strdup(name);
-    assert(self->name);
-    self->topic = zsys_sprintf("room/%s/", name);
-    self->last = last;
-    self->waiting = zlistx_new();
-    zlistx_set_comparator(self->waiting, s_compare_seq);
-    zlistx_set_destructor(self->waiting, s_event_destroy);
-    return self;
-}
-
-static void
-s_track_destroy(s_track_t **self_p)
-{
-    if (*self_p) {
-        s_track_t *self = *self_p;
-        zlistx_destroy(&self->waiting);
-        zstr_free(&self->topic);
-        free(self->name);
-        free(self);
-        *self_p = NULL;
-    }
-}
-
-static void s_pump(conn_t *self);
-static void s_resend(conn_t *self);
-
-static void
-s_unacked_destroy(s_unacked_t **self_p)
-{
-    if (*self_p) {
-        free((*self_p)->json);
-        free((*self_p)->target);
-        free(*self_p);
-        *self_p = NULL;
-    }
-}
-
-static int64_t
-s_seq(const zchat_msg_t *event)
-{
-    int64_t seq = -1;
-    zchat_msg_opt_int(event, "seq", &seq);
-    return seq;
+    if (self->handler.on_reply)
+        self->handler.on_reply(self->arg, reply);
 }
 
 // --- Sending ---
 
-// Send a request with a new id ('i' internal: its reply stays here; 'u' for the front end).
-// Takes ownership of *request_p; writes the id into id[24] when id is not NULL.
-static void
-s_send(conn_t *self, zchat_msg_t **request_p, char prefix, char *id)
+// A new request id into id[24]; returns its number.
+static uint64_t
+s_new_id(conn_t *self, char *id)
+{
+    snprintf(id, 24, "c%" PRIu64, ++self->next_id);
+    return self->next_id;
+}
+
+// Send a request with a new id, and remember what it was asked for (and about which room, may
+// be NULL) until its reply comes. Takes ownership of *request_p; writes the id into id[24] when
+// id is not NULL. Returns the request's number.
+static uint64_t
+s_send(conn_t *self, zchat_msg_t **request_p, s_ask_t ask, const char *room, char *id)
 {
     char my_id[24];
-    snprintf(my_id, sizeof my_id, "%c%" PRIu64, prefix, ++self->next_id);
+    s_pending_t *pending = zmalloc(sizeof(s_pending_t));
+    pending->ask = ask;
+    pending->number = s_new_id(self, my_id);
+    pending->sent_at = zclock_mono();
+    snprintf(pending->room, sizeof pending->room, "%s", room ? room : "");
+    zhashx_update(self->pending, my_id, pending);
     zchat_msg_set_string(*request_p, "id", my_id);
     char *json = zchat_msg_encode(*request_p);
     zchat_msg_destroy(request_p);
     if (self->dealer)
-        zstr_send(self->dealer, json);
+        zstr_send(self->dealer, json);  // a send that fails is a reply that never comes
     free(json);
     if (id)
         memcpy(id, my_id, sizeof my_id);
+    return pending->number;
 }
 
 static void
-s_fetch(conn_t *self, s_track_t *track)
+s_pending_destroy(s_pending_t **self_p)
 {
-    if (track->fetching || track->last < 0 || track->rebasing || !self->online)
-        return;
-    track->fetching = true;
-    track->fetch_at = zclock_mono();
-    // Told of or seen on the feed before the request leaves: the broker holds these when it
-    // answers, unless they are gone. Newer ones may be missing from a complete reply.
-    zchat_msg_t *newest = zlistx_last(track->waiting);
-    track->horizon = track->known;
-    if (newest && (uint64_t)s_seq(newest) > track->horizon)
-        track->horizon = (uint64_t)s_seq(newest);
-    zchat_msg_t *request = zchat_msg_new("history");
-    zchat_msg_set_string(request, "room", track->name);
-    zchat_msg_set_int(request, "since", track->last);
-    zchat_msg_set_int(request, "limit", ZCHAT_HISTORY_MAX);
-    s_send(self, &request, 'i', track->fetch_id);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+// What the request of this id was asked for, taken out of the table into *pending. False if
+// the id is none of ours (or the table forgot it).
+static bool
+s_pending_take(conn_t *self, const char *id, s_pending_t *pending)
+{
+    s_pending_t *entry = id ? zhashx_lookup(self->pending, id) : NULL;
+    if (!entry)
+        return false;
+    *pending = *entry;
+    zhashx_delete(self->pending, id);
+    return true;
 }
 
 static void
-s_join(conn_t *self, const char *room, char prefix, char *id)
+s_join(conn_t *self, const char *room, s_ask_t ask)
 {
     zchat_msg_t *request = zchat_msg_new("join");
     zchat_msg_set_string(request, "room", room);
-    s_send(self, &request, prefix, id);
+    s_send(self, &request, ask, ask == S_ASK_USER ? NULL : room, NULL);
 }
 
-// --- Delivery in seq order ---
-
-static s_unacked_t *s_unacked_take(conn_t *self, const char *id);
-
-// While holding after a new broker run: a say of ours that the old run stored but never acked
-// is in the history; it counts as acked, and is not sent again (PROTOCOL extension: message
-// events carry the say's id).
-static void
-s_recognise(conn_t *self, const zchat_msg_t *event)
+// The outbox's way out: only on a logged-in connection.
+static int
+s_outbox_send(void *arg, const char *json)
 {
-    const char *type = zchat_msg_type(event);
-    const char *from = zchat_msg_string(event, "from");
-    const char *id = zchat_msg_string(event, "id");
-    if (!type || !streq(type, "message") || !from || !self->display ||
-        !streq(from, self->display) || !id)
-        return;
-    s_unacked_t *unacked = s_unacked_take(self, id);
-    if (!unacked)
-        return;
-    zchat_msg_t *ack = zchat_msg_new("ack");
-    zchat_msg_set_int(ack, "seq", s_seq(event));
-    zchat_msg_set_string(ack, "id", id);
-    zchat_msg_set_string(ack, "request", unacked->kind);
-    zchat_msg_set_string(ack, "room", unacked->target);
-    if (self->handler.on_reply)
-        self->handler.on_reply(self->arg, ack);
+    conn_t *self = arg;
+    if (!self->online || !self->dealer)
+        return -1;
+    return zstr_send(self->dealer, json);
+}
+
+// --- Rooms and their trackers ---
+
+static void
+s_track_event(void *arg, track_t *track, const zchat_msg_t *event)
+{
+    (void)track;
+    conn_t *self = arg;
+    // While holding after a new broker run, a say of ours in history counts as acked
+    zchat_msg_t *ack = outbox_recognise(self->outbox, event, self->display);
+    if (ack)
+        s_forward(self, ack);
     zchat_msg_destroy(&ack);
-    s_unacked_destroy(&unacked);
-}
-
-static void
-s_deliver(conn_t *self, s_track_t *track, const zchat_msg_t *event)
-{
-    track->last = s_seq(event);
-    if ((uint64_t)track->last > track->known)
-        track->known = (uint64_t)track->last;
-    if (self->hold_until)
-        s_recognise(self, event);
     if (self->handler.on_event)
         self->handler.on_event(self->arg, event);
 }
 
 static void
-s_lost(conn_t *self, s_track_t *track, uint64_t first, uint64_t last)
+s_track_lost(void *arg, track_t *track, uint64_t first, uint64_t last)
 {
+    conn_t *self = arg;
     if (self->handler.on_lost)
-        self->handler.on_lost(self->arg, track->name, first, last);
-    track->last = (int64_t)last;
+        self->handler.on_lost(self->arg, track_room(track), first, last);
 }
 
-// Deliver the waiting events that now follow on; fetch history if a gap remains.
+static uint64_t
+s_track_fetch(void *arg, track_t *track, uint64_t since)
+{
+    conn_t *self = arg;
+    if (!self->online)
+        return 0;
+    zchat_msg_t *request = zchat_msg_new("history");
+    zchat_msg_set_string(request, "room", track_room(track));
+    zchat_msg_set_int(request, "since", (int64_t)since);
+    zchat_msg_set_int(request, "limit", ZCHAT_HISTORY_MAX);
+    return s_send(self, &request, S_ASK_FETCH, track_room(track), NULL);
+}
+
+static const track_sink_t s_track_sink = {s_track_event, s_track_lost, s_track_fetch};
+
 static void
-s_drain(conn_t *self, s_track_t *track)
+s_room_destroy(s_room_t **self_p)
 {
-    zchat_msg_t *event;
-    while ((event = zlistx_first(track->waiting))) {
-        int64_t seq = s_seq(event);
-        if (seq > track->last + 1)
-            break;
-        if (seq == track->last + 1)
-            s_deliver(self, track, event);
-        zlistx_delete(track->waiting, zlistx_cursor(track->waiting));
+    if (*self_p) {
+        s_room_t *self = *self_p;
+        track_destroy(&self->track);
+        zstr_free(&self->topic);
+        free(self);
+        *self_p = NULL;
     }
-    if (zlistx_size(track->waiting) || track->known > (uint64_t)track->last)
-        s_fetch(self, track);
 }
 
-// A room event from the feed or from history. Takes ownership of *event_p.
-static void
-s_take(conn_t *self, s_track_t *track, zchat_msg_t **event_p)
+// The room of this name, made (and subscribed to) if new, delivered up to last (-1: unknown).
+static s_room_t *
+s_room_require(conn_t *self, const char *name, int64_t last)
 {
-    int64_t seq = s_seq(*event_p);
-    // While rebasing, the broker's seq may have gone back below ours (it lost its database):
-    // nothing is a duplicate until joined says where seq stands
-    bool settled = track->last >= 0 && !track->rebasing;
-    if (seq < 1 || (settled && seq <= track->last)) {
-        zchat_msg_destroy(event_p);  // duplicate (or no seq at all)
-        return;
-    }
-    if (settled && seq == track->last + 1) {
-        s_deliver(self, track, *event_p);
-        zchat_msg_destroy(event_p);
-        if (zlistx_size(track->waiting))
-            s_drain(self, track);  // it may have filled a gap
-        return;
-    }
-    zchat_msg_t *newest = zlistx_last(track->waiting);
-    if (!newest || s_seq(newest) < seq) {
-        zlistx_add_end(track->waiting, *event_p);  // the usual case: after all that waits
-        *event_p = NULL;
-    } else {
-        for (zchat_msg_t *e = zlistx_first(track->waiting); e; e = zlistx_next(track->waiting))
-            if (s_seq(e) == seq) {
-                zchat_msg_destroy(event_p);
-                return;
-            }
-        zlistx_insert(track->waiting, *event_p, true);
-        *event_p = NULL;
-    }
-    if (zlistx_size(track->waiting) > CONN_WAITING_MAX) {
-        // A long gap under a flood: the newest event waits in the broker's history instead of
-        // here, and known makes sure it is fetched
-        newest = zlistx_last(track->waiting);
-        uint64_t newest_seq = (uint64_t)s_seq(newest);
-        if (newest_seq > track->known)
-            track->known = newest_seq;
-        if (!settled && newest_seq > track->dropped)
-            track->dropped = newest_seq;  // joined resets known: it takes this again
-        zlistx_delete(track->waiting, zlistx_cursor(track->waiting));
-    }
-    if (settled)
-        s_drain(self, track);
-}
-
-static s_track_t *
-s_track_require(conn_t *self, const char *room, int64_t last)
-{
-    s_track_t *track = zhashx_lookup(self->rooms, room);
-    if (!track) {
-        track = s_track_new(room, last);
-        zhashx_insert(self->rooms, room, track);
+    s_room_t *room = zhashx_lookup(self->rooms, name);
+    if (!room) {
+        room = zmalloc(sizeof(s_room_t));
+        room->track = track_new(name, last, &s_track_sink, self);
+        room->topic = zsys_sprintf("room/%s/", name);
+        zhashx_insert(self->rooms, name, room);
         if (self->sub && !self->follow_all)
-            zsock_set_subscribe(self->sub, track->topic);
+            zsock_set_subscribe(self->sub, room->topic);
     }
-    return track;
+    return room;
 }
 
 static void
-s_track_remove(conn_t *self, const char *room)
+s_room_remove(conn_t *self, const char *name)
 {
-    s_track_t *track = zhashx_lookup(self->rooms, room);
-    if (!track)
+    s_room_t *room = zhashx_lookup(self->rooms, name);
+    if (!room)
         return;
     if (self->sub && !self->follow_all)
-        zsock_set_unsubscribe(self->sub, track->topic);
-    zhashx_delete(self->rooms, room);
+        zsock_set_unsubscribe(self->sub, room->topic);
+    zhashx_delete(self->rooms, name);
+}
+
+// The track of the room of this name; NULL if we are not in it.
+static track_t *
+s_track(conn_t *self, const char *name)
+{
+    s_room_t *room = name ? zhashx_lookup(self->rooms, name) : NULL;
+    return room ? room->track : NULL;
+}
+
+// Every room we are in has read what it missed: the hold after a new broker run may end.
+static bool
+s_rooms_settled(conn_t *self)
+{
+    for (s_room_t *r = zhashx_first(self->rooms); r; r = zhashx_next(self->rooms))
+        if (r->member && !track_is_settled(r->track))
+            return false;
+    return true;
 }
 
 // --- Security ---
@@ -465,9 +386,9 @@ s_subscribe_all(conn_t *self)
     s_apply_curve(self, self->sub);
     if (self->follow_all)
         zsock_set_subscribe(self->sub, "room/");
-    for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
+    for (s_room_t *r = zhashx_first(self->rooms); r; r = zhashx_next(self->rooms))
         if (!self->follow_all)
-            zsock_set_subscribe(self->sub, t->topic);
+            zsock_set_subscribe(self->sub, r->topic);
     if (zsock_connect(self->sub, "%s", self->feed) == -1)
         zsys_error("cannot connect to the feed %s", self->feed);
 }
@@ -514,36 +435,43 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
     // new login after a restart puts us in lobby again: leave it if we had left it.
     zhashx_t *in_session = zchat_hash_new();
     for (size_t i = 0; i < zchat_msg_array_size(welcome, "rooms"); i++) {
-        const char *room = zchat_msg_array_string(welcome, "rooms", i);
-        s_track_t *track = room ? zhashx_lookup(self->rooms, room) : NULL;
-        if (room && reconnect && !(track && track->member)) {
+        const char *name = zchat_msg_array_string(welcome, "rooms", i);
+        s_room_t *room = name ? zhashx_lookup(self->rooms, name) : NULL;
+        if (name && reconnect && !(room && room->member)) {
             zchat_msg_t *leave = zchat_msg_new("leave");
-            zchat_msg_set_string(leave, "room", room);
-            s_send(self, &leave, 'i', NULL);
-        } else if (room) {
-            s_track_require(self, room, -1)->member = true;
-            zhashx_insert(in_session, room, (void *)room);
+            zchat_msg_set_string(leave, "room", name);
+            s_send(self, &leave, S_ASK_LEAVE, NULL, NULL);
+        } else if (name) {
+            s_room_require(self, name, -1)->member = true;
+            zhashx_insert(in_session, name, (void *)name);
         }
     }
-    for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms)) {
-        t->fetching = false;  // whatever was in flight went to the old connection
-        if (t->member && new_epoch)
-            t->rebasing = true;  // a new broker run: its seq may not continue ours
-        if (t->member && (!zhashx_lookup(in_session, t->name) || t->last < 0 || new_epoch))
-            s_join(self, t->name, 'i', t->join_id);  // back in, or a baseline from joined
+    for (s_room_t *r = zhashx_first(self->rooms); r; r = zhashx_next(self->rooms)) {
+        const char *name = track_room(r->track);
+        // Whatever was in flight went to the old connection
+        track_fetch_failed(r->track, 0, false);
+        if (r->member && new_epoch)
+            track_rebase(r->track);  // a new broker run: its seq may not continue ours
+        // Back in, or a baseline from joined: a new session was put in lobby before we were
+        // subscribed, so only joined, sent now, tells from where its feed is ours
+        // (zchat-protocol(7) SESSIONS AND RESTARTS)
+        if (r->member &&
+            (!zhashx_lookup(in_session, name) || track_last(r->track) < 0 || new_epoch))
+            s_join(self, name, S_ASK_JOIN);
         else
-            s_fetch(self, t);  // resumed (or followed): fill what we missed
+            track_fill(r->track);  // resumed (or followed): fill what we missed
     }
     zhashx_destroy(&in_session);
     if (self->observer && self->follow_all) {
         zchat_msg_t *request = zchat_msg_new("rooms");
-        s_send(self, &request, 'i', NULL);
+        s_send(self, &request, S_ASK_POLL, NULL, NULL);
     }
     // A new broker run knows no retry ids: what it may have stored of ours before it died,
     // unacked, shows in the history the rooms fetch now; wait for it before sending again
-    if (new_epoch && zlistx_size(self->unacked))
-        self->hold_until = zclock_mono() + 2 * (int64_t)self->heartbeat_ms;
-    s_resend(self);
+    int64_t now = zclock_mono();
+    if (new_epoch)
+        outbox_hold(self->outbox, now + 2 * (int64_t)self->heartbeat_ms);
+    outbox_resend(self->outbox, now);
     if (reconnect && self->handler.on_state)
         self->handler.on_state(self->arg, CONN_RECONNECTED);
 }
@@ -551,168 +479,79 @@ s_on_welcome(conn_t *self, zchat_msg_t *welcome)
 static void
 s_on_joined(conn_t *self, zchat_msg_t *joined)
 {
-    const char *room = zchat_msg_string(joined, "room");
-    int64_t seq = s_seq(joined);
-    if (!room || seq < 0)
+    const char *name = zchat_msg_string(joined, "room");
+    int64_t seq = -1;
+    zchat_msg_opt_int(joined, "seq", &seq);
+    if (!name || seq < 0)
         return;
-    s_track_t *track = s_track_require(self, room, -1);
-    track->member = true;
-    if (track->last < 0 || seq < track->last) {
-        // New here, or the broker lost its history: its numbering starts again, and what we
-        // knew of the old one means nothing now
-        track->last = track->own_join && seq > 0 ? seq - 1 : seq;
-        track->known = (uint64_t)track->last;
+    s_room_t *room = s_room_require(self, name, -1);
+    room->member = true;
+    room->join_retry = 0;
+    track_joined(room->track, (uint64_t)seq);
+}
+
+// pong.seqs or a rooms list: the newest seq of a room
+static void
+s_on_seq(conn_t *self, const char *name, int64_t seq)
+{
+    s_room_t *room = zhashx_lookup(self->rooms, name);
+    if (!room && self->follow_all) {
+        uint64_t since = self->handler.on_new_room ? self->handler.on_new_room(self->arg, name) : 0;
+        room = s_room_require(self, name, (int64_t)since);
     }
-    if (track->dropped > track->known)
-        track->known = track->dropped;  // held back by CONN_WAITING_MAX: history owes them
-    track->dropped = 0;
-    track->own_join = false;
-    track->rebasing = false;
-    track->join_retry = 0;
-    if ((uint64_t)seq > track->known)
-        track->known = (uint64_t)seq;
-    s_drain(self, track);
+    if (room && seq >= 0)
+        track_told(room->track, (uint64_t)seq);
 }
 
 static void
-s_on_history(conn_t *self, zchat_msg_t *history, const char *id)
+s_on_rooms(conn_t *self, zchat_msg_t *reply)
 {
-    const char *room = zchat_msg_string(history, "room");
-    s_track_t *track = room ? zhashx_lookup(self->rooms, room) : NULL;
-    // Only the reply to the fetch in flight: an older one (a leave and join since, a fetch
-    // asked again) would rewind what we hold
-    if (!track || !track->fetching || !id || !streq(id, track->fetch_id) || track->last < 0)
-        return;
-    track->fetching = false;
-    bool complete = false;
-    zchat_msg_opt_bool(history, "complete", &complete);
-    for (size_t i = 0; i < zchat_msg_array_size(history, "events"); i++) {
-        zchat_msg_t *event = zchat_msg_array_object(history, "events", i);
-        int64_t seq = event ? s_seq(event) : -1;
-        if (seq <= track->last)
-            continue;
-        if (seq > track->last + 1)  // the broker no longer holds these
-            s_lost(self, track, (uint64_t)track->last + 1, (uint64_t)seq - 1);
-        s_deliver(self, track, event);
+    for (size_t i = 0; i < zchat_msg_array_size(reply, "rooms"); i++) {
+        zchat_msg_t *room = zchat_msg_array_object(reply, "rooms", i);
+        const char *name = room ? zchat_msg_string(room, "name") : NULL;
+        int64_t seq = -1;
+        if (name && zchat_msg_opt_int(room, "seq", &seq) == 0)
+            s_on_seq(self, name, seq);
     }
-    if (!complete) {
-        s_fetch(self, track);
-        return;
-    }
-    // Complete: what is still missing before the waiting events (or up to known) is gone for
-    // good if it existed when the request left; anything newer comes with the next fetch
-    zchat_msg_t *first = zlistx_first(track->waiting);
-    uint64_t gone_to = first ? (uint64_t)s_seq(first) - 1 : track->known;
-    if (gone_to > track->horizon)
-        gone_to = track->horizon;
-    if (gone_to > (uint64_t)track->last)
-        s_lost(self, track, (uint64_t)track->last + 1, gone_to);
-    s_drain(self, track);
 }
 
-// pong.seqs or a rooms list: the newest seq of rooms
+static void s_relogin(conn_t *self);
+
 static void
-s_on_seq(conn_t *self, const char *room, int64_t seq)
+s_on_pong(conn_t *self, zchat_msg_t *pong)
 {
-    s_track_t *track = zhashx_lookup(self->rooms, room);
-    if (!track && self->follow_all) {
-        uint64_t since = self->handler.on_new_room ? self->handler.on_new_room(self->arg, room) : 0;
-        track = s_track_require(self, room, (int64_t)since);
+    // zchat-broker tells whether this connection still has a session, and its epoch
+    bool logged_in = true;
+    zchat_msg_opt_bool(pong, "logged_in", &logged_in);
+    const char *epoch = zchat_msg_string(pong, "epoch");
+    if (self->online && (!logged_in || (epoch && self->epoch && !streq(epoch, self->epoch))))
+        s_relogin(self);
+    zchat_msg_t *seqs = zchat_msg_object(pong, "seqs");
+    const char *room;
+    for (size_t i = 0; seqs && (room = zchat_msg_member(seqs, i)); i++) {
+        int64_t seq = -1;
+        zchat_msg_opt_int(seqs, room, &seq);
+        s_on_seq(self, room, seq);
     }
-    if (!track || seq < 0)
-        return;
-    if ((uint64_t)seq > track->known)
-        track->known = (uint64_t)seq;
-    if (track->last >= 0 && (uint64_t)seq > (uint64_t)track->last)
-        s_fetch(self, track);
 }
 
-static s_unacked_t *
-s_unacked_find(conn_t *self, const char *id)
-{
-    for (s_unacked_t *u = zlistx_first(self->unacked); id && u; u = zlistx_next(self->unacked))
-        if (streq(u->id, id))
-            return u;  // the list's cursor is on it
-    return NULL;
-}
-
-static s_unacked_t *
-s_unacked_take(conn_t *self, const char *id)
-{
-    s_unacked_t *u = s_unacked_find(self, id);
-    if (u) {
-        zlistx_detach_cur(self->unacked);
-        if (u->sent)
-            self->in_flight--;
-    }
-    return u;
-}
-
-// A say/msg refused for the rate, not for what it says: it waits in its place and goes again
-// after a pause, and until all are acked one goes at a time, so that the lines keep their
-// order and pace themselves to the broker's limit. False if id is none of ours.
-static bool
-s_unacked_requeue(conn_t *self, const char *id)
-{
-    s_unacked_t *u = s_unacked_find(self, id);
-    if (!u)
-        return false;
-    if (u->sent)
-        self->in_flight--;
-    u->sent = false;
-    self->window = 1;
-    self->pump_at = zclock_mono() + CONN_RATE_PAUSE_MS;
-    return true;
-}
-
-// What was never acked goes again, with the same ids: the broker drops repeats.
+// A private message: shown once. A msg sent again (its ack lost with a broker that died) makes
+// a second private with the same id from the same sender (zchat-protocol(7) SEQ, HISTORY AND
+// EXACTLY-ONCE DISPLAY).
 static void
-s_resend(conn_t *self)
+s_on_private(conn_t *self, zchat_msg_t *private)
 {
-    for (s_unacked_t *u = zlistx_first(self->unacked); u; u = zlistx_next(self->unacked))
-        u->sent = false;
-    self->in_flight = 0;
-    s_pump(self);
-}
-
-// End the hold after a new broker run once every room we are in has read what it missed (or
-// the time is up), and send what is still unacked.
-static void
-s_hold_check(conn_t *self)
-{
-    if (!self->hold_until)
-        return;
-    bool settled = true;
-    for (s_track_t *t = zhashx_first(self->rooms); t && settled; t = zhashx_next(self->rooms))
-        if (t->member)
-            settled = t->last >= 0 && !t->rebasing && !t->fetching &&
-                      zlistx_size(t->waiting) == 0 && t->known <= (uint64_t)t->last;
-    if (settled || zclock_mono() >= self->hold_until) {
-        self->hold_until = 0;
-        s_pump(self);
+    const char *from = zchat_msg_string(private, "from");
+    const char *id = zchat_msg_string(private, "id");
+    char fold[ZCHAT_NAME_MAX + 1];
+    if (from && id && zchat_name_fold(from, fold, sizeof fold) == 0) {
+        char *key = zsys_sprintf("%s %s", fold, id);  // a folded name has no space
+        bool repeat = seen_check(self->privates, key);
+        zstr_free(&key);
+        if (repeat)
+            return;
     }
-}
-
-// Send what waits, oldest first, up to CONN_WINDOW on their way. A burst (a paste, a script)
-// would otherwise fill the DEALER, whose sends never block and so fail, losing the request,
-// and the broker's reply queue, which drops the acks past it (zchat-protocol(7) SLOW CONSUMERS).
-static void
-s_pump(conn_t *self)
-{
-    if (zlistx_size(self->unacked) == 0)
-        self->window = CONN_WINDOW;
-    if (!self->online || !self->dealer || self->hold_until || zclock_mono() < self->pump_at)
-        return;
-    for (s_unacked_t *u = zlistx_first(self->unacked); u && self->in_flight < self->window;
-         u = zlistx_next(self->unacked)) {
-        if (u->sent)
-            continue;
-        if (zstr_send(self->dealer, u->json) == -1)
-            break;  // the DEALER is full: the next pump
-        u->sent = true;
-        u->sent_at = zclock_mono();
-        self->in_flight++;
-    }
+    s_forward(self, private);
 }
 
 static void
@@ -729,7 +568,7 @@ s_hello(conn_t *self)
         zchat_msg_set_string(hello, "resume", self->token);
     if (self->password)
         zchat_msg_set_string(hello, "password", self->password);
-    s_send(self, &hello, 'i', self->hello_id);
+    s_send(self, &hello, S_ASK_HELLO, NULL, self->hello_id);
     self->hello_at = zclock_mono();
 }
 
@@ -745,13 +584,6 @@ s_relogin(conn_t *self)
     }
     if (!self->hello_id[0])
         s_hello(self);
-}
-
-static void
-s_forward(conn_t *self, const zchat_msg_t *reply)
-{
-    if (self->handler.on_reply)
-        self->handler.on_reply(self->arg, reply);
 }
 
 // The first login needs a password, or another one: ask the front end. True if it gave one.
@@ -770,6 +602,25 @@ s_ask_password(conn_t *self)
     return true;
 }
 
+// The hello in flight was refused.
+static void
+s_on_hello_error(conn_t *self, zchat_msg_t *error, const char *code, const char *message)
+{
+    self->hello_id[0] = 0;
+    if (streq(code, "auth_failed") && s_ask_password(self)) {
+        s_hello(self);  // again, with the password: conn_connect waits on
+        return;
+    }
+    self->answered = true;
+    // A re-login is retried every few seconds: the front end hears of a refusal once, not
+    // at every retry, until it changes or a login succeeds
+    bool again = streq(self->error_code, code) && streq(self->error, message ? message : code);
+    snprintf(self->error_code, sizeof self->error_code, "%s", code);
+    snprintf(self->error, sizeof self->error, "%s", message ? message : code);
+    if (self->ever_online && !again)
+        s_forward(self, error);
+}
+
 static void
 s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
 {
@@ -777,57 +628,94 @@ s_on_error(conn_t *self, zchat_msg_t *error, const char *id)
     const char *message = zchat_msg_string(error, "message");
     if (!code)
         return;
-    if (id && streq(id, self->hello_id)) {
-        self->hello_id[0] = 0;
-        if (streq(code, "auth_failed") && s_ask_password(self)) {
-            s_hello(self);  // again, with the password: conn_connect waits on
-            return;
-        }
-        self->answered = true;
-        // A re-login is retried every few seconds: the front end hears of a refusal once, not
-        // at every retry, until it changes or a login succeeds
-        bool again = streq(self->error_code, code) && streq(self->error, message ? message : code);
-        snprintf(self->error_code, sizeof self->error_code, "%s", code);
-        snprintf(self->error, sizeof self->error, "%s", message ? message : code);
-        if (self->ever_online && !again)
+    s_pending_t pending = {.ask = S_ASK_USER};
+    bool asked = s_pending_take(self, id, &pending);
+    if (asked && pending.ask == S_ASK_HELLO) {
+        if (streq(id, self->hello_id))
+            s_on_hello_error(self, error, code, message);
+        return;  // an older hello's: the newer one answers
+    }
+    if (streq(code, "not_logged_in")) {
+        s_relogin(self);  // a say or msg stays in the outbox for the resend
+        return;
+    }
+    bool retry = conn_error_is_retryable(code);
+    int64_t now = zclock_mono();
+    if (id && outbox_has(self->outbox, id)) {
+        if (retry)
+            outbox_retry(self->outbox, id, now);
+        else if (outbox_drop(self->outbox, id, now))
             s_forward(self, error);
         return;
     }
-    if (streq(code, "not_logged_in")) {
-        s_relogin(self);
+    if (!asked) {
+        if (!id)
+            s_forward(self, error);  // about no request in particular (bad_frame, bad_json)
         return;
     }
-    if (streq(code, "rate_limited") && s_unacked_requeue(self, id))
+    s_room_t *room = pending.room[0] ? zhashx_lookup(self->rooms, pending.room) : NULL;
+    switch (pending.ask) {
+    case S_ASK_USER_JOIN:
+        if (room && !room->member)
+            s_room_remove(self, pending.room);  // the join failed: stop listening
+        s_forward(self, error);
         return;
-    s_unacked_t *unacked = s_unacked_take(self, id);
-    if (unacked) {
-        s_unacked_destroy(&unacked);
-        s_pump(self);  // a place in the window
+    case S_ASK_USER:
+        s_forward(self, error);
+        return;
+    case S_ASK_FETCH:
+        // Refused (no_such_room: a followed room not created yet): no longer in flight, so
+        // the next gap or poll can fetch again
+        if (room)
+            track_fetch_failed(room->track, pending.number, false);
+        break;
+    case S_ASK_JOIN:
+        // Refused for the moment (a reconnect in many rooms sends many joins at once, or the
+        // broker is full): it goes again a second later, the room must not stay left behind
+        if (room && retry)
+            room->join_retry = now + CONN_JOIN_RETRY_MS;
+        break;
+    default:
+        break;
     }
-    if (id && id[0] == 'u') {
-        char *room = zhashx_lookup(self->joins, id);
-        if (room) {
-            s_track_t *track = zhashx_lookup(self->rooms, room);
-            if (track && !track->member)
-                s_track_remove(self, room);  // the join failed: stop listening
-            zhashx_delete(self->joins, id);
-        }
-        s_forward(self, error);
-    } else if (id) {
-        // A refused history request (no_such_room: a followed room not created yet) is no
-        // longer in flight: the next gap or poll must be able to fetch again
-        // A join of ours refused for the rate (a reconnect in many rooms sends many at once) goes
-        // again a second later: the room must not stay left behind
-        for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms)) {
-            if (t->fetching && streq(t->fetch_id, id))
-                t->fetching = false;
-            if (streq(t->join_id, id) && streq(code, "rate_limited"))
-                t->join_retry = zclock_mono() + 1000;
-        }
-        if (!streq(code, "no_such_room") && !streq(code, "rate_limited"))
-            zsys_warning("broker refused an internal request: %s", code);
-    } else {
-        s_forward(self, error);
+    if (!streq(code, "no_such_room") && !retry)
+        zsys_warning("broker refused an internal request: %s", code);
+}
+
+// A reply to a request of ours, routed by what it was asked for.
+static void
+s_on_reply(conn_t *self, zchat_msg_t *reply, const char *type, const s_pending_t *pending)
+{
+    switch (pending->ask) {
+    case S_ASK_USER:
+    case S_ASK_USER_JOIN:
+        if (streq(type, "joined"))
+            s_on_joined(self, reply);
+        else if (streq(type, "left") && zchat_msg_string(reply, "room"))
+            s_room_remove(self, zchat_msg_string(reply, "room"));
+        s_forward(self, reply);  // joined, left, rooms, users, history, ok, bye...
+        break;
+    case S_ASK_HELLO:
+        if (streq(type, "welcome"))
+            s_on_welcome(self, reply);
+        break;
+    case S_ASK_JOIN:
+        if (streq(type, "joined"))
+            s_on_joined(self, reply);
+        break;
+    case S_ASK_FETCH:
+        if (streq(type, "history") && s_track(self, pending->room))
+            track_history(s_track(self, pending->room), reply, pending->number);
+        break;
+    case S_ASK_POLL:
+        if (streq(type, "pong"))
+            s_on_pong(self, reply);
+        else if (streq(type, "rooms"))
+            s_on_rooms(self, reply);
+        break;
+    case S_ASK_LEAVE:
+    case S_ASK_QUIT:
+        break;
     }
 }
 
@@ -847,59 +735,22 @@ s_on_command(conn_t *self)
     self->last_heard = zclock_mono();
     const char *type = zchat_msg_type(reply);
     const char *id = zchat_msg_string(reply, "id");
-    bool mine = id && id[0] == 'u';
-    if (streq(type, "welcome")) {
-        s_on_welcome(self, reply);
+    s_pending_t pending;
+    if (streq(type, "private")) {
+        s_on_private(self, reply);  // not a reply: its id is the sender's msg's
     } else if (streq(type, "error")) {
         s_on_error(self, reply, id);
-    } else if (streq(type, "joined")) {
-        s_on_joined(self, reply);
-        if (mine) {
-            zhashx_delete(self->joins, id);
-            s_forward(self, reply);
-        }
-    } else if (streq(type, "left")) {
-        const char *room = zchat_msg_string(reply, "room");
-        if (room && mine)
-            s_track_remove(self, room);
-        if (mine)
-            s_forward(self, reply);
-    } else if (streq(type, "history") && !mine) {
-        s_on_history(self, reply, id);
-    } else if (streq(type, "pong")) {
-        // zchat-broker tells whether this connection still has a session, and its epoch
-        bool logged_in = true;
-        zchat_msg_opt_bool(reply, "logged_in", &logged_in);
-        const char *epoch = zchat_msg_string(reply, "epoch");
-        if (self->online && (!logged_in || (epoch && self->epoch && !streq(epoch, self->epoch))))
-            s_relogin(self);
-        zchat_msg_t *seqs = zchat_msg_object(reply, "seqs");
-        const char *room;
-        for (size_t i = 0; seqs && (room = zchat_msg_member(seqs, i)); i++) {
-            int64_t seq = -1;
-            zchat_msg_opt_int(seqs, room, &seq);
-            s_on_seq(self, room, seq);
-        }
-    } else if (streq(type, "rooms") && !mine) {
-        for (size_t i = 0; i < zchat_msg_array_size(reply, "rooms"); i++) {
-            zchat_msg_t *room = zchat_msg_array_object(reply, "rooms", i);
-            const char *name = room ? zchat_msg_string(room, "name") : NULL;
-            int64_t seq = -1;
-            if (name && zchat_msg_opt_int(room, "seq", &seq) == 0)
-                s_on_seq(self, name, seq);
-        }
-    } else if (streq(type, "ack")) {
-        s_unacked_t *unacked = s_unacked_take(self, id);
-        if (unacked) {
-            zchat_msg_set_string(reply, "request", unacked->kind);
-            zchat_msg_set_string(reply, streq(unacked->kind, "msg") ? "to" : "room",
-                                 unacked->target);
-            s_forward(self, reply);
-            s_unacked_destroy(&unacked);
-            s_pump(self);  // a place in the window
-        }
-    } else if (!id || mine) {
-        s_forward(self, reply);  // private, users, rooms, history, ok, bye...
+    } else if (id && outbox_has(self->outbox, id)) {
+        zchat_msg_t *ack = outbox_ack(self->outbox, reply, self->last_heard);
+        if (ack)
+            s_forward(self, ack);
+        zchat_msg_destroy(&ack);
+    } else if (s_pending_take(self, id, &pending)) {
+        s_on_reply(self, reply, type, &pending);
+    } else if (!id) {
+        s_forward(self, reply);  // a reply to no request: the front end may know it
+    } else {
+        zchat_debug("ignoring a reply to no request of ours");
     }
     zchat_msg_destroy(&reply);
 }
@@ -914,16 +765,16 @@ s_on_feed(conn_t *self)
     char *json = zmsg_popstr(msg);
     zmsg_destroy(&msg);
     zchat_msg_t *event = json ? zchat_msg_decode(json, strlen(json), NULL) : NULL;
-    const char *room = event ? zchat_msg_string(event, "room") : NULL;
-    if (room) {
-        s_track_t *track = zhashx_lookup(self->rooms, room);
-        if (!track && self->follow_all) {
+    const char *name = event ? zchat_msg_string(event, "room") : NULL;
+    if (name) {
+        s_room_t *room = zhashx_lookup(self->rooms, name);
+        if (!room && self->follow_all) {
             uint64_t since =
-                self->handler.on_new_room ? self->handler.on_new_room(self->arg, room) : 0;
-            track = s_track_require(self, room, (int64_t)since);
+                self->handler.on_new_room ? self->handler.on_new_room(self->arg, name) : 0;
+            room = s_room_require(self, name, (int64_t)since);
         }
-        if (track)
-            s_take(self, track, &event);
+        if (room)
+            track_take(room->track, &event);
     }
     zchat_msg_destroy(&event);
     zstr_free(&topic);
@@ -937,10 +788,12 @@ s_new_dealer(conn_t *self)
 {
     s_monitor_stop(self);
     zsock_destroy(&self->dealer);
+    zhashx_purge(self->pending);  // no reply to the old DEALER comes to the new one
     self->dealer = zsock_new(ZMQ_DEALER);
     assert(self->dealer);
-    // A random routing id; not starting with a zero byte, which libzmq reserves
-    byte noise[16];
+    // A random routing id (zchat-protocol(7) SOCKETS AND FRAMES), in hex after a letter: libzmq
+    // reserves ids that start with a zero byte
+    byte noise[CONN_ROUTING_ID_BYTES];
     char identity[2 * sizeof noise + 2] = "c";
     randombytes_buf(noise, sizeof noise);
     sodium_bin2hex(identity + 1, sizeof identity - 1, noise, sizeof noise);
@@ -957,12 +810,36 @@ s_new_dealer(conn_t *self)
         zsys_error("cannot connect to tcp://%s:%d", self->host, self->port);
 }
 
+// Requests whose reply is overdue. A history reply the broker could not queue
+// (zchat-protocol(7) SLOW CONSUMERS) never comes: after two heartbeats its room asks again
+// rather than wait on it forever. Any other is forgotten after CONN_PENDING_MS.
+static void
+s_pending_expire(conn_t *self, int64_t now)
+{
+    zlist_t *overdue = zlist_new();
+    zlist_autofree(overdue);
+    for (s_pending_t *p = zhashx_first(self->pending); p; p = zhashx_next(self->pending)) {
+        int64_t limit = p->ask == S_ASK_FETCH ? 2 * (int64_t)self->heartbeat_ms : CONN_PENDING_MS;
+        if (now - p->sent_at > limit)
+            zlist_append(overdue, (void *)zhashx_cursor(self->pending));
+    }
+    for (char *id = zlist_first(overdue); id; id = zlist_next(overdue)) {
+        s_pending_t pending;
+        s_pending_take(self, id, &pending);
+        track_t *track = pending.ask == S_ASK_FETCH ? s_track(self, pending.room) : NULL;
+        if (track)
+            track_fetch_failed(track, pending.number, true);
+    }
+    zlist_destroy(&overdue);
+}
+
 static void
 s_on_timers(conn_t *self)
 {
     int64_t now = zclock_mono();
-    s_hold_check(self);
-    s_pump(self);  // after a full DEALER refused a send
+    if (outbox_is_holding(self->outbox))
+        outbox_release(self->outbox, s_rooms_settled(self), now);
+    outbox_pump(self->outbox, now);  // after a pause, or a full DEALER that refused a send
     if (self->online) {
         if (now - self->last_heard > 3 * (int64_t)self->heartbeat_ms) {
             self->online = false;
@@ -974,25 +851,17 @@ s_on_timers(conn_t *self)
             self->retry_ms = CONN_RETRY_MIN_MS;
         } else if (now >= self->next_poll) {
             zchat_msg_t *poll = zchat_msg_new(self->observer ? "rooms" : "ping");
-            s_send(self, &poll, 'i', NULL);
+            s_send(self, &poll, S_ASK_POLL, NULL, NULL);
             self->next_poll = now + self->heartbeat_ms;
-            // A history reply the broker could not queue (zchat-protocol(7) SLOW CONSUMERS) never
-            // comes: after two heartbeats, ask again rather than wait on it forever
-            for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms)) {
-                if (t->fetching && now - t->fetch_at > 2 * (int64_t)self->heartbeat_ms) {
-                    t->fetching = false;
-                    s_fetch(self, t);
+            s_pending_expire(self, now);
+            for (s_room_t *r = zhashx_first(self->rooms); r; r = zhashx_next(self->rooms))
+                if (r->join_retry && now >= r->join_retry) {
+                    r->join_retry = 0;
+                    s_join(self, track_room(r->track), S_ASK_JOIN);
                 }
-                if (t->join_retry && now >= t->join_retry) {
-                    t->join_retry = 0;
-                    s_join(self, t->name, 'i', t->join_id);
-                }
-            }
             // The same for an ack, and for a say lost with a connection that came back by
             // itself (no welcome): else its place in the window would be gone for good
-            s_unacked_t *oldest = zlistx_first(self->unacked);
-            if (oldest && oldest->sent && now - oldest->sent_at > 2 * (int64_t)self->heartbeat_ms)
-                s_resend(self);
+            outbox_check(self->outbox, now, 2 * (int64_t)self->heartbeat_ms);
         }
     } else if (self->ever_online && now - self->hello_at > self->retry_ms) {
         // No welcome yet: try again on a fresh connection, backing off
@@ -1009,15 +878,11 @@ s_next_timer(const conn_t *self)
     if (self->online) {
         int64_t dead = self->last_heard + 3 * (int64_t)self->heartbeat_ms + 1;
         int64_t next = self->next_poll < dead ? self->next_poll : dead;
-        if (self->pump_at > zclock_mono() && self->pump_at < next)
-            next = self->pump_at;  // the pause after a rate_limited ends
-        if (self->hold_until && self->hold_until < next)
-            next = self->hold_until;  // the hold after a new broker run ends at the latest
-        return next;
+        int64_t outbox = outbox_wake(self->outbox, zclock_mono());  // a pause or a hold ends
+        return outbox < next ? outbox : next;
     }
     return self->ever_online ? self->hello_at + self->retry_ms + 1 : zclock_mono() + 100;
 }
-
 // --- Public ---
 
 conn_t *
@@ -1030,7 +895,6 @@ conn_new(const conn_options_t *options, const conn_handler_t *handler, void *arg
     self->user = options->user ? strdup(options->user) : NULL;
     self->observer = options->observer;
     self->client = strdup(options->client ? options->client : "zchat/" ZCHAT_VERSION);
-    self->window = CONN_WINDOW;
     self->connect_ms = options->connect_ms > 0 ? options->connect_ms : 5000;
     self->sub_hwm = options->sub_hwm;
     self->handler = *handler;
@@ -1038,12 +902,11 @@ conn_new(const conn_options_t *options, const conn_handler_t *handler, void *arg
     self->heartbeat_ms = ZCHAT_DEFAULT_HEARTBEAT;
     self->retry_ms = CONN_RETRY_MIN_MS;
     self->rooms = zchat_hash_new();
-    zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)s_track_destroy);
-    self->unacked = zlistx_new();
-    zlistx_set_destructor(self->unacked, (zlistx_destructor_fn *)s_unacked_destroy);
-    self->joins = zchat_hash_new();
-    zhashx_set_destructor(self->joins, (zhashx_destructor_fn *)zstr_free);
-    zhashx_set_duplicator(self->joins, (zhashx_duplicator_fn *)strdup);
+    zhashx_set_destructor(self->rooms, (zhashx_destructor_fn *)s_room_destroy);
+    self->pending = zchat_hash_new();
+    zhashx_set_destructor(self->pending, (zhashx_destructor_fn *)s_pending_destroy);
+    self->outbox = outbox_new(s_outbox_send, self);
+    self->privates = seen_new(SEEN_PRIVATES);
     if (options->server_key) {
         self->server_key = strdup(options->server_key);
         assert(self->server_key);
@@ -1067,8 +930,7 @@ conn_destroy(conn_t **self_p, const char *reason)
             zchat_msg_t *quit = zchat_msg_new("quit");
             if (reason && *reason)
                 zchat_msg_set_string(quit, "reason", reason);
-            char id[24];
-            s_send(self, &quit, 'i', id);
+            s_send(self, &quit, S_ASK_QUIT, NULL, NULL);
             // Wait a moment for bye, so the quit surely left before the socket closes
             int64_t until = zclock_mono() + CONN_QUIT_WAIT_MS;
             zsock_set_rcvtimeo(self->dealer, CONN_QUIT_WAIT_MS);
@@ -1091,8 +953,9 @@ conn_destroy(conn_t **self_p, const char *reason)
         zstr_free(&self->server_key);
         zchat_password_free(&self->password);
         zhashx_destroy(&self->rooms);
-        zlistx_destroy(&self->unacked);
-        zhashx_destroy(&self->joins);
+        zhashx_destroy(&self->pending);
+        outbox_destroy(&self->outbox);
+        seen_destroy(&self->privates);
         zstr_free(&self->token);
         zstr_free(&self->epoch);
         zstr_free(&self->feed);
@@ -1226,14 +1089,14 @@ conn_join(conn_t *self, const char *room)
 {
     assert(self && room);
     char name[ZCHAT_NAME_MAX + 1];
-    char id[24];
-    bool valid = zchat_name_room(room, name, sizeof name) == 0;
-    if (valid && !zhashx_lookup(self->rooms, name))
+    if (zchat_name_room(room, name, sizeof name) == -1) {
+        s_join(self, room, S_ASK_USER);  // the broker says what is wrong with it
+        return;
+    }
+    if (!zhashx_lookup(self->rooms, name))
         // Subscribe before joining, so no event of this membership can pass us by
-        s_track_require(self, name, -1)->own_join = true;
-    s_join(self, valid ? name : room, 'u', id);
-    if (valid)
-        zhashx_insert(self->joins, id, name);
+        track_expect_join(s_room_require(self, name, -1)->track);
+    s_join(self, name, S_ASK_USER_JOIN);
 }
 
 void
@@ -1242,21 +1105,17 @@ conn_leave(conn_t *self, const char *room)
     assert(self && room);
     zchat_msg_t *request = zchat_msg_new("leave");
     zchat_msg_set_string(request, "room", room);
-    s_send(self, &request, 'u', NULL);
+    s_send(self, &request, S_ASK_USER, NULL, NULL);
 }
 
+// A say or msg goes through the outbox: retried until acked, never delivered twice.
 static void
-s_send_tracked(conn_t *self, zchat_msg_t **request_p, const char *kind, const char *target)
+s_send_tracked(conn_t *self, zchat_msg_t **request_p)
 {
-    s_unacked_t *unacked = zmalloc(sizeof(s_unacked_t));
-    snprintf(unacked->kind, sizeof unacked->kind, "%s", kind);
-    unacked->target = strdup(target);
-    snprintf(unacked->id, sizeof unacked->id, "u%" PRIu64, ++self->next_id);
-    zchat_msg_set_string(*request_p, "id", unacked->id);
-    unacked->json = zchat_msg_encode(*request_p);
-    zchat_msg_destroy(request_p);
-    zlistx_add_end(self->unacked, unacked);
-    s_pump(self);
+    char id[24];
+    s_new_id(self, id);
+    zchat_msg_set_string(*request_p, "id", id);
+    outbox_add(self->outbox, request_p, zclock_mono());
 }
 
 void
@@ -1266,7 +1125,7 @@ conn_say(conn_t *self, const char *room, const char *text)
     zchat_msg_t *request = zchat_msg_new("say");
     zchat_msg_set_string(request, "room", room);
     zchat_msg_set_string(request, "text", text);
-    s_send_tracked(self, &request, "say", room);
+    s_send_tracked(self, &request);
 }
 
 void
@@ -1276,14 +1135,14 @@ conn_msg(conn_t *self, const char *to, const char *text)
     zchat_msg_t *request = zchat_msg_new("msg");
     zchat_msg_set_string(request, "to", to);
     zchat_msg_set_string(request, "text", text);
-    s_send_tracked(self, &request, "msg", to);
+    s_send_tracked(self, &request);
 }
 
 void
 conn_send(conn_t *self, zchat_msg_t **request_p)
 {
     assert(self && request_p && *request_p);
-    s_send(self, request_p, 'u', NULL);
+    s_send(self, request_p, S_ASK_USER, NULL, NULL);
 }
 
 void
@@ -1296,8 +1155,7 @@ conn_follow(conn_t *self, const char *room, uint64_t since)
             zsock_set_subscribe(self->sub, "room/");
         return;
     }
-    s_track_t *track = s_track_require(self, room, (int64_t)since);
-    s_fetch(self, track);
+    track_fill(s_room_require(self, room, (int64_t)since)->track);
 }
 
 zlist_t *
@@ -1306,78 +1164,250 @@ conn_rooms(const conn_t *self)
     assert(self);
     zlist_t *names = zlist_new();
     zlist_autofree(names);
-    for (s_track_t *t = zhashx_first(self->rooms); t; t = zhashx_next(self->rooms))
-        zlist_append(names, t->name);
+    for (s_room_t *r = zhashx_first(self->rooms); r; r = zhashx_next(self->rooms))
+        zlist_append(names, (void *)track_room(r->track));
     return names;
 }
 
-// --- Self-test: the ordering logic, without a broker ---
+bool
+conn_error_is_retryable(const char *code)
+{
+    assert(code);
+    return streq(code, "rate_limited") || streq(code, "server_full");
+}
+
+// --- Self-test: a fake broker, a ROUTER on loopback that the test answers by hand ---
 
 typedef struct {
-    char seen[256];
-    char lost[64];
-    int replies;
+    char replies[512];  // the type of each reply to the front end, in order
+    char seen[128];     // the seq of each event
+    int count;          // replies and events
 } s_log_t;
+
+static void
+s_test_log(char *buffer, size_t size, const char *text)
+{
+    size_t len = strlen(buffer);
+    snprintf(buffer + len, size - len, "%s ", text);
+}
+
+static void
+s_test_reply(void *arg, const zchat_msg_t *reply)
+{
+    s_log_t *log = arg;
+    s_test_log(log->replies, sizeof log->replies, zchat_msg_type(reply));
+    log->count++;
+}
+
+static void
+s_test_event(void *arg, const zchat_msg_t *event)
+{
+    s_log_t *log = arg;
+    int64_t seq = -1;
+    zchat_msg_opt_int(event, "seq", &seq);
+    char text[24];
+    snprintf(text, sizeof text, "%" PRId64, seq);
+    s_test_log(log->seen, sizeof log->seen, text);
+    log->count++;
+}
+
+// Handle what the broker sends until the log has count entries.
+static void
+s_test_until(conn_t *conn, const s_log_t *log, int count)
+{
+    int64_t deadline = zclock_mono() + 5000;
+    while (log->count < count && zclock_mono() < deadline)
+        conn_wait(conn, -1, 20);
+    assert(log->count == count);
+}
+
+typedef struct {
+    zsock_t *router;  // the broker's command socket
+    zframe_t *peer;   // the routing id of the conn's DEALER
+    char id[64];      // the id of the last request received
+} s_fake_t;
+
+// The next request of this type the conn sends (others are skipped), meanwhile letting the
+// conn (if not NULL) handle what it was sent; the caller destroys it.
+static zchat_msg_t *
+s_fake_next(s_fake_t *fake, conn_t *conn, const char *type)
+{
+    zsock_set_rcvtimeo(fake->router, 10);
+    int64_t deadline = zclock_mono() + 5000;
+    while (true) {
+        zmsg_t *msg = zmsg_recv(fake->router);
+        if (!msg && conn && zclock_mono() < deadline) {
+            conn_wait(conn, -1, 10);
+            continue;
+        }
+        assert(msg && zmsg_size(msg) == 2);
+        zframe_destroy(&fake->peer);
+        fake->peer = zmsg_pop(msg);
+        char *json = zmsg_popstr(msg);
+        zmsg_destroy(&msg);
+        zchat_msg_t *request = zchat_msg_decode(json, strlen(json), NULL);
+        zstr_free(&json);
+        assert(request && zchat_msg_type(request) && zchat_msg_string(request, "id"));
+        snprintf(fake->id, sizeof fake->id, "%s", zchat_msg_string(request, "id"));
+        if (streq(zchat_msg_type(request), type))
+            return request;
+        zchat_msg_destroy(&request);
+    }
+}
+
+// Send the conn a reply: a JSON object whose %s, if any, is the id of the last request.
+static void
+s_fake_send(s_fake_t *fake, const char *format)
+{
+    char *json = zsys_sprintf(format, fake->id);
+    zmsg_t *msg = zmsg_new();
+    zframe_t *peer = zframe_dup(fake->peer);
+    zmsg_append(msg, &peer);
+    zmsg_addstr(msg, json);
+    zmsg_send(&msg, fake->router);
+    zstr_free(&json);
+}
+
+// The routing id: a letter, then CONN_ROUTING_ID_BYTES random bytes in hex, new each time.
+static void
+s_test_routing_id(zframe_t *peer, char *seen, size_t size)
+{
+    assert(CONN_ROUTING_ID_BYTES >= 16);
+    assert(zframe_size(peer) == 1 + 2 * CONN_ROUTING_ID_BYTES);
+    char *hex = zframe_strdup(peer);
+    assert(strspn(hex + 1, "0123456789abcdef") == 2 * CONN_ROUTING_ID_BYTES);
+    assert(!streq(hex, seen));
+    snprintf(seen, size, "%s", hex);
+    free(hex);
+}
+
+static void
+s_test_broker(void)
+{
+    s_fake_t fake = {zsock_new_router("tcp://127.0.0.1:*"), NULL, ""};
+    assert(fake.router);
+    const char *endpoint = zsock_endpoint(fake.router);
+    s_log_t log = {"", "", 0};
+    conn_handler_t handler = {.on_event = s_test_event, .on_reply = s_test_reply};
+    conn_options_t options = {
+        .host = "127.0.0.1", .port = atoi(strrchr(endpoint, ':') + 1), .user = "alice"};
+    conn_t *conn = conn_new(&options, &handler, &log);
+    char identity[2 * CONN_ROUTING_ID_BYTES + 2] = "";
+    for (int i = 0; i < 2; i++) {
+        s_new_dealer(conn);
+        s_hello(conn);
+        zchat_msg_t *hello = s_fake_next(&fake, conn, "hello");
+        zchat_msg_destroy(&hello);
+        s_test_routing_id(fake.peer, identity, sizeof identity);
+    }
+    s_fake_send(&fake, "{\"type\":\"welcome\",\"user\":\"alice\",\"session\":\"t\","
+                       "\"feed\":\"inproc://conn-test-feed\",\"epoch\":\"e\","
+                       "\"heartbeat_ms\":60000,\"rooms\":[\"lobby\"],\"id\":\"%s\"}");
+    assert(conn_wait(conn, -1, 5000) == 0 && conn_is_online(conn));
+
+    // A new session was put in lobby before it subscribed: joined gives it the baseline. That
+    // join, refused because the broker is full, goes again a moment later.
+    zchat_msg_t *join = s_fake_next(&fake, conn, "join");
+    assert(streq(zchat_msg_string(join, "room"), "lobby"));
+    zchat_msg_destroy(&join);
+    s_fake_send(&fake, "{\"type\":\"error\",\"code\":\"server_full\",\"message\":\"Full.\","
+                       "\"request\":\"join\",\"id\":\"%s\"}");
+    s_room_t *lobby = zhashx_lookup(conn->rooms, "lobby");
+    assert(lobby);
+    int64_t deadline = zclock_mono() + 5000;
+    while (!lobby->join_retry && zclock_mono() < deadline)
+        conn_wait(conn, -1, 20);
+    assert(lobby->join_retry && streq(log.replies, ""));  // ours: the front end hears nothing
+    lobby->join_retry = conn->next_poll = zclock_mono();
+    conn_wait(conn, -1, 0);
+    join = s_fake_next(&fake, conn, "join");
+    zchat_msg_destroy(&join);
+    s_fake_send(&fake, "{\"type\":\"joined\",\"room\":\"lobby\",\"seq\":5,\"members\":[\"alice\"],"
+                       "\"id\":\"%s\"}");
+    deadline = zclock_mono() + 5000;
+    while (track_last(lobby->track) != 5 && zclock_mono() < deadline)
+        conn_wait(conn, -1, 20);
+    assert(track_last(lobby->track) == 5);
+
+    // Replies go where they were asked from: a history the front end asked for goes to it, one
+    // its room asked for to the room's tracker
+    zchat_msg_t *request = zchat_msg_new("history");
+    zchat_msg_set_string(request, "room", "lobby");
+    conn_send(conn, &request);
+    request = s_fake_next(&fake, conn, "history");
+    zchat_msg_destroy(&request);
+    char user_id[64];
+    snprintf(user_id, sizeof user_id, "%s", fake.id);
+    conn->next_poll = zclock_mono();
+    conn_wait(conn, -1, 0);
+    zchat_msg_t *ping = s_fake_next(&fake, conn, "ping");
+    zchat_msg_destroy(&ping);
+    s_fake_send(&fake, "{\"type\":\"pong\",\"logged_in\":true,\"epoch\":\"e\","
+                       "\"seqs\":{\"lobby\":7},\"id\":\"%s\"}");
+    zchat_msg_t *fetch = s_fake_next(&fake, conn, "history");
+    int64_t since = 0;
+    assert(zchat_msg_opt_int(fetch, "since", &since) == 0 && since == 5);
+    zchat_msg_destroy(&fetch);
+    s_fake_send(&fake, "{\"type\":\"history\",\"room\":\"lobby\",\"complete\":true,\"seq\":7,"
+                       "\"events\":[{\"type\":\"message\",\"room\":\"lobby\",\"seq\":6},"
+                       "{\"type\":\"message\",\"room\":\"lobby\",\"seq\":7}],\"id\":\"%s\"}");
+    s_test_until(conn, &log, 2);
+    assert(streq(log.seen, "6 7 ") && streq(log.replies, ""));
+    // A private carries the id of the msg that made it, which may be the id of a request of
+    // ours in flight: it is a private all the same, and the reply still comes. The same private
+    // again (the sender's msg sent again) is dropped, whatever case its sender's name is in.
+    snprintf(fake.id, sizeof fake.id, "%s", user_id);
+    const char *private = "{\"type\":\"private\",\"from\":\"Bob\",\"to\":\"alice\","
+                          "\"text\":\"hi\",\"ts\":1,\"id\":\"%s\"}";
+    s_fake_send(&fake, private);
+    s_fake_send(&fake, private);
+    s_fake_send(&fake, "{\"type\":\"private\",\"from\":\"BOB\",\"to\":\"alice\","
+                       "\"text\":\"hi\",\"ts\":1,\"id\":\"%s\"}");
+    s_fake_send(&fake, "{\"type\":\"private\",\"from\":\"carol\",\"to\":\"alice\","
+                       "\"text\":\"hi\",\"ts\":1,\"id\":\"%s\"}");
+    s_fake_send(&fake, "{\"type\":\"history\",\"room\":\"lobby\",\"complete\":true,"
+                       "\"events\":[{\"type\":\"message\",\"room\":\"lobby\",\"seq\":1}],"
+                       "\"id\":\"%s\"}");
+    s_test_until(conn, &log, 5);
+    assert(streq(log.replies, "private private history ") && streq(log.seen, "6 7 "));
+
+    conn->online = false;  // no quit to wait for
+    conn_destroy(&conn, NULL);
+    zframe_destroy(&fake.peer);
+    zsock_destroy(&fake.router);
+}
 
 static void
 s_record_reply(void *arg, const zchat_msg_t *reply)
 {
     (void)reply;
     s_log_t *log = arg;
-    log->replies++;
+    log->count++;
 }
 
 // A refused re-login, as the broker answers it to our hello
 static void
 s_refuse(conn_t *conn, const char *message)
 {
-    snprintf(conn->hello_id, sizeof conn->hello_id, "h");
+    s_hello(conn);  // no DEALER: only the request in flight
     char *json = zsys_sprintf(
-        "{\"type\":\"error\",\"code\":\"name_taken\",\"message\":\"%s\",\"id\":\"h\"}", message);
+        "{\"type\":\"error\",\"code\":\"name_taken\",\"message\":\"%s\",\"id\":\"%s\"}", message,
+        conn->hello_id);
     zchat_msg_t *error = zchat_msg_decode(json, strlen(json), NULL);
     assert(error);
-    s_on_error(conn, error, "h");
+    s_on_error(conn, error, zchat_msg_string(error, "id"));
     zchat_msg_destroy(&error);
     zstr_free(&json);
 }
 
-static void
-s_record(void *arg, const zchat_msg_t *event)
-{
-    s_log_t *log = arg;
-    size_t len = strlen(log->seen);
-    snprintf(log->seen + len, sizeof log->seen - len, "%" PRId64 " ", s_seq(event));
-}
-
-static void
-s_record_lost(void *arg, const char *room, uint64_t first, uint64_t last)
-{
-    (void)room;
-    s_log_t *log = arg;
-    size_t len = strlen(log->lost);
-    snprintf(log->lost + len, sizeof log->lost - len, "%" PRIu64 "-%" PRIu64 " ", first, last);
-}
-
-static void
-s_feed(conn_t *conn, s_track_t *track, int64_t seq)
-{
-    char json[96];
-    snprintf(json, sizeof json, "{\"type\":\"message\",\"room\":\"r\",\"seq\":%" PRId64 "}", seq);
-    zchat_msg_t *event = zchat_msg_decode(json, strlen(json), NULL);
-    s_take(conn, track, &event);
-}
-
-// How many requests the broker's side receives within timeout_ms; the sender's routing id into
-// identity (a new frame, caller destroys) unless NULL.
+// How many requests the broker's side receives within timeout_ms.
 static int
-s_test_received(zsock_t *router, int timeout_ms, zframe_t **identity)
+s_test_received(zsock_t *router, int timeout_ms)
 {
     zsock_set_rcvtimeo(router, timeout_ms);
     int count = 0;
     zmsg_t *msg;
     while ((msg = zmsg_recv(router))) {
-        if (identity && !*identity)
-            *identity = zmsg_pop(msg);
         zmsg_destroy(&msg);
         count++;
         zsock_set_rcvtimeo(router, 50);
@@ -1385,155 +1415,65 @@ s_test_received(zsock_t *router, int timeout_ms, zframe_t **identity)
     return count;
 }
 
+// The outbox on a connection: at most OUTBOX_WINDOW say/msg on their way, an ack lets the next
+// one go, and when the oldest waits past two heartbeats (a reply lost), the window goes again
 static void
 s_test_window(const conn_options_t *options, const conn_handler_t *handler, s_log_t *log)
 {
-    zsock_t *router = zsock_new_router("inproc://conn-test-window");
-    assert(router);
+    s_fake_t fake = {zsock_new_router("inproc://conn-test-window"), NULL, ""};
+    assert(fake.router);
     conn_t *conn = conn_new(options, handler, log);
     conn->dealer = zsock_new_dealer(">inproc://conn-test-window");
     conn->online = true;
-    conn->heartbeat_ms = 100;
+    conn->heartbeat_ms = 1;
     for (int i = 0; i < 100; i++)
         conn_say(conn, "r", "a line of a paste");
-    assert(conn->in_flight == CONN_WINDOW && zlistx_size(conn->unacked) == 100);
-    zframe_t *identity = NULL;
-    assert(s_test_received(router, 1000, &identity) == CONN_WINDOW && identity);
-    zmsg_t *ack = zmsg_new();  // the broker acks the first: the next one goes
-    zmsg_append(ack, &identity);
-    zmsg_addstr(ack, "{\"type\":\"ack\",\"seq\":1,\"id\":\"u1\"}");
-    zmsg_send(&ack, router);
+    assert(outbox_in_flight(conn->outbox) == OUTBOX_WINDOW && outbox_size(conn->outbox) == 100);
+    zchat_msg_t *say = s_fake_next(&fake, NULL, "say");  // the broker acks the first: the next goes
+    zchat_msg_destroy(&say);
+    assert(s_test_received(fake.router, 1000) == OUTBOX_WINDOW - 1);
+    int replies = log->count;
+    s_fake_send(&fake, "{\"type\":\"ack\",\"seq\":1,\"id\":\"c1\"}");
     s_on_command(conn);
-    assert(conn->in_flight == CONN_WINDOW && zlistx_size(conn->unacked) == 99);
-    assert(s_test_received(router, 1000, NULL) == 1);
-    s_unacked_t *oldest = zlistx_first(conn->unacked);
-    oldest->sent_at -= 1000;  // its ack is lost: past two heartbeats, the window goes again
+    assert(log->count == replies + 1);
+    assert(outbox_in_flight(conn->outbox) == OUTBOX_WINDOW && outbox_size(conn->outbox) == 99);
+    assert(s_test_received(fake.router, 1000) == 1);
+    zclock_sleep(5);  // past two heartbeats: the acks were lost
     conn->last_heard = conn->next_poll = zclock_mono();
     s_on_timers(conn);
-    assert(conn->in_flight == CONN_WINDOW);
-    assert(s_test_received(router, 1000, NULL) == 1 + CONN_WINDOW);  // with the ping
-    conn->online = false;                                            // no quit to wait for
+    assert(outbox_in_flight(conn->outbox) == OUTBOX_WINDOW);
+    assert(s_test_received(fake.router, 1000) == 1 + OUTBOX_WINDOW);  // with the ping
+    conn->online = false;                                             // no quit to wait for
     conn_destroy(&conn, NULL);
-    zsock_destroy(&router);
+    zframe_destroy(&fake.peer);
+    zsock_destroy(&fake.router);
 }
 
 void
 conn_test(bool verbose)
 {
     (void)verbose;
+    assert(conn_error_is_retryable("rate_limited") && conn_error_is_retryable("server_full"));
+    assert(!conn_error_is_retryable("too_many_rooms"));
+
+    // A re-login refused at every retry is told once, and again when the refusal changes
     s_log_t log = {"", "", 0};
-    conn_handler_t handler = {
-        .on_event = s_record, .on_lost = s_record_lost, .on_reply = s_record_reply};
+    conn_handler_t handler = {.on_reply = s_record_reply};
     conn_options_t options = {.host = "127.0.0.1", .port = 1, .user = "alice"};
     conn_t *conn = conn_new(&options, &handler, &log);
-    s_track_t *track = s_track_require(conn, "r", -1);
-    s_feed(conn, track, 5);  // before the baseline: waits
-    assert(streq(log.seen, ""));
-    const char *joined = "{\"type\":\"joined\",\"room\":\"r\",\"seq\":4,\"members\":[]}";
-    zchat_msg_t *reply = zchat_msg_decode(joined, strlen(joined), NULL);
-    s_on_joined(conn, reply);
-    zchat_msg_destroy(&reply);
-    assert(streq(log.seen, "5 "));
-    s_feed(conn, track, 5);  // duplicate
-    s_feed(conn, track, 8);  // gap: waits for history
-    s_feed(conn, track, 7);
-    assert(streq(log.seen, "5 "));
-    s_feed(conn, track, 6);  // fills the gap
-    assert(streq(log.seen, "5 6 7 8 "));
-    s_feed(conn, track, 11);  // 9 and 10 missing
-    const char *history = "{\"type\":\"history\",\"room\":\"r\",\"events\":["
-                          "{\"type\":\"message\",\"room\":\"r\",\"seq\":10}],\"complete\":true}";
-    reply = zchat_msg_decode(history, strlen(history), NULL);
-    s_on_history(conn, reply, "i7");  // not the fetch in flight: ignored
-    assert(streq(log.seen, "5 6 7 8 "));
-    track->fetching = true;  // as s_fetch would have, had the connection been online
-    snprintf(track->fetch_id, sizeof track->fetch_id, "i7");
-    s_on_history(conn, reply, "i7");  // 9 is gone from history: reported, never skipped silently
-    zchat_msg_destroy(&reply);
-    assert(streq(log.seen, "5 6 7 8 10 11 "));
-    assert(streq(log.lost, "9-9 "));
-    // A flood beyond a gap: at most CONN_WAITING_MAX events wait, the rest come from history
-    for (int seq = 13; seq < 13 + CONN_WAITING_MAX + 100; seq++)
-        s_feed(conn, track, seq);
-    assert(zlistx_size(track->waiting) == CONN_WAITING_MAX);
-    assert(s_seq(zlistx_last(track->waiting)) == 12 + CONN_WAITING_MAX);
-    assert(track->known == 12 + CONN_WAITING_MAX + 100);
-    s_feed(conn, track, 12);  // the gap filled: the waiting ones follow, and a fetch is due
-    assert(zlistx_size(track->waiting) == 0 && track->last == 12 + CONN_WAITING_MAX);
-    assert(strstr(log.seen, " 11 12 13 14 ") && !strstr(log.lost, "13"));
-    // Before joined too: what the cap let go is fetched once joined says where seq stands
-    s_track_t *early = s_track_require(conn, "early", -1);
-    for (int seq = 2; seq < 2 + CONN_WAITING_MAX + 100; seq++)
-        s_feed(conn, early, seq);
-    const char *early_joined = "{\"type\":\"joined\",\"room\":\"early\",\"seq\":1,\"members\":[]}";
-    reply = zchat_msg_decode(early_joined, strlen(early_joined), NULL);
-    s_on_joined(conn, reply);
-    zchat_msg_destroy(&reply);
-    assert(early->last == 1 + CONN_WAITING_MAX && early->known == 1 + CONN_WAITING_MAX + 100);
-    s_track_remove(conn, "early");
-    // A complete reply misses only what existed when it was asked for: a newer event the feed
-    // lost is fetched again, not reported gone
-    s_track_t *race = s_track_require(conn, "race", 3);
-    s_feed(conn, race, 6);  // 4 and 5 missing
-    const char *race_history = "{\"type\":\"history\",\"room\":\"race\",\"events\":["
-                               "{\"type\":\"message\",\"room\":\"race\",\"seq\":4}],"
-                               "\"complete\":true}";
-    reply = zchat_msg_decode(race_history, strlen(race_history), NULL);
-    race->fetching = true;
-    race->horizon = 3;  // asked before 6 came: 5 may be newer than the reply
-    snprintf(race->fetch_id, sizeof race->fetch_id, "i8");
-    s_on_history(conn, reply, "i8");
-    zchat_msg_destroy(&reply);
-    assert(race->last == 4 && streq(log.lost, "9-9 "));
-    const char *race_none = "{\"type\":\"history\",\"room\":\"race\",\"events\":[],"
-                            "\"complete\":true}";
-    reply = zchat_msg_decode(race_none, strlen(race_none), NULL);
-    race->fetching = true;
-    race->horizon = 6;  // asked after 6 came: 5 existed, and the broker no longer holds it
-    snprintf(race->fetch_id, sizeof race->fetch_id, "i9");
-    s_on_history(conn, reply, "i9");
-    zchat_msg_destroy(&reply);
-    assert(race->last == 6 && streq(log.lost, "9-9 5-5 "));
-    s_track_remove(conn, "race");
-    // A re-login refused at every retry is told once, and again when the refusal changes
     conn->ever_online = true;
     s_refuse(conn, "The name alice is in use: pick another.");
     s_refuse(conn, "The name alice is in use: pick another.");
-    assert(log.replies == 1 && streq(conn->error_code, "name_taken"));
+    assert(log.count == 1 && streq(conn_error_code(conn), "name_taken"));
     s_refuse(conn, "Something else.");
-    assert(log.replies == 2);
+    assert(log.count == 2);
+    conn_follow(conn, "r", 3);
     zlist_t *rooms = conn_rooms(conn);
     assert(zlist_size(rooms) == 1 && streq(zlist_first(rooms), "r"));
     zlist_destroy(&rooms);
     conn_destroy(&conn, NULL);
     assert(conn == NULL);
 
-    // After a new broker run, a say of ours that the old run stored but never acked is found
-    // in the history the room fetches: it counts as acked and is not sent again. Only ours:
-    // the same id from someone else is theirs.
-    conn = conn_new(&options, &handler, &log);
-    conn->display = strdup("alice");
-    conn_say(conn, "h", "stored, not acked");  // u1
-    conn_say(conn, "h", "never stored");       // u2
-    conn->hold_until = zclock_mono() + 10000;
-    s_track_t *held = s_track_require(conn, "h", 3);
-    held->fetching = true;
-    snprintf(held->fetch_id, sizeof held->fetch_id, "f1");
-    const char *held_history = "{\"type\":\"history\",\"room\":\"h\",\"complete\":true,\"events\":["
-                               "{\"type\":\"message\",\"room\":\"h\",\"seq\":4,\"from\":\"alice\","
-                               "\"text\":\"x\",\"id\":\"u1\"},"
-                               "{\"type\":\"message\",\"room\":\"h\",\"seq\":5,\"from\":\"bob\","
-                               "\"text\":\"y\",\"id\":\"u2\"}]}";
-    reply = zchat_msg_decode(held_history, strlen(held_history), NULL);
-    assert(reply);
-    int replies = log.replies;
-    s_on_history(conn, reply, "f1");
-    zchat_msg_destroy(&reply);
-    assert(log.replies == replies + 1 && zlistx_size(conn->unacked) == 1);
-    assert(streq(((s_unacked_t *)zlistx_first(conn->unacked))->id, "u2"));
-    conn_destroy(&conn, NULL);
-
-    // The window: at most CONN_WINDOW say/msg on their way, an ack lets the next one go, and
-    // when the oldest waits past two heartbeats (a reply lost), the window goes again
     s_test_window(&options, &handler, &log);
+    s_test_broker();
 }

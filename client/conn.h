@@ -1,5 +1,6 @@
 // conn.h - a client's connection to the broker: DEALER + SUB, hello/resume, heartbeat,
-// reconnect, and every room event delivered exactly once, in seq order
+// reconnect, and every room event delivered exactly once, in seq order (track.h), every say
+// and msg sent until acked (outbox.h)
 #ifndef CONN_H_INCLUDED
 #define CONN_H_INCLUDED
 
@@ -34,6 +35,10 @@ typedef struct {
 } conn_handler_t;
 
 #define CONN_PASSWORD_TRIES 3
+
+// Random bytes in the DEALER's routing id: 16 or more, so that no other client can guess it
+// and take its replies (zchat-protocol(7) SOCKETS AND FRAMES)
+#define CONN_ROUTING_ID_BYTES 16
 
 typedef struct {
     const char *host;    // commands endpoint host
@@ -88,6 +93,10 @@ void conn_follow(conn_t *self, const char *room, uint64_t since);
 
 // Rooms we are in (members) or follow (observers), in no order; free the list.
 zlist_t *conn_rooms(const conn_t *self);
+
+// True for an error code that refuses a request for the moment, not for what it asks
+// (rate_limited, server_full): the same request may succeed later (zchat-protocol(7) RETRIES).
+bool conn_error_is_retryable(const char *code);
 
 void conn_test(bool verbose);
 

@@ -18,6 +18,9 @@
 #include "admin.h"
 #include "keys.h"
 #include "conn.h"
+#include "outbox.h"
+#include "seen.h"
+#include "track.h"
 #include "keyfile.h"
 #include "render.h"
 #include "client_options.h"
@@ -50,6 +53,9 @@ static const struct {
     {"keys", keys_test},
     {"admin", admin_test},
     {"broker", broker_test},
+    {"track", track_test},
+    {"outbox", outbox_test},
+    {"seen", seen_test},
     {"conn", conn_test},
     {"keyfile", keyfile_test},
     {"render", render_test},
