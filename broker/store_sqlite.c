@@ -1,4 +1,4 @@
-// store.c - rooms and their history in SQLite (the only module that includes sqlite3.h)
+// store_sqlite.c - the store's SQLite backend: rooms, their history and the accounts in one file
 //
 // Group commit: the broker appends the events of one loop turn to one transaction and commits
 // before it publishes them, so a published seq is always durable and never repeats after a
@@ -21,7 +21,7 @@
 // older than the kept events, so clients see exactly keep events per room.
 #include "zchat_prelude.h"
 #include "zchat_hash.h"
-#include "store.h"
+#include "store_sqlite.h"
 #include "zchat_name.h"
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -41,6 +41,8 @@
 #define S_TRIM_DIVISOR   8    // a trim waits for keep / S_TRIM_DIVISOR events to delete
 #define S_TRIM_MAX       128  // (at least 1, at most this): one DELETE per chunk of appends
 
+typedef struct store_sqlite store_sqlite_t;
+
 // What the store knows of a room, so that a turn needs no query of the rooms table
 typedef struct {
     int64_t id;          // rooms.id
@@ -51,25 +53,25 @@ typedef struct {
     bool is_new;         // created in the current transaction: a rollback forgets it
     bool touched;        // in self->touched
     char name[];
-} s_room_t;
+} s_stored_room_t;
 
-struct store {
+struct store_sqlite {
     sqlite3 *db;
     char *path;
-    int lock_fd;             // store_new_exclusive's claim on the file, -1 if none
+    int lock_fd;             // store_sqlite_new_exclusive's claim on the file, -1 if none
     zactor_t *checkpointer;  // NULL for :memory:
     atomic_uint passes;      // checkpoints the checkpointer has done (its thread counts)
-    unsigned passes_seen;    // ... as of store_maintain's last own checkpoint
+    unsigned passes_seen;    // ... as of s_maintain's last own checkpoint
     int wal_frames;          // frames in the WAL after the last commit
     int wal_frames_max;      // S_WAL_FRAMES; the self-test makes it small
     size_t keep;             // events kept per room
     bool in_transaction;
-    bool turn_failed;     // an append failed: the rest of the turn fails too, up to the commit
-    zhashx_t *rooms;      // name -> s_room_t * (owned), every room in the database
-    s_room_t **touched;   // rooms appended to in this transaction, borrowed from rooms
-    size_t touched_size;  // and how many there are
-    size_t touched_max;   // and room for how many
-    int64_t next_id;      // rooms.id of the next room made
+    bool turn_failed;  // an append failed: the rest of the turn fails too, up to the commit
+    zhashx_t *rooms;   // name -> s_stored_room_t * (owned), every room in the database
+    s_stored_room_t **touched;  // rooms appended to in this transaction, borrowed from rooms
+    size_t touched_size;        // and how many there are
+    size_t touched_max;         // and room for how many
+    int64_t next_id;            // rooms.id of the next room made
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;
@@ -126,7 +128,7 @@ s_on_wal(void *arg, sqlite3 *db, const char *name, int frames)
 {
     (void)db;
     (void)name;
-    store_t *self = arg;
+    store_sqlite_t *self = arg;
     self->wal_frames = frames;
     return SQLITE_OK;
 }
@@ -136,7 +138,7 @@ s_on_wal(void *arg, sqlite3 *db, const char *name, int frames)
 static void
 s_checkpointer(zsock_t *pipe, void *args)
 {
-    store_t *store = args;  // outlives this thread; only path and passes are shared
+    store_sqlite_t *store = args;  // outlives this thread; only path and passes are shared
     const char *path = store->path;
     zsock_signal(pipe, 0);  // for zactor_new; the second signal says whether it can work
     sqlite3 *db = NULL;
@@ -165,13 +167,13 @@ s_checkpointer(zsock_t *pipe, void *args)
 }
 
 static char *
-s_error(store_t *self, const char *what)
+s_error(store_sqlite_t *self, const char *what)
 {
     return zsys_sprintf("%s: %s", what, self->db ? sqlite3_errmsg(self->db) : "out of memory");
 }
 
 static int
-s_prepare(store_t *self, sqlite3_stmt **stmt, const char *sql)
+s_prepare(store_sqlite_t *self, sqlite3_stmt **stmt, const char *sql)
 {
     return sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) == SQLITE_OK
                ? 0
@@ -188,12 +190,14 @@ s_step(sqlite3_stmt *stmt)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int s_prepare_users(store_t *self);
-static void s_finalize_users(store_t *self);
+static int s_prepare_users(store_sqlite_t *self);
+static int s_commit(void *state);
+static void s_close(store_sqlite_t **self_p);
+static void s_finalize_users(store_sqlite_t *self);
 
 // The first column of the first row of sql, or -1 if it fails.
 static int64_t
-s_query_int(store_t *self, const char *sql)
+s_query_int(store_sqlite_t *self, const char *sql)
 {
     sqlite3_stmt *stmt;
     if (sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
@@ -204,18 +208,18 @@ s_query_int(store_t *self, const char *sql)
 }
 
 static void
-s_room_destroy(s_room_t **self_p)
+s_room_destroy(s_stored_room_t **self_p)
 {
     assert(self_p);
     free(*self_p);
     *self_p = NULL;
 }
 
-static s_room_t *
-s_room_add(store_t *self, int64_t id, const char *name)
+static s_stored_room_t *
+s_room_add(store_sqlite_t *self, int64_t id, const char *name)
 {
     size_t size = strlen(name) + 1;
-    s_room_t *room = zmalloc(sizeof(s_room_t) + size);
+    s_stored_room_t *room = zmalloc(sizeof(s_stored_room_t) + size);
     room->id = id;
     memcpy(room->name, name, size);
     int rc = zhashx_insert(self->rooms, name, room);
@@ -227,7 +231,7 @@ s_room_add(store_t *self, int64_t id, const char *name)
 
 // Create the tables of a new database, or upgrade an older one, in one transaction.
 static int
-s_set_up(store_t *self, int version, char **error)
+s_set_up(store_sqlite_t *self, int version, char **error)
 {
     char *sql = NULL;
     if (version == 1) {
@@ -267,7 +271,7 @@ s_set_up(store_t *self, int version, char **error)
 
 // The seq of the oldest (or newest) event of room in stmt, ordered so; *seq stays if none.
 static int
-s_load_end(sqlite3_stmt *stmt, const s_room_t *room, uint64_t *seq)
+s_load_end(sqlite3_stmt *stmt, const s_stored_room_t *room, uint64_t *seq)
 {
     sqlite3_bind_int64(stmt, 1, room->id << S_SEQ_BITS);
     sqlite3_bind_int64(stmt, 2, (room->id << S_SEQ_BITS) | (int64_t)S_SEQ_MASK);
@@ -280,7 +284,7 @@ s_load_end(sqlite3_stmt *stmt, const s_room_t *room, uint64_t *seq)
 
 // Read every room into self->rooms: last seq = the max of rooms.last_seq and its events' seqs.
 static int
-s_load(store_t *self, char **error)
+s_load(store_sqlite_t *self, char **error)
 {
     sqlite3_stmt *rooms = NULL, *oldest = NULL, *newest = NULL;
     int rc = -1;
@@ -302,7 +306,7 @@ s_load(store_t *self, char **error)
             rc = -1;
             break;
         }
-        s_room_t *room = s_room_add(self, id, (const char *)sqlite3_column_text(rooms, 1));
+        s_stored_room_t *room = s_room_add(self, id, (const char *)sqlite3_column_text(rooms, 1));
         room->last_seq = (uint64_t)sqlite3_column_int64(rooms, 2);
         room->oldest = room->last_seq + 1;  // if it has no events
         uint64_t newest_seq = 0;
@@ -323,12 +327,12 @@ s_load(store_t *self, char **error)
     return rc;
 }
 
-store_t *
-store_new(const char *path, size_t keep, char **error)
+static store_sqlite_t *
+s_open(const char *path, size_t keep, char **error)
 {
     assert(path && error);
     *error = NULL;
-    store_t *self = zmalloc(sizeof(store_t));
+    store_sqlite_t *self = zmalloc(sizeof(store_sqlite_t));
     self->lock_fd = -1;
     atomic_init(&self->passes, 0);
     self->wal_frames_max = S_WAL_FRAMES;
@@ -341,7 +345,7 @@ store_new(const char *path, size_t keep, char **error)
     int rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         *error = s_error(self, "cannot open the database");
-        store_destroy(&self);
+        s_close(&self);
         return NULL;
     }
     sqlite3_busy_timeout(self->db, 2000);
@@ -349,14 +353,14 @@ store_new(const char *path, size_t keep, char **error)
     int version = (int)s_query_int(self, "PRAGMA user_version");
     if (version < 0) {
         *error = s_error(self, "cannot read the database");
-        store_destroy(&self);
+        s_close(&self);
         return NULL;
     }
     if (version > S_SCHEMA_VERSION) {
         *error = zsys_sprintf("the database has schema version %d; this zchat-broker knows %d "
                               "(a newer zchat made it)",
                               version, S_SCHEMA_VERSION);
-        store_destroy(&self);
+        s_close(&self);
         return NULL;
     }
     char *message = NULL;
@@ -368,11 +372,11 @@ store_new(const char *path, size_t keep, char **error)
     if (rc != SQLITE_OK) {
         *error = zsys_sprintf("cannot set up the database: %s", message ? message : "error");
         sqlite3_free(message);
-        store_destroy(&self);
+        s_close(&self);
         return NULL;
     }
     if (version < S_SCHEMA_VERSION && s_set_up(self, version, error) == -1) {
-        store_destroy(&self);
+        s_close(&self);
         return NULL;
     }
     if (s_prepare(self, &self->begin, "BEGIN") || s_prepare(self, &self->commit, "COMMIT") ||
@@ -386,11 +390,11 @@ store_new(const char *path, size_t keep, char **error)
                   "SELECT id, body FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3") ||
         s_prepare_users(self) == -1) {
         *error = s_error(self, "cannot prepare statements");
-        store_destroy(&self);
+        s_close(&self);
         return NULL;
     }
     if (s_load(self, error) == -1) {
-        store_destroy(&self);
+        s_close(&self);
         return NULL;
     }
     if (!memory) {
@@ -413,7 +417,7 @@ store_new(const char *path, size_t keep, char **error)
 // Claim the database file for this process: an flock on the file itself, so that every path
 // to it (a symlink, a hard link, another mount) meets the claim. flock and SQLite's POSIX locks
 // do not meet; but closing any descriptor of the file drops the POSIX locks the process holds
-// on it, so this one is closed only after SQLite's connections (store_destroy). Returns the
+// on it, so this one is closed only after SQLite's connections (s_close). Returns the
 // descriptor, or -1 with *error.
 static int
 s_claim(const char *path, char **error)
@@ -442,15 +446,15 @@ s_claim(const char *path, char **error)
     return -1;
 }
 
-store_t *
-store_new_exclusive(const char *path, size_t keep, char **error)
+static store_sqlite_t *
+s_open_exclusive(const char *path, size_t keep, char **error)
 {
     assert(path && error);
     *error = NULL;
     int fd = -1;
     if (!streq(path, ":memory:") && (fd = s_claim(path, error)) == -1)
         return NULL;
-    store_t *self = store_new(path, keep, error);
+    store_sqlite_t *self = s_open(path, keep, error);
     if (self)
         self->lock_fd = fd;
     else if (fd >= 0)
@@ -458,13 +462,13 @@ store_new_exclusive(const char *path, size_t keep, char **error)
     return self;
 }
 
-void
-store_destroy(store_t **self_p)
+static void
+s_close(store_sqlite_t **self_p)
 {
     assert(self_p);
     if (*self_p) {
-        store_t *self = *self_p;
-        if (self->in_transaction && store_commit(self) == -1)
+        store_sqlite_t *self = *self_p;
+        if (self->in_transaction && s_commit(self) == -1)
             zsys_error("store: final commit failed: %s", sqlite3_errmsg(self->db));
         sqlite3_finalize(self->begin);
         sqlite3_finalize(self->commit);
@@ -487,11 +491,12 @@ store_destroy(store_t **self_p)
     }
 }
 
-int
-store_rooms(store_t *self, store_room_fn *fn, void *arg)
+static int
+s_rooms(void *state, store_room_fn *fn, void *arg)
 {
+    store_sqlite_t *self = state;
     assert(self && fn);
-    for (s_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
+    for (s_stored_room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
         if (!room->is_new)  // as the database has it: a room made in this turn is not there yet
             fn(arg, room->name, room->committed);
     return 0;
@@ -499,12 +504,12 @@ store_rooms(store_t *self, store_room_fn *fn, void *arg)
 
 // Roll the transaction back (SQLite may have done it already), and the rooms with it.
 static void
-s_rollback(store_t *self)
+s_rollback(store_sqlite_t *self)
 {
     if (!sqlite3_get_autocommit(self->db))
         s_step(self->rollback);
     for (size_t i = 0; i < self->touched_size; i++) {
-        s_room_t *room = self->touched[i];
+        s_stored_room_t *room = self->touched[i];
         if (room->is_new) {
             if (room->id < self->next_id)
                 self->next_id = room->id;
@@ -522,8 +527,8 @@ s_rollback(store_t *self)
 
 // Store a room the first append to it names, in the current transaction. Returns NULL if
 // there are too many rooms, or on a database error.
-static s_room_t *
-s_room_create(store_t *self, const char *name, uint64_t seq)
+static s_stored_room_t *
+s_room_create(store_sqlite_t *self, const char *name, uint64_t seq)
 {
     if (self->next_id >= S_ROOM_LIMIT) {
         zsys_error("store: cannot add room %s: the database has %" PRId64 " rooms, its most", name,
@@ -537,15 +542,16 @@ s_room_create(store_t *self, const char *name, uint64_t seq)
         zsys_error("store: cannot add room %s: %s", name, sqlite3_errmsg(self->db));
         return NULL;
     }
-    s_room_t *room = s_room_add(self, self->next_id, name);
+    s_stored_room_t *room = s_room_add(self, self->next_id, name);
     room->is_new = true;
     room->oldest = seq;  // with keep 0 nothing is stored at all
     return room;
 }
 
-int
-store_append(store_t *self, const char *room, uint64_t seq, const char *json)
+static int
+s_append(void *state, const char *room, uint64_t seq, const char *json)
 {
+    store_sqlite_t *self = state;
     assert(self && room && json);
     if (self->turn_failed)
         return -1;  // a later event must not be stored when an earlier one of its turn was not
@@ -562,7 +568,7 @@ store_append(store_t *self, const char *room, uint64_t seq, const char *json)
         s_rollback(self);
         return -1;
     }
-    s_room_t *entry = zhashx_lookup(self->rooms, room);
+    s_stored_room_t *entry = zhashx_lookup(self->rooms, room);
     if (!entry && !(entry = s_room_create(self, room, seq))) {
         s_rollback(self);
         return -1;
@@ -570,7 +576,7 @@ store_append(store_t *self, const char *room, uint64_t seq, const char *json)
     if (!entry->touched) {
         if (self->touched_size == self->touched_max) {
             self->touched_max = self->touched_max ? 2 * self->touched_max : 16;
-            self->touched = realloc(self->touched, self->touched_max * sizeof(s_room_t *));
+            self->touched = realloc(self->touched, self->touched_max * sizeof(s_stored_room_t *));
             assert(self->touched);
         }
         self->touched[self->touched_size++] = entry;
@@ -593,7 +599,7 @@ store_append(store_t *self, const char *room, uint64_t seq, const char *json)
 // Delete the events of room that no longer count, once there is a chunk of them, and write
 // its last seq, which they may have held. Returns 0 or -1.
 static int
-s_trim(store_t *self, s_room_t *room)
+s_trim(store_sqlite_t *self, s_stored_room_t *room)
 {
     uint64_t keep = self->keep;
     uint64_t chunk = keep / S_TRIM_DIVISOR < 1            ? 1
@@ -617,9 +623,10 @@ s_trim(store_t *self, s_room_t *room)
     return s_step(self->set_last);
 }
 
-int
-store_commit(store_t *self)
+static int
+s_commit(void *state)
 {
+    store_sqlite_t *self = state;
     assert(self);
     if (self->turn_failed) {
         self->turn_failed = false;  // the next turn starts afresh
@@ -639,7 +646,7 @@ store_commit(store_t *self)
         return -1;
     }
     for (size_t i = 0; i < self->touched_size; i++) {
-        s_room_t *room = self->touched[i];
+        s_stored_room_t *room = self->touched[i];
         room->committed = room->last_seq;
         if (room->trimmed)
             room->oldest = room->trimmed;
@@ -652,9 +659,10 @@ store_commit(store_t *self)
     return 0;
 }
 
-void
-store_maintain(store_t *self)
+static void
+s_maintain(void *state)
 {
+    store_sqlite_t *self = state;
     assert(self);
     if (!self->checkpointer || self->in_transaction || self->wal_frames < self->wal_frames_max)
         return;
@@ -668,12 +676,13 @@ store_maintain(store_t *self)
         self->wal_frames = 0;  // all copied back: the next commit starts the WAL over
 }
 
-int
-store_history(store_t *self, const char *room, uint64_t since, size_t limit, store_event_fn *fn,
-              void *arg)
+static int
+s_history(void *state, const char *room, uint64_t since, size_t limit, store_event_fn *fn,
+          void *arg)
 {
+    store_sqlite_t *self = state;
     assert(self && room && fn);
-    s_room_t *entry = zhashx_lookup(self->rooms, room);
+    s_stored_room_t *entry = zhashx_lookup(self->rooms, room);
     // Events older than the kept ones may wait for the next chunk to be trimmed: never shown
     uint64_t kept = entry && entry->committed > self->keep ? entry->committed - self->keep : 0;
     if (since < kept)
@@ -709,7 +718,7 @@ static const char *s_users_schema = "CREATE TABLE IF NOT EXISTS users ("
                                     ") WITHOUT ROWID;";
 
 static int
-s_prepare_users(store_t *self)
+s_prepare_users(store_sqlite_t *self)
 {
     if (sqlite3_exec(self->db, s_users_schema, NULL, NULL, NULL) != SQLITE_OK)
         return -1;
@@ -727,7 +736,7 @@ s_prepare_users(store_t *self)
 }
 
 static void
-s_finalize_users(store_t *self)
+s_finalize_users(store_sqlite_t *self)
 {
     sqlite3_finalize(self->user_hash);
     sqlite3_finalize(self->user_add);
@@ -745,9 +754,10 @@ s_fold(const char *name, char *fold)
     return zchat_name_fold(name, fold, ZCHAT_NAME_MAX + 1);
 }
 
-int
-store_user_hash(store_t *self, const char *name, char **hash)
+static int
+s_user_hash(void *state, const char *name, char **hash)
 {
+    store_sqlite_t *self = state;
     assert(self && name && hash);
     *hash = NULL;
     char fold[ZCHAT_NAME_MAX + 1];
@@ -764,9 +774,10 @@ store_user_hash(store_t *self, const char *name, char **hash)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-store_user_add(store_t *self, const char *name, const char *hash, int64_t created_ms)
+static int
+s_user_add(void *state, const char *name, const char *hash, int64_t created_ms)
 {
+    store_sqlite_t *self = state;
     assert(self && name && hash);
     char fold[ZCHAT_NAME_MAX + 1];
     if (self->turn_failed || s_fold(name, fold) == -1)
@@ -780,9 +791,10 @@ store_user_add(store_t *self, const char *name, const char *hash, int64_t create
     return sqlite3_changes(self->db) == 1 ? 0 : 1;
 }
 
-int
-store_user_set_hash(store_t *self, const char *name, const char *hash)
+static int
+s_user_set_hash(void *state, const char *name, const char *hash)
 {
+    store_sqlite_t *self = state;
     assert(self && name && hash);
     char fold[ZCHAT_NAME_MAX + 1];
     if (s_fold(name, fold) == -1)
@@ -794,9 +806,10 @@ store_user_set_hash(store_t *self, const char *name, const char *hash)
     return sqlite3_changes(self->db) == 1 ? 0 : 1;
 }
 
-int
-store_user_delete(store_t *self, const char *name)
+static int
+s_user_delete(void *state, const char *name)
 {
+    store_sqlite_t *self = state;
     assert(self && name);
     char fold[ZCHAT_NAME_MAX + 1];
     if (s_fold(name, fold) == -1)
@@ -807,9 +820,10 @@ store_user_delete(store_t *self, const char *name)
     return sqlite3_changes(self->db) == 1 ? 0 : 1;
 }
 
-int
-store_user_list(store_t *self, store_user_fn *fn, void *arg)
+static int
+s_user_list(void *state, store_user_fn *fn, void *arg)
 {
+    store_sqlite_t *self = state;
     assert(self && fn);
     int count = 0;
     int rc;
@@ -822,7 +836,50 @@ store_user_list(store_t *self, store_user_fn *fn, void *arg)
     return rc == SQLITE_DONE ? count : -1;
 }
 
+static void
+s_destroy(void *state)
+{
+    store_sqlite_t *self = state;
+    s_close(&self);
+}
+
+static const store_backend_t s_backend = {
+    .name = "sqlite",
+    .destroy = s_destroy,
+    .rooms = s_rooms,
+    .append = s_append,
+    .commit = s_commit,
+    .maintain = s_maintain,
+    .history = s_history,
+    .user_hash = s_user_hash,
+    .user_add = s_user_add,
+    .user_set_hash = s_user_set_hash,
+    .user_delete = s_user_delete,
+    .user_list = s_user_list,
+};
+
+store_t *
+store_sqlite_new(const char *path, size_t keep, char **error)
+{
+    store_sqlite_t *state = s_open(path, keep, error);
+    return state ? store_wrap(&s_backend, state) : NULL;
+}
+
+store_t *
+store_sqlite_new_exclusive(const char *path, size_t keep, char **error)
+{
+    store_sqlite_t *state = s_open_exclusive(path, keep, error);
+    return state ? store_wrap(&s_backend, state) : NULL;
+}
+
 // --- Self-test ---
+
+// The backend's own state of a store it made.
+static store_sqlite_t *
+s_state(store_t *store)
+{
+    return store_state(store);
+}
 
 static void
 s_count_room(void *arg, const char *room, uint64_t last_seq)
@@ -911,7 +968,7 @@ s_span(store_t *store, const char *room, char *out, size_t size)
 static int64_t
 s_count_rows(store_t *store)
 {
-    return s_query_int(store, "SELECT count(*) FROM events");
+    return s_query_int(s_state(store), "SELECT count(*) FROM events");
 }
 
 static char *
@@ -946,26 +1003,26 @@ s_test_claim(void)
 {
     char *path = s_temp_path();
     char *error = NULL;
-    store_t *first = store_new_exclusive(path, 10, &error);
+    store_t *first = store_sqlite_new_exclusive(path, 10, &error);
     assert(first && !error);
-    store_t *second = store_new_exclusive(path, 10, &error);
+    store_t *second = store_sqlite_new_exclusive(path, 10, &error);
     assert(!second && error && strstr(error, "another zchat-broker"));
     zstr_free(&error);
     char *alias = zsys_sprintf("%s.alias", path);  // another path to the same file
     assert(symlink(path, alias) == 0);
-    second = store_new_exclusive(alias, 10, &error);
+    second = store_sqlite_new_exclusive(alias, 10, &error);
     assert(!second && error && strstr(error, "another zchat-broker"));
     zstr_free(&error);
     remove(alias);
     zstr_free(&alias);
-    store_t *admin = store_new(path, 10, &error);
+    store_t *admin = store_sqlite_new(path, 10, &error);
     assert(admin);
     store_destroy(&admin);
     store_destroy(&first);
-    second = store_new_exclusive(path, 10, &error);
+    second = store_sqlite_new_exclusive(path, 10, &error);
     assert(second);
     store_destroy(&second);
-    store_t *memory = store_new_exclusive(":memory:", 10, &error);  // nothing to claim
+    store_t *memory = store_sqlite_new_exclusive(":memory:", 10, &error);  // nothing to claim
     assert(memory);
     store_destroy(&memory);
     s_remove_db(&path);
@@ -978,9 +1035,9 @@ s_test_wal(void)
 {
     char *path = s_temp_path();
     char *error = NULL;
-    store_t *store = store_new(path, 1000, &error);
-    assert(store && store->checkpointer);
-    store->wal_frames_max = 64;
+    store_t *store = store_sqlite_new(path, 1000, &error);
+    assert(store && s_state(store)->checkpointer);
+    s_state(store)->wal_frames_max = 64;
     char body[1024];
     memset(body, 'x', sizeof body - 1);
     body[sizeof body - 1] = 0;
@@ -991,7 +1048,7 @@ s_test_wal(void)
             assert(store_append(store, "busy", seq, body) == 0);
         }
         assert(store_commit(store) == 0);
-        atomic_fetch_add(&store->passes, 1);  // as if the thread had just done a pass
+        atomic_fetch_add(&s_state(store)->passes, 1);  // as if the thread had just done a pass
         store_maintain(store);
     }
     char *wal = zsys_sprintf("%s-wal", path);
@@ -1011,7 +1068,7 @@ static void
 s_test_limits(void)
 {
     char *error = NULL;
-    store_t *store = store_new(":memory:", 3, &error);
+    store_t *store = store_sqlite_new(":memory:", 3, &error);
     assert(store);
     assert(store_append(store, "lobby", 1, "{}") == 0);
     assert(store_append(store, "top", S_SEQ_LIMIT - 1, "{}") == 0);
@@ -1025,7 +1082,7 @@ s_test_limits(void)
     assert(store_append(store, "next", S_SEQ_LIMIT, "{}") == -1);  // rolls back lobby 2 too
     assert(store_commit(store) == -1);
     assert(s_last_seq(store, "lobby") == 1 && s_last_seq(store, "next") == 0);
-    store->next_id = S_ROOM_LIMIT;  // as if every room id were taken
+    s_state(store)->next_id = S_ROOM_LIMIT;  // as if every room id were taken
     assert(store_append(store, "next", 1, "{}") == -1);
     assert(store_commit(store) == -1);
     assert(store_append(store, "lobby", 2, "{}") == 0);  // a known room needs no new id
@@ -1039,7 +1096,7 @@ static void
 s_test_rollback(void)
 {
     char *error = NULL;
-    store_t *store = store_new(":memory:", 10, &error);
+    store_t *store = store_sqlite_new(":memory:", 10, &error);
     assert(store);
     assert(store_append(store, "lobby", 1, "{\"a\":1}") == 0);
     assert(store_commit(store) == 0);
@@ -1062,7 +1119,7 @@ s_test_rollback(void)
     assert(store_append(store, "lobby", 2, "{}") == 0);
     assert(store_commit(store) == 0);
     assert(s_last_seq(store, "fresh") == 1 && s_last_seq(store, "lobby") == 2);
-    assert(store->next_id == 3);  // the id the rolled-back room had is used again
+    assert(s_state(store)->next_id == 3);  // the id the rolled-back room had is used again
     out[0] = 0;
     assert(store_history(store, "fresh", 0, 10, s_collect, out) == 1);
     assert(streq(out, "1={\"f\":1};"));
@@ -1076,13 +1133,13 @@ s_test_trim(void)
     char *path = s_temp_path();
     char *error = NULL;
     char span[64];
-    store_t *store = store_new(path, 10, &error);
+    store_t *store = store_sqlite_new(path, 10, &error);
     assert(store);
     s_append_range(store, "lobby", 1, 100, 7);
     s_span(store, "lobby", span, sizeof span);
     assert(streq(span, "91..100"));
     store_destroy(&store);
-    store = store_new(path, 10, &error);
+    store = store_sqlite_new(path, 10, &error);
     assert(store);
     assert(s_last_seq(store, "lobby") == 100);
     s_span(store, "lobby", span, sizeof span);
@@ -1090,7 +1147,7 @@ s_test_trim(void)
     store_destroy(&store);
 
     // keep 100 trims 12 at a time: up to 111 rows, 100 events shown
-    store = store_new(path, 100, &error);
+    store = store_sqlite_new(path, 100, &error);
     assert(store);
     s_append_range(store, "big", 1, 250, 1);
     int64_t rows = s_count_rows(store) - 10;  // less lobby's
@@ -1102,7 +1159,7 @@ s_test_trim(void)
     assert(streq(out, "201={};202={};"));
     store_destroy(&store);
     // A smaller keep hides at once what the larger one kept
-    store = store_new(path, 5, &error);
+    store = store_sqlite_new(path, 5, &error);
     assert(store);
     assert(s_last_seq(store, "big") == 250 && s_last_seq(store, "lobby") == 100);
     s_span(store, "big", span, sizeof span);
@@ -1113,7 +1170,7 @@ s_test_trim(void)
     s_span(store, "lobby", span, sizeof span);
     assert(streq(span, "97..101"));
     store_destroy(&store);
-    store = store_new(path, 5, &error);
+    store = store_sqlite_new(path, 5, &error);
     assert(store);
     assert(s_last_seq(store, "lobby") == 101);
     s_span(store, "lobby", span, sizeof span);
@@ -1129,11 +1186,11 @@ s_test_keep_zero(void)
     char *path = s_temp_path();
     char *error = NULL;
     char span[64];
-    store_t *store = store_new(path, 3, &error);
+    store_t *store = store_sqlite_new(path, 3, &error);
     assert(store);
     s_append_range(store, "old", 1, 5, 5);  // events from a run that kept some
     store_destroy(&store);
-    store = store_new(path, 0, &error);
+    store = store_sqlite_new(path, 0, &error);
     assert(store);
     s_append_range(store, "lobby", 1, 5, 2);
     s_span(store, "lobby", span, sizeof span);
@@ -1144,12 +1201,12 @@ s_test_keep_zero(void)
     s_append_range(store, "old", 6, 6, 1);
     assert(s_count_rows(store) == 0);
     store_destroy(&store);
-    store = store_new(path, 0, &error);
+    store = store_sqlite_new(path, 0, &error);
     assert(store);
     assert(s_last_seq(store, "lobby") == 5 && s_last_seq(store, "old") == 6);
     s_append_range(store, "lobby", 6, 6, 1);
     store_destroy(&store);
-    store = store_new(path, 10, &error);
+    store = store_sqlite_new(path, 10, &error);
     assert(store);
     assert(s_last_seq(store, "lobby") == 6);
     s_span(store, "lobby", span, sizeof span);
@@ -1185,9 +1242,9 @@ s_test_migrate(void)
     sqlite3_close(db);
 
     char *error = NULL;
-    store_t *store = store_new(path, 5, &error);
+    store_t *store = store_sqlite_new(path, 5, &error);
     assert(store && !error);
-    assert(s_query_int(store, "PRAGMA user_version") == 2);
+    assert(s_query_int(s_state(store), "PRAGMA user_version") == 2);
     s_find_t find = {"lobby", 0, 0, false};
     assert(store_rooms(store, s_find_room, &find) == 0 && find.rooms == 3);
     assert(find.last_seq == 12 && s_last_seq(store, "py") == 3 && s_last_seq(store, "quiet") == 7);
@@ -1207,7 +1264,7 @@ s_test_migrate(void)
     s_append_range(store, "lobby", 13, 13, 1);
     s_append_range(store, "new", 1, 1, 1);
     store_destroy(&store);
-    store = store_new(path, 5, &error);
+    store = store_sqlite_new(path, 5, &error);
     assert(store);
     assert(s_last_seq(store, "lobby") == 13 && s_last_seq(store, "quiet") == 8);
     assert(s_last_seq(store, "new") == 1 && s_last_seq(store, "py") == 3);
@@ -1220,7 +1277,7 @@ s_test_migrate(void)
     assert(sqlite3_open(path, &db) == SQLITE_OK);
     assert(sqlite3_exec(db, "PRAGMA user_version=3", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
-    store = store_new(path, 5, &error);
+    store = store_sqlite_new(path, 5, &error);
     assert(!store && error && strstr(error, "version 3"));
     zstr_free(&error);
     s_remove_db(&path);
@@ -1230,7 +1287,7 @@ s_test_migrate(void)
     assert(sqlite3_exec(db, "INSERT INTO events VALUES ('py', 1099511627776, '{}')", NULL, NULL,
                         NULL) == SQLITE_OK);
     sqlite3_close(db);
-    store = store_new(path, 5, &error);
+    store = store_sqlite_new(path, 5, &error);
     assert(!store && error && strstr(error, "cannot upgrade"));
     zstr_free(&error);
     assert(sqlite3_open(path, &db) == SQLITE_OK);
@@ -1244,11 +1301,11 @@ s_test_migrate(void)
 }
 
 void
-store_test(bool verbose)
+store_sqlite_test(bool verbose)
 {
     (void)verbose;
     char *error = NULL;
-    store_t *store = store_new(":memory:", 3, &error);
+    store_t *store = store_sqlite_new(":memory:", 3, &error);
     assert(store && !error);
     for (uint64_t seq = 1; seq <= 5; seq++) {
         char json[16];
@@ -1281,9 +1338,10 @@ store_test(bool verbose)
     assert(store == NULL);
 
     // A full disk: the commit fails, is rolled back, and says so
-    store = store_new(":memory:", 100000, &error);
+    store = store_sqlite_new(":memory:", 100000, &error);
     assert(store);
-    assert(sqlite3_exec(store->db, "PRAGMA max_page_count = 8", NULL, NULL, NULL) == SQLITE_OK);
+    assert(sqlite3_exec(s_state(store)->db, "PRAGMA max_page_count = 8", NULL, NULL, NULL) ==
+           SQLITE_OK);
     char big[2048];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
@@ -1301,17 +1359,17 @@ store_test(bool verbose)
     store_destroy(&store);
 
     // A directory is no database
-    store = store_new("/", 10, &error);
+    store = store_sqlite_new("/", 10, &error);
     assert(!store && error);
     zstr_free(&error);
 
     // Across a reopen of a file
     char *path = s_temp_path();
-    store = store_new(path, 10, &error);
+    store = store_sqlite_new(path, 10, &error);
     assert(store);
     assert(store_append(store, "lobby", 1, "{\"a\":1}") == 0);
     store_destroy(&store);  // commits
-    store = store_new(path, 10, &error);
+    store = store_sqlite_new(path, 10, &error);
     assert(store);
     total = 0;
     assert(store_rooms(store, s_count_room, &total) == 0 && total == 1);
@@ -1323,7 +1381,7 @@ store_test(bool verbose)
           "more text more text more text more text more text more text more text more text\n",
           file);
     fclose(file);
-    store = store_new(path, 10, &error);
+    store = store_sqlite_new(path, 10, &error);
     assert(!store && error);
     zstr_free(&error);
     s_remove_db(&path);
@@ -1346,11 +1404,11 @@ s_collect_user(void *arg, const char *name, int64_t created_ms)
 }
 
 void
-store_users_test(bool verbose)
+store_sqlite_users_test(bool verbose)
 {
     (void)verbose;
     char *error = NULL;
-    store_t *store = store_new(":memory:", 10, &error);
+    store_t *store = store_sqlite_new(":memory:", 10, &error);
     assert(store && !error);
     char *hash = NULL;
     assert(store_user_hash(store, "Alice", &hash) == 0 && hash == NULL);
@@ -1384,11 +1442,11 @@ store_users_test(bool verbose)
     int fd = mkstemp(path);
     assert(fd >= 0);
     close(fd);
-    store = store_new(path, 10, &error);
+    store = store_sqlite_new(path, 10, &error);
     assert(store);
     assert(store_user_add(store, "Dave", "$hash-e", 5000) == 0);
     store_destroy(&store);
-    store = store_new(path, 10, &error);
+    store = store_sqlite_new(path, 10, &error);
     assert(store);
     assert(store_user_hash(store, "dave", &hash) == 0 && hash && streq(hash, "$hash-e"));
     zstr_free(&hash);

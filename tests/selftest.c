@@ -14,6 +14,7 @@
 #include "room.h"
 #include "session.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "account.h"
 #include "admin.h"
 #include "keys.h"
@@ -44,7 +45,8 @@ static const struct {
     {"session", session_test},
     {"account", account_test},
     {"store", store_test},
-    {"store_users", store_users_test},
+    {"store_sqlite", store_sqlite_test},
+    {"store_sqlite_users", store_sqlite_users_test},
     {"keys", keys_test},
     {"admin", admin_test},
     {"broker", broker_test},
