@@ -6,16 +6,10 @@
 // seen is always durable, so it never repeats after a restart.
 #include "zchat_prelude.h"
 #include "zchat_hash.h"
-#include "zchat_json.h"
-#include "broker.h"
+#include "broker_impl.h"
 #include "account.h"
 #include "keys.h"
-#include "room.h"
-#include "session.h"
-#include "store.h"
-#include "zchat_msg.h"
 #include "zchat_name.h"
-#include "zchat_req.h"
 #include "zchat_text.h"
 
 #define BROKER_HISTORY_BYTES 262144     // of events in one history reply: a queued reply is bounded
@@ -25,71 +19,23 @@
 #define BROKER_LINGER_MS     1000       // at shutdown, time for the last events to leave
 #define BROKER_OUT_KEEP      (4 << 20)  // bytes of a turn's event buffer kept for the next turn
 
-// A reply or event waiting for the turn's commit.
-typedef struct {
-    const char *topic;   // an event: its room's feed topic (borrowed: rooms outlive turns)
-    byte identity[255];  // a reply: the routing id it goes to (libzmq's longest)
-    size_t identity_size;
-    size_t json;  // offset of its text in the turn's out, unless owned
-    char *owned;  // or its text, malloc'd (a reply built as a tree): freed once sent
-    size_t size;
-} s_out_t;
-
-struct broker {
-    options_t options;
-    zsock_t *router;
-    zsock_t *pub;
-    zloop_t *loop;
-    store_t *store;
-    char *endpoint;      // bound command endpoint
-    char *feed;          // bound feed endpoint
-    char *feed_ad;       // feed endpoint told to clients in welcome
-    char epoch[40];      // a UUID, new at every start
-    bool store_failed;   // a write of this turn failed: publish nothing, stop
-    zhashx_t *sessions;  // token -> session_t *, owner: live and resumable expired sessions
-    zlistx_t *expired;   // session_t *, borrowed: the expired ones, oldest first
-    zhashx_t *by_key;    // identity key -> session_t *, borrowed: live sessions
-    zhashx_t *by_name;   // folded user -> session_t *, borrowed: live non-observers
-    zhashx_t *rooms;     // name -> room_t *, owner
-    zhashx_t *guests;    // identity key -> limiter_t *, owner: rate buckets before hello
-    s_out_t *outbox;     // this turn's replies and events, sent after the commit
-    size_t outbox_size;
-    size_t outbox_max;
-    zchat_json_t out;  // the texts of the outbox, one after another
-    // The request being handled
-    zchat_req_t *request;  // decoded into, request after request
-    const byte *identity;
-    size_t identity_size;
-    char key[SESSION_KEY_MAX];
-    const char *request_id;    // its valid "id", or NULL
-    const char *request_type;  // its known type, or NULL
-    char detail[512];          // message for the error reply; "" for the default sentence
-    int64_t now;
-    uint64_t dropped;  // replies a full or vanished connection could not take
-    // Security (--curve, --accounts)
-    zcert_t *cert;          // the broker's CURVE certificate; NULL without --curve
-    zactor_t *auth;         // zauth, which answers every CURVE handshake; NULL without --curve
-    zhashx_t *failures;     // identity key -> s_failures_t *, owner: recent failed logins
-    limiter_t auth_budget;  // password hashes and checks, all connections together
-};
-
-typedef zchat_err_t handler_fn(broker_t *self, session_t *session, zchat_req_t *request);
+typedef zchat_err_t handler_fn(broker_t *self, request_t *req);
 
 // --- Output ---
 
 // Queue an event for the feed (topic) or a reply for a routing id: the text of json_size bytes
 // at offset json in self->out, or owned (taken) if not NULL. The outbox and out are reused
 // turn after turn: queueing what is written into out allocates nothing once they have grown.
-static void
-s_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
-        char *owned, size_t json_size)
+void
+broker_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
+             char *owned, size_t json_size)
 {
     if (self->outbox_size == self->outbox_max) {
         self->outbox_max = self->outbox_max ? self->outbox_max * 2 : 64;
-        self->outbox = realloc(self->outbox, self->outbox_max * sizeof(s_out_t));
+        self->outbox = realloc(self->outbox, self->outbox_max * sizeof(broker_out_t));
         assert(self->outbox);
     }
-    s_out_t *out = &self->outbox[self->outbox_size++];
+    broker_out_t *out = &self->outbox[self->outbox_size++];
     out->topic = topic;
     assert(size <= sizeof out->identity);
     if (!topic)
@@ -115,8 +61,9 @@ s_outbox_clear(broker_t *self)
 
 // Send one message to a routing id now, never blocking. Returns 0, or -1 if the peer is gone
 // or its queue is full (the message is then dropped and counted).
-static int
-s_send_to(broker_t *self, const void *identity, size_t size, const char *json, size_t json_size)
+int
+broker_send_to(broker_t *self, const void *identity, size_t size, const char *json,
+               size_t json_size)
 {
     void *router = zsock_resolve(self->router);
     // ROUTER_MANDATORY: an unroutable or full peer fails on the first frame, not silently
@@ -155,14 +102,14 @@ s_end_turn(broker_t *self)
     }
     void *pub = zsock_resolve(self->pub);
     for (size_t i = 0; i < self->outbox_size; i++) {
-        s_out_t *out = &self->outbox[i];
+        broker_out_t *out = &self->outbox[i];
         const char *json = out->owned ? out->owned : self->out.data + out->json;
         if (out->topic) {
             // PUB never blocks: past its high-water mark it drops, and seq repairs that
             zmq_send(pub, out->topic, strlen(out->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send(pub, json, out->size, ZMQ_DONTWAIT);
         } else {
-            s_send_to(self, out->identity, out->identity_size, json, out->size);
+            broker_send_to(self, out->identity, out->identity_size, json, out->size);
         }
     }
     s_outbox_clear(self);
@@ -170,73 +117,13 @@ s_end_turn(broker_t *self)
     return 0;
 }
 
-// Queue a reply to the current request, with its id; destroys *reply_p. Its text is queued as
-// it is: a history reply may be 256 KiB, not worth a copy nor a place in the event buffer.
-static void
-s_reply(broker_t *self, zchat_msg_t **reply_p)
-{
-    assert(reply_p && *reply_p);
-    if (self->request_id)
-        zchat_msg_set_string(*reply_p, "id", self->request_id);
-    char *json = zchat_msg_encode(*reply_p);
-    zchat_msg_destroy(reply_p);
-    s_queue(self, NULL, self->identity, self->identity_size, 0, json, strlen(json));
-}
-
-// Queue the ack of the current say (seq: its event's) or msg (seq -1). Written directly: acks
-// come at the rate of the traffic, and a retried id gets the same bytes again from its seq.
-static void
-s_ack(broker_t *self, int64_t seq)
-{
-    assert(self->request_id);
-    zchat_json_open(&self->out, "ack");
-    if (seq >= 0)
-        zchat_json_int(&self->out, "seq", seq);
-    zchat_json_string(&self->out, "id", self->request_id);
-    size_t size;
-    size_t offset = zchat_json_close(&self->out, &size);
-    s_queue(self, NULL, self->identity, self->identity_size, offset, NULL, size);
-}
-
-// Ack the current say or msg, and remember the ack for a retry of the same id.
-static void
-s_ack_remember(broker_t *self, session_t *session, int64_t seq)
-{
-    s_ack(self, seq);
-    session_remember(session, self->request_id, seq);
-}
-
-static void
-s_reply_error(broker_t *self, zchat_err_t err)
-{
-    zchat_msg_t *reply = zchat_msg_new("error");
-    zchat_msg_set_string(reply, "code", zchat_err_code(err));
-    zchat_msg_set_string(reply, "message", *self->detail ? self->detail : zchat_err_message(err));
-    if (self->request_type)
-        zchat_msg_set_string(reply, "request", self->request_type);
-    s_reply(self, &reply);
-}
-
-// Say which error this is, for the error reply's message.
-static zchat_err_t s_fail(broker_t *self, zchat_err_t err, const char *format, ...) CHECK_PRINTF(3);
-
-static zchat_err_t
-s_fail(broker_t *self, zchat_err_t err, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    vsnprintf(self->detail, sizeof self->detail, format, args);
-    va_end(args);
-    return err;
-}
-
 // --- Rooms and events ---
 
 // Start a room event in self->out: type, room, seq, ts. The caller adds its fields with
 // zchat_json_*, then s_publish. Events are written directly, without a tree: they come at the
 // rate of the traffic.
-static void
-s_event_open(broker_t *self, room_t *room, const char *type)
+void
+broker_event_open(broker_t *self, room_t *room, const char *type)
 {
     zchat_json_open(&self->out, type);
     zchat_json_string(&self->out, "room", room_name(room));
@@ -245,8 +132,8 @@ s_event_open(broker_t *self, room_t *room, const char *type)
 }
 
 // End the event s_event_open began, store it and queue it for the feed.
-static void
-s_publish(broker_t *self, room_t *room)
+void
+broker_publish(broker_t *self, room_t *room)
 {
     size_t size;
     size_t offset = zchat_json_close(&self->out, &size);
@@ -254,14 +141,14 @@ s_publish(broker_t *self, room_t *room)
     if (store_append(self->store, room_name(room), room_last_seq(room), self->out.data + offset) ==
         -1)
         self->store_failed = true;
-    s_queue(self, room_topic(room), NULL, 0, offset, NULL, size);
+    broker_queue(self, room_topic(room), NULL, 0, offset, NULL, size);
 }
 
 static void
 s_publish_presence(broker_t *self, room_t *room, session_t *session, const char *what,
                    const char *reason, const char *note)
 {
-    s_event_open(self, room, "presence");
+    broker_event_open(self, room, "presence");
     zchat_json_string(&self->out, "user", session_user(session));
     zchat_json_string(&self->out, "event", what);
     if (reason)
@@ -270,7 +157,7 @@ s_publish_presence(broker_t *self, room_t *room, session_t *session, const char 
         zchat_json_string(&self->out, "status", session_status(session));
     if (note && *note)
         zchat_json_string(&self->out, "note", note);
-    s_publish(self, room);
+    broker_publish(self, room);
 }
 
 static room_t *
@@ -306,32 +193,20 @@ s_exit(broker_t *self, session_t *session, size_t index, const char *reason, con
     s_publish_presence(self, room, session, "leave", reason, note);
 }
 
-// Canonical room name from request field key. BAD_REQUEST if absent, INVALID_NAME if bad.
-static zchat_err_t
-s_room_field(broker_t *self, zchat_req_t *request, const char *key, char *name)
-{
-    const char *input = zchat_req_string(request, key);
-    if (!input)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
-    if (zchat_name_room(input, name, ZCHAT_NAME_MAX + 1) == -1)
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid room name: " ZCHAT_NAME_ROOM_RULE ".");
-    return ZCHAT_OK;
-}
-
 // --- Sessions ---
 
-// The connection of the current request becomes the session's.
+// The connection req came from becomes the session's.
 static void
-s_bind(broker_t *self, session_t *session)
+s_bind(broker_t *self, request_t *req, session_t *session)
 {
     if (*session_key(session))
         zhashx_delete(self->by_key, session_key(session));
-    session_set_identity(session, self->identity, self->identity_size);
+    session_set_identity(session, req->identity, req->identity_size);
     zhashx_update(self->by_key, session_key(session), session);
 }
 
 static void
-s_welcome(broker_t *self, session_t *session)
+s_welcome(broker_t *self, request_t *req, session_t *session)
 {
     zchat_msg_t *reply = zchat_msg_new("welcome");
     zchat_msg_set_string(reply, "user", session_user(session));
@@ -342,7 +217,7 @@ s_welcome(broker_t *self, session_t *session)
     zchat_msg_set_array(reply, "rooms");
     for (size_t i = 0; i < session_rooms(session); i++)
         zchat_msg_append_string(reply, "rooms", room_name(session_room(session, i)));
-    s_reply(self, &reply);
+    request_reply(req, &reply);
 }
 
 // Expire a live session (silent or too slow): it leaves its rooms, its name is free, and it
@@ -454,7 +329,7 @@ s_auth_budget(broker_t *self)
 // Count a failed check of the current connection, and start its wait when due. The log may
 // say what the client is never told: whether the name has an account.
 static void
-s_auth_failure(broker_t *self, const char *user, bool known)
+s_auth_failure(broker_t *self, request_t *req, const char *user, bool known)
 {
     if (zhashx_size(self->failures) > BROKER_AUTH_PRUNE) {
         // Records are made only at the checks' bounded rate: dropping the stale ones now and
@@ -467,10 +342,10 @@ s_auth_failure(broker_t *self, const char *user, bool known)
             zhashx_delete(self->failures, key);
         zlistx_destroy(&stale);
     }
-    s_failures_t *failures = zhashx_lookup(self->failures, self->key);
+    s_failures_t *failures = zhashx_lookup(self->failures, req->key);
     if (!failures) {
         failures = zmalloc(sizeof(s_failures_t));
-        zhashx_insert(self->failures, self->key, failures);
+        zhashx_insert(self->failures, req->key, failures);
     }
     if (self->now - failures->last_ms > BROKER_AUTH_WINDOW_MS)
         failures->count = 0;
@@ -491,17 +366,17 @@ s_auth_failure(broker_t *self, const char *user, bool known)
 // The account check of a hello for user (a valid name; "" for an anonymous observer), before
 // it may take the name. zchat-protocol(7) CHECK ORDER: after invalid_name, before name_taken.
 static zchat_err_t
-s_authenticate(broker_t *self, zchat_req_t *request, const char *user)
+s_authenticate(broker_t *self, request_t *req, const char *user)
 {
     if (self->options.accounts == OPTIONS_ACCOUNTS_OFF || !*user)
         return ZCHAT_OK;  // no accounts; an anonymous observer reserves no name
     char *hash = NULL;
     if (store_user_hash(self->store, user, &hash) == -1)
-        return s_fail(self, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
+        return request_fail(req, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
     if (!hash && self->options.accounts == OPTIONS_ACCOUNTS_OPTIONAL)
         return ZCHAT_OK;  // a free name
-    const char *password = zchat_req_string(request, "password");
-    s_failures_t *failures = zhashx_lookup(self->failures, self->key);
+    const char *password = zchat_req_string(req->msg, "password");
+    s_failures_t *failures = zhashx_lookup(self->failures, req->key);
     zchat_err_t err = ZCHAT_OK;
     if (!password)
         err = ZCHAT_ERR_AUTH_FAILED;  // one is needed; no guess was made: not counted
@@ -510,39 +385,39 @@ s_authenticate(broker_t *self, zchat_req_t *request, const char *user)
     else if (strlen(password) > ACCOUNT_PASSWORD_MAX)
         err = ZCHAT_ERR_AUTH_FAILED;  // no account has such a password: not hashed, not recorded
     else if (!s_auth_budget(self))
-        err = s_fail(self, ZCHAT_ERR_RATE_LIMITED,
-                     "Too many logins are being checked just now: try again in a moment.");
+        err = request_fail(req, ZCHAT_ERR_RATE_LIMITED,
+                           "Too many logins are being checked just now: try again in a moment.");
     else if (!account_verify(hash, password)) {  // with no account, as slow as a wrong password
         err = ZCHAT_ERR_AUTH_FAILED;
-        s_auth_failure(self, user, hash != NULL);
+        s_auth_failure(self, req, user, hash != NULL);
     } else
-        zhashx_delete(self->failures, self->key);
+        zhashx_delete(self->failures, req->key);
     free(hash);
     if (err == ZCHAT_ERR_AUTH_FAILED)
-        snprintf(self->detail, sizeof self->detail, "%s", s_auth_failed);  // never says which
+        snprintf(req->detail, sizeof req->detail, "%s", s_auth_failed);  // never says which
     return err;
 }
 
 // --- Request handlers: every check first, then change state; never send an error ---
 
 static zchat_err_t
-s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
+s_handle_hello(broker_t *self, request_t *req)
 {
-    (void)none;
     bool observer = false;
-    zchat_req_opt_bool(request, "observer", &observer);
-    const char *user = zchat_req_string(request, "user");
+    zchat_req_opt_bool(req->msg, "observer", &observer);
+    const char *user = zchat_req_string(req->msg, "user");
     int64_t proto = -1;
-    if (!zchat_req_has(request, "proto"))
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: proto (an integer, 1).");
-    zchat_req_opt_int(request, "proto", &proto);
+    if (!zchat_req_has(req->msg, "proto"))
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: proto (an integer, 1).");
+    zchat_req_opt_int(req->msg, "proto", &proto);
     if (!user && !observer)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
     if (proto != ZCHAT_PROTO)
-        return s_fail(self, ZCHAT_ERR_PROTO_MISMATCH,
-                      "This broker speaks ZCHAT/1: send proto 1 (got %" PRId64 ").", proto);
+        return request_fail(req, ZCHAT_ERR_PROTO_MISMATCH,
+                            "This broker speaks ZCHAT/1: send proto 1 (got %" PRId64 ").", proto);
     if (user && !zchat_name_is_user(user))
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
+        return request_fail(req, ZCHAT_ERR_INVALID_NAME,
+                            "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
     if (!user)
         user = "";
     char fold[ZCHAT_NAME_MAX + 1];
@@ -550,7 +425,7 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
 
     // resume: a token of a live or recently expired session of the same user and kind
     session_t *session = NULL;
-    const char *token = zchat_req_string(request, "resume");
+    const char *token = zchat_req_string(req->msg, "resume");
     if (token) {
         session = zhashx_lookup(self->sessions, token);
         if (session &&
@@ -562,32 +437,33 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
     // full: a transient condition, hence rate_limited (checked before a password costs a hash)
     bool full = (long)zhashx_size(self->sessions) >= self->options.max_sessions;
     if (!session && full && zlistx_size(self->expired) == 0)
-        return s_fail(self, ZCHAT_ERR_RATE_LIMITED,
-                      "This server holds %ld live sessions, its most: try again later.",
-                      self->options.max_sessions);
+        return request_fail(req, ZCHAT_ERR_RATE_LIMITED,
+                            "This server holds %ld live sessions, its most: try again later.",
+                            self->options.max_sessions);
     // A resume is the login it continues (the token is the proof); anything else shows its
     // password when the name needs one
-    zchat_err_t err = session ? ZCHAT_OK : s_authenticate(self, request, user);
+    zchat_err_t err = session ? ZCHAT_OK : s_authenticate(self, req, user);
     if (err)
         return err;
     if (session && session_is_live(session)) {
         // Taken over by a new connection: the old identity now gets not_logged_in
-        s_bind(self, session);
+        s_bind(self, req, session);
         zsys_info("%s resumed on a new connection", session_user(session));
-        s_welcome(self, session);
+        s_welcome(self, req, session);
         return ZCHAT_OK;
     }
     if (!observer && zhashx_lookup(self->by_name, fold))
-        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is in use: pick another.", user);
+        return request_fail(req, ZCHAT_ERR_NAME_TAKEN, "The name %s is in use: pick another.",
+                            user);
 
-    const char *client = zchat_req_string(request, "client");
+    const char *client = zchat_req_string(req->msg, "client");
     char *safe_client = zchat_text_safe(client ? client : "unknown");
     if (session) {
         // Expired but within the grace time: back into its rooms
         session_set_expired(session, 0);
         s_unexpire(self, session);
         session_touch(session, self->now);
-        s_bind(self, session);
+        s_bind(self, req, session);
         if (!observer)
             zhashx_insert(self->by_name, fold, session);
         for (size_t i = 0; i < session_rooms(session); i++)
@@ -603,7 +479,7 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
         }
         session = session_new(user, observer, self->now);
         zhashx_insert(self->sessions, session_token(session), session);
-        s_bind(self, session);
+        s_bind(self, req, session);
         if (!observer) {
             zhashx_insert(self->by_name, fold, session);
             session_add_room(session, s_room_require(self, "lobby"));
@@ -613,12 +489,12 @@ s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
                   *user ? user : "(anonymous)", safe_client);
     }
     free(safe_client);
-    s_welcome(self, session);
+    s_welcome(self, req, session);
     return ZCHAT_OK;
 }
 
 static void
-s_reply_joined(broker_t *self, room_t *room, uint64_t seq)
+s_reply_joined(broker_t *self, request_t *req, room_t *room, uint64_t seq)
 {
     zchat_msg_t *reply = zchat_msg_new("joined");
     zchat_msg_set_string(reply, "room", room_name(room));
@@ -629,53 +505,56 @@ s_reply_joined(broker_t *self, room_t *room, uint64_t seq)
     for (size_t i = 0; i < size; i++)
         zchat_msg_append_string(reply, "members", session_user(members[i]));
     free(members);
-    s_reply(self, &reply);
+    request_reply(req, &reply);
 }
 
 static zchat_err_t
-s_handle_join(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_join(broker_t *self, request_t *req)
 {
+    session_t *session = req->session;
     char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = s_room_field(self, request, "room", name);
+    zchat_err_t err = request_room(req, "room", name);
     if (err)
         return err;
     room_t *room = zhashx_lookup(self->rooms, name);
     if (room && session_in_room(session, room)) {
-        s_reply_joined(self, room, room_last_seq(room));  // already a member: no event
+        s_reply_joined(self, req, room, room_last_seq(room));  // already a member: no event
         return ZCHAT_OK;
     }
     if (session_rooms(session) >= ZCHAT_ROOMS_MAX)
-        return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
-                      "You are in %d rooms, the most allowed: leave one first.", ZCHAT_ROOMS_MAX);
+        return request_fail(req, ZCHAT_ERR_TOO_MANY_ROOMS,
+                            "You are in %d rooms, the most allowed: leave one first.",
+                            ZCHAT_ROOMS_MAX);
     // zchat-protocol(7) SERVER LIMITS (lobby, made at the first hello, is never refused)
     if (!room && !streq(name, "lobby") && (long)zhashx_size(self->rooms) >= self->options.max_rooms)
-        return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
-                      "This server holds %ld rooms, its most: join a room that exists.",
-                      self->options.max_rooms);
+        return request_fail(req, ZCHAT_ERR_TOO_MANY_ROOMS,
+                            "This server holds %ld rooms, its most: join a room that exists.",
+                            self->options.max_rooms);
     room = s_room_require(self, name);
     session_add_room(session, room);
     s_enter(self, session, session_rooms(session) - 1);
-    s_reply_joined(self, room, room_last_seq(room));
+    s_reply_joined(self, req, room, room_last_seq(room));
     return ZCHAT_OK;
 }
 
 static zchat_err_t
-s_handle_leave(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_leave(broker_t *self, request_t *req)
 {
+    session_t *session = req->session;
     char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = s_room_field(self, request, "room", name);
+    zchat_err_t err = request_room(req, "room", name);
     if (err)
         return err;
     room_t *room = zhashx_lookup(self->rooms, name);
     if (!room || !session_in_room(session, room))
-        return s_fail(self, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s.", name);
+        return request_fail(req, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s.", name);
     for (size_t i = 0; i < session_rooms(session); i++)
         if (session_room(session, i) == room)
             s_exit(self, session, i, "leave", NULL);
     session_remove_room(session, room);
     zchat_msg_t *reply = zchat_msg_new("left");
     zchat_msg_set_string(reply, "room", name);
-    s_reply(self, &reply);
+    request_reply(req, &reply);
     return ZCHAT_OK;
 }
 
@@ -686,10 +565,8 @@ s_compare_room(const void *a, const void *b)
 }
 
 static zchat_err_t
-s_handle_rooms(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_rooms(broker_t *self, request_t *req)
 {
-    (void)session;
-    (void)request;
     size_t max = zhashx_size(self->rooms);
     room_t **rooms = zmalloc((max ? max : 1) * sizeof(room_t *));
     size_t n = 0;
@@ -706,23 +583,22 @@ s_handle_rooms(broker_t *self, session_t *session, zchat_req_t *request)
         zchat_msg_set_int(entry, "seq", (int64_t)room_last_seq(rooms[i]));
     }
     free(rooms);
-    s_reply(self, &reply);
+    request_reply(req, &reply);
     return ZCHAT_OK;
 }
 
 static zchat_err_t
-s_handle_users(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_users(broker_t *self, request_t *req)
 {
-    (void)session;
     room_t *room = NULL;
     char name[ZCHAT_NAME_MAX + 1];
-    if (zchat_req_has(request, "room")) {
-        zchat_err_t err = s_room_field(self, request, "room", name);
+    if (zchat_req_has(req->msg, "room")) {
+        zchat_err_t err = request_room(req, "room", name);
         if (err)
             return err;
         room = zhashx_lookup(self->rooms, name);
         if (!room)
-            return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
+            return request_fail(req, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
     }
     zchat_msg_t *reply = zchat_msg_new("users");
     if (room)
@@ -738,75 +614,69 @@ s_handle_users(broker_t *self, session_t *session, zchat_req_t *request)
             zchat_msg_set_string(entry, "note", session_note(users[i]));
     }
     free(users);
-    s_reply(self, &reply);
-    return ZCHAT_OK;
-}
-
-// Text field key: BAD_REQUEST if absent, BAD_TEXT if not min..max bytes of clean UTF-8.
-static zchat_err_t
-s_text_field(broker_t *self, zchat_req_t *request, const char *key, bool required, size_t min,
-             size_t max, const char **text)
-{
-    *text = zchat_req_string(request, key);
-    if (!*text && required)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
-    if (*text && !zchat_text_is_valid(*text, min, max))
-        return s_fail(self, ZCHAT_ERR_BAD_TEXT,
-                      "The %s must be %zu to %zu bytes of UTF-8 without control characters.", key,
-                      min, max);
+    request_reply(req, &reply);
     return ZCHAT_OK;
 }
 
 static zchat_err_t
-s_handle_say(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_say(broker_t *self, request_t *req)
 {
+    session_t *session = req->session;
     char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = s_room_field(self, request, "room", name);
+    zchat_err_t err = request_room(req, "room", name);
     const char *text;
     if (!err)
-        err = s_text_field(self, request, "text", true, 1, ZCHAT_TEXT_MAX, &text);
+        err = request_text(req, "text", true, 1, ZCHAT_TEXT_MAX, &text);
     if (err)
         return err;
     room_t *room = zhashx_lookup(self->rooms, name);
     if (!room)
-        return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
+        return request_fail(req, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
     if (!session_in_room(session, room))
-        return s_fail(self, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s: join it first.", name);
+        return request_fail(req, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s: join it first.", name);
 
-    s_event_open(self, room, "message");
+    broker_event_open(self, room, "message");
     zchat_json_string(&self->out, "from", session_user(session));
     zchat_json_string(&self->out, "text", text);
     // zchat-protocol(7) ROOM EVENTS: the say's id, stored with it, so that a client whose ack was
     // lost with a broker that died after the commit finds its message in history instead of sending
     // it again to the next run (which remembers no ids)
-    if (self->request_id)
-        zchat_json_string(&self->out, "id", self->request_id);
-    s_publish(self, room);
-    if (self->request_id)
-        s_ack_remember(self, session, (int64_t)room_last_seq(room));
+    if (req->id)
+        zchat_json_string(&self->out, "id", req->id);
+    broker_publish(self, room);
+    if (req->id)
+        request_ack_remember(req, (int64_t)room_last_seq(room));
     return ZCHAT_OK;
 }
 
+// NO_SUCH_USER, naming the user as asked for (cut, made printable).
 static zchat_err_t
-s_handle_msg(broker_t *self, session_t *session, zchat_req_t *request)
+s_no_such_user(request_t *req, const char *to)
 {
-    const char *to = zchat_req_string(request, "to");
+    char *safe_to = zchat_text_safe(to);
+    zchat_text_cut(safe_to, 64);  // whole characters: the reply must stay valid UTF-8
+    request_fail(req, ZCHAT_ERR_NO_SUCH_USER, "No such user: %s.", safe_to);
+    free(safe_to);
+    return ZCHAT_ERR_NO_SUCH_USER;
+}
+
+static zchat_err_t
+s_handle_msg(broker_t *self, request_t *req)
+{
+    session_t *session = req->session;
+    const char *to = zchat_req_string(req->msg, "to");
     if (!to)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: to.");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: to.");
     const char *text;
-    zchat_err_t err = s_text_field(self, request, "text", true, 1, ZCHAT_TEXT_MAX, &text);
+    zchat_err_t err = request_text(req, "text", true, 1, ZCHAT_TEXT_MAX, &text);
     if (err)
         return err;
     char fold[ZCHAT_NAME_MAX + 1];
     session_t *peer = NULL;
     if (zchat_name_is_user(to) && zchat_name_fold(to, fold, sizeof fold) == 0)
         peer = zhashx_lookup(self->by_name, fold);
-    char *safe_to = zchat_text_safe(to);
-    zchat_text_cut(safe_to, 64);  // whole characters: the reply must stay valid UTF-8
-    snprintf(self->detail, sizeof self->detail, "No such user: %s.", safe_to);
-    free(safe_to);
     if (!peer)
-        return ZCHAT_ERR_NO_SUCH_USER;
+        return s_no_such_user(req, to);
 
     // Private messages travel over ROUTER only, and now: a peer that cannot take it is an error
     zchat_msg_t *private = zchat_msg_new("private");
@@ -818,13 +688,12 @@ s_handle_msg(broker_t *self, session_t *session, zchat_req_t *request)
     zchat_msg_destroy(&private);
     size_t size;
     const byte *identity = session_identity(peer, &size);
-    int rc = s_send_to(self, identity, size, json, strlen(json));
+    int rc = broker_send_to(self, identity, size, json, strlen(json));
     free(json);
     if (rc == -1)
-        return ZCHAT_ERR_NO_SUCH_USER;
-    self->detail[0] = 0;
-    if (self->request_id)
-        s_ack_remember(self, session, -1);
+        return s_no_such_user(req, to);
+    if (req->id)
+        request_ack_remember(req, -1);
     return ZCHAT_OK;
 }
 
@@ -850,25 +719,24 @@ s_add_event(void *arg, uint64_t seq, const char *json)
 }
 
 static zchat_err_t
-s_handle_history(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_history(broker_t *self, request_t *req)
 {
-    (void)session;
     char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = s_room_field(self, request, "room", name);
+    zchat_err_t err = request_room(req, "room", name);
     if (err)
         return err;
     int64_t since = 0, limit = ZCHAT_HISTORY_DEFAULT;
-    zchat_req_opt_int(request, "since", &since);
-    zchat_req_opt_int(request, "limit", &limit);
+    zchat_req_opt_int(req->msg, "since", &since);
+    zchat_req_opt_int(req->msg, "limit", &limit);
     if (since < 0)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "since must be 0 or more.");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "since must be 0 or more.");
     if (limit < 1)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "limit must be 1 or more.");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "limit must be 1 or more.");
     if (limit > ZCHAT_HISTORY_MAX)
         limit = ZCHAT_HISTORY_MAX;
     room_t *room = zhashx_lookup(self->rooms, name);
     if (!room)
-        return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
+        return request_fail(req, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
 
     s_history_t history = {zchat_msg_new("history"), 0, 0, false};
     zchat_msg_set_string(history.reply, "room", name);
@@ -877,22 +745,23 @@ s_handle_history(broker_t *self, session_t *session, zchat_req_t *request)
         store_history(self->store, name, (uint64_t)since, (size_t)limit, s_add_event, &history);
     if (count < 0) {
         zchat_msg_destroy(&history.reply);
-        return s_fail(self, ZCHAT_ERR_INTERNAL, "The history cannot be read now: try again.");
+        return request_fail(req, ZCHAT_ERR_INTERNAL, "The history cannot be read now: try again.");
     }
     bool complete = !history.full && (count < limit || history.last >= room_last_seq(room));
     zchat_msg_set_bool(history.reply, "complete", complete);
-    s_reply(self, &history.reply);
+    request_reply(req, &history.reply);
     return ZCHAT_OK;
 }
 
 static zchat_err_t
-s_handle_status(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_status(broker_t *self, request_t *req)
 {
-    const char *status = zchat_req_string(request, "status");
+    session_t *session = req->session;
+    const char *status = zchat_req_string(req->msg, "status");
     if (!status || !(streq(status, "online") || streq(status, "away")))
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "status must be \"online\" or \"away\".");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "status must be \"online\" or \"away\".");
     const char *note;
-    zchat_err_t err = s_text_field(self, request, "note", false, 0, ZCHAT_NOTE_MAX, &note);
+    zchat_err_t err = request_text(req, "note", false, 0, ZCHAT_NOTE_MAX, &note);
     if (err)
         return err;
     session_set_status(session, status, note ? note : "");
@@ -900,14 +769,14 @@ s_handle_status(broker_t *self, session_t *session, zchat_req_t *request)
         s_publish_presence(self, session_room(session, i), session, "status", NULL,
                            session_note(session));
     zchat_msg_t *reply = zchat_msg_new("ok");
-    s_reply(self, &reply);
+    request_reply(req, &reply);
     return ZCHAT_OK;
 }
 
 static zchat_err_t
-s_handle_ping(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_ping(broker_t *self, request_t *req)
 {
-    (void)request;
+    session_t *session = req->session;
     zchat_msg_t *reply = zchat_msg_new("pong");
     // zchat-protocol(7) REPLIES: a ping is allowed before hello, so say whether this connection has
     // a session (and which broker run answers): a client taken over, expired or restarted away
@@ -919,19 +788,20 @@ s_handle_ping(broker_t *self, session_t *session, zchat_req_t *request)
         room_t *room = session_room(session, i);
         zchat_msg_set_int(seqs, room_name(room), (int64_t)room_last_seq(room));
     }
-    s_reply(self, &reply);
+    request_reply(req, &reply);
     return ZCHAT_OK;
 }
 
 static zchat_err_t
-s_handle_quit(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_quit(broker_t *self, request_t *req)
 {
+    session_t *session = req->session;
     const char *reason;
-    zchat_err_t err = s_text_field(self, request, "reason", false, 0, ZCHAT_NOTE_MAX, &reason);
+    zchat_err_t err = request_text(req, "reason", false, 0, ZCHAT_NOTE_MAX, &reason);
     if (err)
         return err;
     zchat_msg_t *reply = zchat_msg_new("bye");
-    s_reply(self, &reply);
+    request_reply(req, &reply);
     zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "",
               *session_user(session) ? session_user(session) : "(anonymous)");
     s_end(self, session, "quit", reason);
@@ -940,44 +810,46 @@ s_handle_quit(broker_t *self, session_t *session, zchat_req_t *request)
 
 // zchat-protocol(7) ACCOUNTS (--open-registration): make an account, then log in with hello.
 static zchat_err_t
-s_handle_register(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle_register(broker_t *self, request_t *req)
 {
-    (void)session;
     if (!self->options.open_registration)
-        return s_fail(self, ZCHAT_ERR_FORBIDDEN,
-                      "This broker takes no registrations: ask its operator for an account.");
-    const char *user = zchat_req_string(request, "user");
-    const char *password = zchat_req_string(request, "password");
+        return request_fail(req, ZCHAT_ERR_FORBIDDEN,
+                            "This broker takes no registrations: ask its operator for an account.");
+    const char *user = zchat_req_string(req->msg, "user");
+    const char *password = zchat_req_string(req->msg, "password");
     if (!user)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
     if (!password)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: password.");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: password.");
     if (!zchat_name_is_user(user))
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
+        return request_fail(req, ZCHAT_ERR_INVALID_NAME,
+                            "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
     if (!account_password_is_valid(password))
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST,
-                      "A password is %d to %d bytes of UTF-8 without control characters.",
-                      ACCOUNT_PASSWORD_MIN, ACCOUNT_PASSWORD_MAX);
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST,
+                            "A password is %d to %d bytes of UTF-8 without control characters.",
+                            ACCOUNT_PASSWORD_MIN, ACCOUNT_PASSWORD_MAX);
     char *hash = NULL;
     if (store_user_hash(self->store, user, &hash) == -1)
-        return s_fail(self, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
+        return request_fail(req, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
     if (hash) {
         free(hash);
-        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.", user);
+        return request_fail(req, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.",
+                            user);
     }
     if (!s_auth_budget(self))
-        return s_fail(self, ZCHAT_ERR_RATE_LIMITED,
-                      "Too many logins are being checked just now: try again in a moment.");
+        return request_fail(req, ZCHAT_ERR_RATE_LIMITED,
+                            "Too many logins are being checked just now: try again in a moment.");
     hash = account_hash(password);
     int rc = hash ? store_user_add(self->store, user, hash, self->now) : -1;
     free(hash);
     if (rc == 1)
-        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.", user);
+        return request_fail(req, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.",
+                            user);
     if (rc == -1)
-        return s_fail(self, ZCHAT_ERR_INTERNAL, "The account cannot be made now: try again.");
+        return request_fail(req, ZCHAT_ERR_INTERNAL, "The account cannot be made now: try again.");
     zsys_info("%s registered", user);
     zchat_msg_t *reply = zchat_msg_new("ok");
-    s_reply(self, &reply);
+    request_reply(req, &reply);
     return ZCHAT_OK;
 }
 
@@ -1009,12 +881,12 @@ static const struct {
 
 // The rate bucket of a connection that has not said hello yet.
 static limiter_t *
-s_guest_bucket(broker_t *self)
+s_guest_bucket(broker_t *self, const request_t *req)
 {
-    limiter_t *bucket = zhashx_lookup(self->guests, self->key);
+    limiter_t *bucket = zhashx_lookup(self->guests, req->key);
     if (!bucket) {
         bucket = zmalloc(sizeof(limiter_t));
-        zhashx_insert(self->guests, self->key, bucket);
+        zhashx_insert(self->guests, req->key, bucket);
     }
     return bucket;
 }
@@ -1022,11 +894,11 @@ s_guest_bucket(broker_t *self)
 // Take a token for a request that came to nothing (bad frame, JSON or type): a flood of
 // garbage is bounded like any other. Returns err, or RATE_LIMITED when no token is left.
 static zchat_err_t
-s_charge(broker_t *self, session_t *session, zchat_err_t err)
+s_charge(broker_t *self, request_t *req, zchat_err_t err)
 {
-    limiter_t *bucket = session ? session_limiter(session) : s_guest_bucket(self);
+    limiter_t *bucket = req->session ? session_limiter(req->session) : s_guest_bucket(self, req);
     if (!limiter_take(bucket, self->options.rate, self->options.burst, self->now)) {
-        self->detail[0] = 0;
+        req->detail[0] = 0;
         return ZCHAT_ERR_RATE_LIMITED;
     }
     return err;
@@ -1035,27 +907,28 @@ s_charge(broker_t *self, session_t *session, zchat_err_t err)
 // Check a decoded request in zchat-protocol(7) CHECK ORDER (type, rate limit, login state, fields,
 // state) and run it.
 static zchat_err_t
-s_handle(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle(broker_t *self, request_t *req)
 {
-    self->request_id = zchat_req_id(request);
-    const char *type = zchat_req_type(request);
+    session_t *session = req->session;
+    req->id = zchat_req_id(req->msg);
+    const char *type = zchat_req_type(req->msg);
     if (!type)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: type (a string).");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: type (a string).");
     size_t h = 0;
     while (h < S_HANDLERS && !streq(type, s_handlers[h].type))
         h++;
     if (h == S_HANDLERS) {
         char *safe = zchat_text_safe(type);
         zchat_text_cut(safe, 64);  // whole characters: the reply must stay valid UTF-8
-        s_fail(self, ZCHAT_ERR_UNKNOWN_TYPE, "Unknown request type: %s.", safe);
+        request_fail(req, ZCHAT_ERR_UNKNOWN_TYPE, "Unknown request type: %s.", safe);
         free(safe);
         return ZCHAT_ERR_UNKNOWN_TYPE;
     }
-    self->request_type = s_handlers[h].type;
+    req->type = s_handlers[h].type;
 
     // ping takes no token, so a client over its limit can still show it is alive
     if (!streq(type, "ping")) {
-        limiter_t *bucket = session ? session_limiter(session) : s_guest_bucket(self);
+        limiter_t *bucket = session ? session_limiter(session) : s_guest_bucket(self, req);
         if (!limiter_take(bucket, self->options.rate, self->options.burst, self->now))
             return ZCHAT_ERR_RATE_LIMITED;
     }
@@ -1064,20 +937,21 @@ s_handle(broker_t *self, session_t *session, zchat_req_t *request)
     if (session && streq(type, "hello"))
         return ZCHAT_ERR_ALREADY_LOGGED_IN;
     if (session && session_is_observer(session) && !s_handlers[h].observer_ok)
-        return s_fail(self, ZCHAT_ERR_FORBIDDEN, "Observer sessions may not send %s.", type);
-    if (!zchat_req_fields_ok(request))
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST,
-                      "A field of this %s has the wrong type (or id is not 1-64 bytes).", type);
+        return request_fail(req, ZCHAT_ERR_FORBIDDEN, "Observer sessions may not send %s.", type);
+    if (!zchat_req_fields_ok(req->msg))
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST,
+                            "A field of this %s has the wrong type (or id is not 1-64 bytes).",
+                            type);
 
     // A retried say or msg gets its first ack again and is not delivered twice
-    if (session && self->request_id && (streq(type, "say") || streq(type, "msg"))) {
+    if (session && req->id && (streq(type, "say") || streq(type, "msg"))) {
         int64_t seq;
-        if (session_recall(session, self->request_id, &seq)) {
-            s_ack(self, seq);
+        if (session_recall(session, req->id, &seq)) {
+            request_ack(req, seq);
             return ZCHAT_OK;
         }
     }
-    return s_handlers[h].handle(self, session, request);
+    return s_handlers[h].handle(self, req);
 }
 
 // Handle one message from the ROUTER: [identity][frames...], of which body is the first
@@ -1085,37 +959,41 @@ s_handle(broker_t *self, session_t *session, zchat_req_t *request)
 static void
 s_dispatch(broker_t *self, zmq_msg_t *identity, zmq_msg_t *body, size_t frames)
 {
-    self->identity = zmq_msg_data(identity);
-    self->identity_size = zmq_msg_size(identity);
-    session_identity_key(self->identity, self->identity_size, self->key);
-    self->request_id = NULL;
-    self->request_type = NULL;
-    self->detail[0] = 0;
-
-    session_t *session = zhashx_lookup(self->by_key, self->key);
-    if (session)
-        session_touch(session, self->now);  // every request counts as activity, errors too
+    request_t req;  // not zero-filled: a turn dispatches hundreds
+    req.broker = self;
+    req.identity = zmq_msg_data(identity);
+    req.identity_size = zmq_msg_size(identity);
+    session_identity_key(req.identity, req.identity_size, req.key);
+    req.session = zhashx_lookup(self->by_key, req.key);
+    req.msg = NULL;
+    req.id = NULL;
+    req.type = NULL;
+    req.detail[0] = 0;
+    if (req.session)
+        session_touch(req.session, self->now);  // every request counts as activity, errors too
 
     zchat_err_t err;
-    bool decoded = false;
     if (frames != 1)
-        err = s_fail(self, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.", frames);
+        err = request_fail(&req, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.",
+                           frames);
     else {
         const char *reason;
-        decoded =
-            zchat_req_decode(self->request, zmq_msg_data(body), zmq_msg_size(body), &reason) == 0;
-        err = decoded ? s_handle(self, session, self->request)
-                      : s_fail(self, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
+        if (zchat_req_decode(self->decoder, zmq_msg_data(body), zmq_msg_size(body), &reason) == 0) {
+            req.msg = self->decoder;
+            err = s_handle(self, &req);
+        } else {
+            err = request_fail(&req, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
+        }
     }
-    if (!decoded || !self->request_type)
-        err = s_charge(self, session, err);            // garbage counts against the limit too
-    session = zhashx_lookup(self->by_key, self->key);  // the handler may have ended it (quit)
+    if (!req.type)
+        err = s_charge(self, &req, err);  // garbage counts against the limit too
+    session_t *session = zhashx_lookup(self->by_key, req.key);  // the handler may have ended it
     if (err) {
-        zchat_debug("%s: %s (%s)", session ? session_user(session) : self->key, zchat_err_code(err),
-                    self->request_type ? self->request_type : "-");
-        s_reply_error(self, err);
+        zchat_debug("%s: %s (%s)", session ? session_user(session) : req.key, zchat_err_code(err),
+                    req.type ? req.type : "-");
+        request_reply_error(&req, err);
     } else {
-        zchat_debug("%s: %s", session ? session_user(session) : self->key, self->request_type);
+        zchat_debug("%s: %s", session ? session_user(session) : req.key, req.type);
     }
 }
 
@@ -1297,7 +1175,7 @@ broker_new(const options_t *options)
     zhashx_set_destructor(self->guests, s_free_item);
     self->failures = zchat_hash_new();
     zhashx_set_destructor(self->failures, s_free_item);
-    self->request = zchat_req_new();
+    self->decoder = zchat_req_new();
     zuuid_t *uuid = zuuid_new();
     snprintf(self->epoch, sizeof self->epoch, "%s", zuuid_str_canonical(uuid));
     zuuid_destroy(&uuid);
@@ -1384,7 +1262,7 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->sessions);  // before rooms: sessions borrow them
         zhashx_destroy(&self->rooms);
         zhashx_destroy(&self->guests);
-        zchat_req_destroy(&self->request);
+        zchat_req_destroy(&self->decoder);
         s_outbox_clear(self);
         free(self->outbox);
         zchat_json_free(&self->out);

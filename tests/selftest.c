@@ -11,6 +11,7 @@
 #include "broker.h"
 #include "limiter.h"
 #include "options.h"
+#include "request.h"
 #include "room.h"
 #include "session.h"
 #include "store.h"
@@ -49,6 +50,7 @@ static const struct {
     {"store_sqlite_users", store_sqlite_users_test},
     {"keys", keys_test},
     {"admin", admin_test},
+    {"request", request_test},
     {"broker", broker_test},
     {"conn", conn_test},
     {"keyfile", keyfile_test},
