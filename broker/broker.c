@@ -7,25 +7,21 @@
 #include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "broker_impl.h"
-#include "account.h"
 #include "keys.h"
-#include "zchat_name.h"
 #include "zchat_text.h"
 
-#define BROKER_HISTORY_BYTES 262144     // of events in one history reply: a queued reply is bounded
-#define BROKER_BATCH         256        // requests per loop turn, then commit and send
-#define BROKER_ROUTER_HWM    1000       // replies queued per client before it counts as slow
-#define BROKER_PUB_HWM       10000      // feed messages queued per subscriber before PUB drops
-#define BROKER_LINGER_MS     1000       // at shutdown, time for the last events to leave
-#define BROKER_OUT_KEEP      (4 << 20)  // bytes of a turn's event buffer kept for the next turn
+#define BROKER_BATCH      256        // requests per loop turn, then commit and send
+#define BROKER_ROUTER_HWM 1000       // replies queued per client before it counts as slow
+#define BROKER_PUB_HWM    10000      // feed messages queued per subscriber before PUB drops
+#define BROKER_LINGER_MS  1000       // at shutdown, time for the last events to leave
+#define BROKER_OUT_KEEP   (4 << 20)  // bytes of a turn's event buffer kept for the next turn
 
 typedef zchat_err_t handler_fn(broker_t *self, request_t *req);
 
-// --- Output ---
+// --- The turn's output ---
 
-// Queue an event for the feed (topic) or a reply for a routing id: the text of json_size bytes
-// at offset json in self->out, or owned (taken) if not NULL. The outbox and out are reused
-// turn after turn: queueing what is written into out allocates nothing once they have grown.
+// The outbox and out are reused turn after turn: queueing what is written into out allocates
+// nothing once they have grown.
 void
 broker_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
              char *owned, size_t json_size)
@@ -59,8 +55,6 @@ s_outbox_clear(broker_t *self)
         zchat_json_reset(&self->out);
 }
 
-// Send one message to a routing id now, never blocking. Returns 0, or -1 if the peer is gone
-// or its queue is full (the message is then dropped and counted).
 int
 broker_send_to(broker_t *self, const void *identity, size_t size, const char *json,
                size_t json_size)
@@ -117,11 +111,7 @@ s_end_turn(broker_t *self)
     return 0;
 }
 
-// --- Rooms and events ---
-
-// Start a room event in self->out: type, room, seq, ts. The caller adds its fields with
-// zchat_json_*, then s_publish. Events are written directly, without a tree: they come at the
-// rate of the traffic.
+// Events are written directly into out, without a tree: they come at the rate of the traffic.
 void
 broker_event_open(broker_t *self, room_t *room, const char *type)
 {
@@ -131,7 +121,6 @@ broker_event_open(broker_t *self, room_t *room, const char *type)
     zchat_json_int(&self->out, "ts", self->now);
 }
 
-// End the event s_event_open began, store it and queue it for the feed.
 void
 broker_publish(broker_t *self, room_t *room)
 {
@@ -144,716 +133,10 @@ broker_publish(broker_t *self, room_t *room)
     broker_queue(self, room_topic(room), NULL, 0, offset, NULL, size);
 }
 
-static void
-s_publish_presence(broker_t *self, room_t *room, session_t *session, const char *what,
-                   const char *reason, const char *note)
-{
-    broker_event_open(self, room, "presence");
-    zchat_json_string(&self->out, "user", session_user(session));
-    zchat_json_string(&self->out, "event", what);
-    if (reason)
-        zchat_json_string(&self->out, "reason", reason);
-    if (streq(what, "status"))
-        zchat_json_string(&self->out, "status", session_status(session));
-    if (note && *note)
-        zchat_json_string(&self->out, "note", note);
-    broker_publish(self, room);
-}
+// --- Dispatch ---
 
-static room_t *
-s_room_require(broker_t *self, const char *name)
-{
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (!room) {
-        room = room_new(name, 0);
-        zhashx_insert(self->rooms, name, room);
-    }
-    return room;
-}
-
-// Put a live session into the member list of its room at index, announcing it.
-static void
-s_enter(broker_t *self, session_t *session, size_t index)
-{
-    room_t *room = session_room(session, index);
-    session_set_room_handle(session, index, room_join(room, session));
-    s_publish_presence(self, room, session, "join", NULL, NULL);
-}
-
-// Take a session out of the member list of its room at index, announcing why.
-static void
-s_exit(broker_t *self, session_t *session, size_t index, const char *reason, const char *note)
-{
-    room_t *room = session_room(session, index);
-    void *handle = session_room_handle(session, index);
-    if (!handle)
-        return;
-    room_leave(room, handle);
-    session_set_room_handle(session, index, NULL);
-    s_publish_presence(self, room, session, "leave", reason, note);
-}
-
-// --- Sessions ---
-
-// The connection req came from becomes the session's.
-static void
-s_bind(broker_t *self, request_t *req, session_t *session)
-{
-    if (*session_key(session))
-        zhashx_delete(self->by_key, session_key(session));
-    session_set_identity(session, req->identity, req->identity_size);
-    zhashx_update(self->by_key, session_key(session), session);
-}
-
-static void
-s_welcome(broker_t *self, request_t *req, session_t *session)
-{
-    zchat_msg_t *reply = zchat_msg_new("welcome");
-    zchat_msg_set_string(reply, "user", session_user(session));
-    zchat_msg_set_string(reply, "session", session_token(session));
-    zchat_msg_set_string(reply, "feed", self->feed_ad);
-    zchat_msg_set_string(reply, "epoch", self->epoch);
-    zchat_msg_set_int(reply, "heartbeat_ms", self->options.heartbeat_ms);
-    zchat_msg_set_array(reply, "rooms");
-    for (size_t i = 0; i < session_rooms(session); i++)
-        zchat_msg_append_string(reply, "rooms", room_name(session_room(session, i)));
-    request_reply(req, &reply);
-}
-
-// Expire a live session (silent or too slow): it leaves its rooms, its name is free, and it
-// stays resumable for ZCHAT_RESUME_GRACE_MS.
-static void
-s_expire(broker_t *self, session_t *session, const char *why)
-{
-    zsys_info("%s%s expired (%s)", session_is_observer(session) ? "observer " : "",
-              *session_user(session) ? session_user(session) : "(anonymous)", why);
-    for (size_t i = 0; i < session_rooms(session); i++)
-        s_exit(self, session, i, "timeout", NULL);
-    if (!session_is_observer(session))
-        zhashx_delete(self->by_name, session_fold(session));
-    zhashx_delete(self->by_key, session_key(session));
-    session_set_expired(session, self->now);
-    session_set_expired_handle(session, zlistx_add_end(self->expired, session));
-}
-
-// Take an expired session out of the list of expired ones (resumed, or forgotten).
-static void
-s_unexpire(broker_t *self, session_t *session)
-{
-    void *handle = session_expired_handle(session);
-    if (handle)
-        zlistx_delete(self->expired, handle);
-    session_set_expired_handle(session, NULL);
-}
-
-// End a session for good: it leaves its rooms and is destroyed.
-static void
-s_end(broker_t *self, session_t *session, const char *reason, const char *note)
-{
-    while (session_rooms(session)) {
-        s_exit(self, session, 0, reason, note);
-        session_remove_room(session, session_room(session, 0));
-    }
-    if (session_is_live(session)) {
-        if (!session_is_observer(session))
-            zhashx_delete(self->by_name, session_fold(session));
-        zhashx_delete(self->by_key, session_key(session));
-    } else {
-        s_unexpire(self, session);
-    }
-    zhashx_delete(self->sessions, session_token(session));  // destroys it
-}
-
-static int
-s_compare_fold(const void *a, const void *b)
-{
-    return strcmp(session_fold(*(session_t *const *)a), session_fold(*(session_t *const *)b));
-}
-
-// The members of room (or, with NULL, every live user), sorted by folded name.
-// Returns a new array of *size borrowed sessions: free() it.
-static session_t **
-s_sorted_users(broker_t *self, room_t *room, size_t *size)
-{
-    size_t max = room ? room_size(room) : zhashx_size(self->by_name);
-    session_t **users = zmalloc((max ? max : 1) * sizeof(session_t *));
-    size_t n = 0;
-    if (room)
-        for (session_t *s = room_first(room); s; s = room_next(room))
-            users[n++] = s;
-    else
-        for (session_t *s = zhashx_first(self->by_name); s; s = zhashx_next(self->by_name))
-            users[n++] = s;
-    qsort(users, n, sizeof(session_t *), s_compare_fold);
-    *size = n;
-    return users;
-}
-
-// --- Accounts: password checks and the slow-down after failures ---
-//
-// A password check (Argon2id, about 20 ms: account.h) runs on the loop thread, so its cost is
-// bounded twice: each connection is slowed down after failures, and all connections together
-// get at most BROKER_AUTH_RATE checks per second (past that, rate_limited).
-//
-// The slow-down, per connection (routing id): failed checks are counted, and the count starts
-// over after BROKER_AUTH_WINDOW_MS without a failure, or after a success. From the
-// BROKER_AUTH_FREE-th failure on, the connection waits BROKER_AUTH_DELAY_MS after each failure,
-// doubled for each further one up to BROKER_AUTH_DELAY_MAX_MS (1, 2, 4 ... 60 s); a hello that
-// needs a password during the wait gets auth_failed at once, is not checked and not counted.
-// The broker never sleeps: the wait is a time stamp.
-
-#define BROKER_AUTH_FREE         3      // failures before the waits begin
-#define BROKER_AUTH_WINDOW_MS    60000  // a quiet time after which failures are forgotten
-#define BROKER_AUTH_DELAY_MS     1000   // the first wait
-#define BROKER_AUTH_DELAY_MAX_MS 60000  // the longest wait
-#define BROKER_AUTH_RATE         10     // password hashes and checks per second, in all
-#define BROKER_AUTH_BURST        30
-#define BROKER_AUTH_PRUNE        1024  // failure records kept before stale ones are dropped
-
-// The recent failed logins of one connection
-typedef struct {
-    int count;              // failures since the count last started over
-    int64_t last_ms;        // when the last one was
-    int64_t blocked_until;  // hellos that need a password fail unchecked until then
-} s_failures_t;
-
-static const char s_auth_failed[] = "Wrong user name or password.";
-
-// Take a token for one password hash or check. False: too many in all just now.
-static bool
-s_auth_budget(broker_t *self)
-{
-    return limiter_take(&self->auth_budget, BROKER_AUTH_RATE, BROKER_AUTH_BURST, self->now);
-}
-
-// Count a failed check of the current connection, and start its wait when due. The log may
-// say what the client is never told: whether the name has an account.
-static void
-s_auth_failure(broker_t *self, request_t *req, const char *user, bool known)
-{
-    if (zhashx_size(self->failures) > BROKER_AUTH_PRUNE) {
-        // Records are made only at the checks' bounded rate: dropping the stale ones now and
-        // then keeps the table small
-        zlistx_t *stale = zlistx_new();
-        for (s_failures_t *f = zhashx_first(self->failures); f; f = zhashx_next(self->failures))
-            if (self->now - f->last_ms > BROKER_AUTH_WINDOW_MS && self->now >= f->blocked_until)
-                zlistx_add_end(stale, (void *)zhashx_cursor(self->failures));
-        for (const char *key = zlistx_first(stale); key; key = zlistx_next(stale))
-            zhashx_delete(self->failures, key);
-        zlistx_destroy(&stale);
-    }
-    s_failures_t *failures = zhashx_lookup(self->failures, req->key);
-    if (!failures) {
-        failures = zmalloc(sizeof(s_failures_t));
-        zhashx_insert(self->failures, req->key, failures);
-    }
-    if (self->now - failures->last_ms > BROKER_AUTH_WINDOW_MS)
-        failures->count = 0;
-    failures->count++;
-    failures->last_ms = self->now;
-    if (failures->count >= BROKER_AUTH_FREE) {
-        int shift = failures->count - BROKER_AUTH_FREE;
-        int64_t delay =
-            shift >= 6 ? BROKER_AUTH_DELAY_MAX_MS : (int64_t)BROKER_AUTH_DELAY_MS << shift;
-        if (delay > BROKER_AUTH_DELAY_MAX_MS)
-            delay = BROKER_AUTH_DELAY_MAX_MS;
-        failures->blocked_until = self->now + delay;
-    }
-    zsys_notice("login as %s refused: %s (failure %d from this connection)", user,
-                known ? "wrong password" : "no such account", failures->count);
-}
-
-// The account check of a hello for user (a valid name; "" for an anonymous observer), before
-// it may take the name. zchat-protocol(7) CHECK ORDER: after invalid_name, before name_taken.
-static zchat_err_t
-s_authenticate(broker_t *self, request_t *req, const char *user)
-{
-    if (self->options.accounts == OPTIONS_ACCOUNTS_OFF || !*user)
-        return ZCHAT_OK;  // no accounts; an anonymous observer reserves no name
-    char *hash = NULL;
-    if (store_user_hash(self->store, user, &hash) == -1)
-        return request_fail(req, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
-    if (!hash && self->options.accounts == OPTIONS_ACCOUNTS_OPTIONAL)
-        return ZCHAT_OK;  // a free name
-    const char *password = zchat_req_string(req->msg, "password");
-    s_failures_t *failures = zhashx_lookup(self->failures, req->key);
-    zchat_err_t err = ZCHAT_OK;
-    if (!password)
-        err = ZCHAT_ERR_AUTH_FAILED;  // one is needed; no guess was made: not counted
-    else if (failures && self->now < failures->blocked_until)
-        err = ZCHAT_ERR_AUTH_FAILED;  // slowed down: not checked
-    else if (strlen(password) > ACCOUNT_PASSWORD_MAX)
-        err = ZCHAT_ERR_AUTH_FAILED;  // no account has such a password: not hashed, not recorded
-    else if (!s_auth_budget(self))
-        err = request_fail(req, ZCHAT_ERR_RATE_LIMITED,
-                           "Too many logins are being checked just now: try again in a moment.");
-    else if (!account_verify(hash, password)) {  // with no account, as slow as a wrong password
-        err = ZCHAT_ERR_AUTH_FAILED;
-        s_auth_failure(self, req, user, hash != NULL);
-    } else
-        zhashx_delete(self->failures, req->key);
-    free(hash);
-    if (err == ZCHAT_ERR_AUTH_FAILED)
-        snprintf(req->detail, sizeof req->detail, "%s", s_auth_failed);  // never says which
-    return err;
-}
-
-// --- Request handlers: every check first, then change state; never send an error ---
-
-static zchat_err_t
-s_handle_hello(broker_t *self, request_t *req)
-{
-    bool observer = false;
-    zchat_req_opt_bool(req->msg, "observer", &observer);
-    const char *user = zchat_req_string(req->msg, "user");
-    int64_t proto = -1;
-    if (!zchat_req_has(req->msg, "proto"))
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: proto (an integer, 1).");
-    zchat_req_opt_int(req->msg, "proto", &proto);
-    if (!user && !observer)
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
-    if (proto != ZCHAT_PROTO)
-        return request_fail(req, ZCHAT_ERR_PROTO_MISMATCH,
-                            "This broker speaks ZCHAT/1: send proto 1 (got %" PRId64 ").", proto);
-    if (user && !zchat_name_is_user(user))
-        return request_fail(req, ZCHAT_ERR_INVALID_NAME,
-                            "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
-    if (!user)
-        user = "";
-    char fold[ZCHAT_NAME_MAX + 1];
-    zchat_name_fold(user, fold, sizeof fold);
-
-    // resume: a token of a live or recently expired session of the same user and kind
-    session_t *session = NULL;
-    const char *token = zchat_req_string(req->msg, "resume");
-    if (token) {
-        session = zhashx_lookup(self->sessions, token);
-        if (session &&
-            (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
-            session = NULL;
-    }
-    // zchat-protocol(7) SERVER LIMITS: the broker's own cap. A resume makes no session, and a new
-    // one may take the place of an expired one (below); when every session is live, the server is
-    // full: a transient condition, hence rate_limited (checked before a password costs a hash)
-    bool full = (long)zhashx_size(self->sessions) >= self->options.max_sessions;
-    if (!session && full && zlistx_size(self->expired) == 0)
-        return request_fail(req, ZCHAT_ERR_RATE_LIMITED,
-                            "This server holds %ld live sessions, its most: try again later.",
-                            self->options.max_sessions);
-    // A resume is the login it continues (the token is the proof); anything else shows its
-    // password when the name needs one
-    zchat_err_t err = session ? ZCHAT_OK : s_authenticate(self, req, user);
-    if (err)
-        return err;
-    if (session && session_is_live(session)) {
-        // Taken over by a new connection: the old identity now gets not_logged_in
-        s_bind(self, req, session);
-        zsys_info("%s resumed on a new connection", session_user(session));
-        s_welcome(self, req, session);
-        return ZCHAT_OK;
-    }
-    if (!observer && zhashx_lookup(self->by_name, fold))
-        return request_fail(req, ZCHAT_ERR_NAME_TAKEN, "The name %s is in use: pick another.",
-                            user);
-
-    const char *client = zchat_req_string(req->msg, "client");
-    char *safe_client = zchat_text_safe(client ? client : "unknown");
-    if (session) {
-        // Expired but within the grace time: back into its rooms
-        session_set_expired(session, 0);
-        s_unexpire(self, session);
-        session_touch(session, self->now);
-        s_bind(self, req, session);
-        if (!observer)
-            zhashx_insert(self->by_name, fold, session);
-        for (size_t i = 0; i < session_rooms(session); i++)
-            s_enter(self, session, i);
-        zsys_info("%s resumed after expiry (client %s)", user, safe_client);
-    } else {
-        if (full) {
-            // Resumable sessions are a courtesy; a login is not: the oldest expired one goes
-            session_t *oldest = zlistx_first(self->expired);
-            zsys_info("%s forgotten early: the server is full",
-                      *session_user(oldest) ? session_user(oldest) : "(anonymous)");
-            s_end(self, oldest, "timeout", NULL);
-        }
-        session = session_new(user, observer, self->now);
-        zhashx_insert(self->sessions, session_token(session), session);
-        s_bind(self, req, session);
-        if (!observer) {
-            zhashx_insert(self->by_name, fold, session);
-            session_add_room(session, s_room_require(self, "lobby"));
-            s_enter(self, session, 0);
-        }
-        zsys_info("%s%s logged in (client %s)", observer ? "observer " : "",
-                  *user ? user : "(anonymous)", safe_client);
-    }
-    free(safe_client);
-    s_welcome(self, req, session);
-    return ZCHAT_OK;
-}
-
-static void
-s_reply_joined(broker_t *self, request_t *req, room_t *room, uint64_t seq)
-{
-    zchat_msg_t *reply = zchat_msg_new("joined");
-    zchat_msg_set_string(reply, "room", room_name(room));
-    zchat_msg_set_int(reply, "seq", (int64_t)seq);
-    zchat_msg_set_array(reply, "members");
-    size_t size;
-    session_t **members = s_sorted_users(self, room, &size);
-    for (size_t i = 0; i < size; i++)
-        zchat_msg_append_string(reply, "members", session_user(members[i]));
-    free(members);
-    request_reply(req, &reply);
-}
-
-static zchat_err_t
-s_handle_join(broker_t *self, request_t *req)
-{
-    session_t *session = req->session;
-    char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = request_room(req, "room", name);
-    if (err)
-        return err;
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (room && session_in_room(session, room)) {
-        s_reply_joined(self, req, room, room_last_seq(room));  // already a member: no event
-        return ZCHAT_OK;
-    }
-    if (session_rooms(session) >= ZCHAT_ROOMS_MAX)
-        return request_fail(req, ZCHAT_ERR_TOO_MANY_ROOMS,
-                            "You are in %d rooms, the most allowed: leave one first.",
-                            ZCHAT_ROOMS_MAX);
-    // zchat-protocol(7) SERVER LIMITS (lobby, made at the first hello, is never refused)
-    if (!room && !streq(name, "lobby") && (long)zhashx_size(self->rooms) >= self->options.max_rooms)
-        return request_fail(req, ZCHAT_ERR_TOO_MANY_ROOMS,
-                            "This server holds %ld rooms, its most: join a room that exists.",
-                            self->options.max_rooms);
-    room = s_room_require(self, name);
-    session_add_room(session, room);
-    s_enter(self, session, session_rooms(session) - 1);
-    s_reply_joined(self, req, room, room_last_seq(room));
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_leave(broker_t *self, request_t *req)
-{
-    session_t *session = req->session;
-    char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = request_room(req, "room", name);
-    if (err)
-        return err;
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (!room || !session_in_room(session, room))
-        return request_fail(req, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s.", name);
-    for (size_t i = 0; i < session_rooms(session); i++)
-        if (session_room(session, i) == room)
-            s_exit(self, session, i, "leave", NULL);
-    session_remove_room(session, room);
-    zchat_msg_t *reply = zchat_msg_new("left");
-    zchat_msg_set_string(reply, "room", name);
-    request_reply(req, &reply);
-    return ZCHAT_OK;
-}
-
-static int
-s_compare_room(const void *a, const void *b)
-{
-    return strcmp(room_name(*(room_t *const *)a), room_name(*(room_t *const *)b));
-}
-
-static zchat_err_t
-s_handle_rooms(broker_t *self, request_t *req)
-{
-    size_t max = zhashx_size(self->rooms);
-    room_t **rooms = zmalloc((max ? max : 1) * sizeof(room_t *));
-    size_t n = 0;
-    for (room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
-        if (room_size(room) > 0 || room_last_seq(room) > 0)
-            rooms[n++] = room;
-    qsort(rooms, n, sizeof(room_t *), s_compare_room);
-    zchat_msg_t *reply = zchat_msg_new("rooms");
-    zchat_msg_set_array(reply, "rooms");
-    for (size_t i = 0; i < n; i++) {
-        zchat_msg_t *entry = zchat_msg_append_object(reply, "rooms");
-        zchat_msg_set_string(entry, "name", room_name(rooms[i]));
-        zchat_msg_set_int(entry, "members", (int64_t)room_size(rooms[i]));
-        zchat_msg_set_int(entry, "seq", (int64_t)room_last_seq(rooms[i]));
-    }
-    free(rooms);
-    request_reply(req, &reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_users(broker_t *self, request_t *req)
-{
-    room_t *room = NULL;
-    char name[ZCHAT_NAME_MAX + 1];
-    if (zchat_req_has(req->msg, "room")) {
-        zchat_err_t err = request_room(req, "room", name);
-        if (err)
-            return err;
-        room = zhashx_lookup(self->rooms, name);
-        if (!room)
-            return request_fail(req, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
-    }
-    zchat_msg_t *reply = zchat_msg_new("users");
-    if (room)
-        zchat_msg_set_string(reply, "room", name);
-    zchat_msg_set_array(reply, "users");
-    size_t size;
-    session_t **users = s_sorted_users(self, room, &size);
-    for (size_t i = 0; i < size; i++) {
-        zchat_msg_t *entry = zchat_msg_append_object(reply, "users");
-        zchat_msg_set_string(entry, "name", session_user(users[i]));
-        zchat_msg_set_string(entry, "status", session_status(users[i]));
-        if (*session_note(users[i]))
-            zchat_msg_set_string(entry, "note", session_note(users[i]));
-    }
-    free(users);
-    request_reply(req, &reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_say(broker_t *self, request_t *req)
-{
-    session_t *session = req->session;
-    char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = request_room(req, "room", name);
-    const char *text;
-    if (!err)
-        err = request_text(req, "text", true, 1, ZCHAT_TEXT_MAX, &text);
-    if (err)
-        return err;
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (!room)
-        return request_fail(req, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
-    if (!session_in_room(session, room))
-        return request_fail(req, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s: join it first.", name);
-
-    broker_event_open(self, room, "message");
-    zchat_json_string(&self->out, "from", session_user(session));
-    zchat_json_string(&self->out, "text", text);
-    // zchat-protocol(7) ROOM EVENTS: the say's id, stored with it, so that a client whose ack was
-    // lost with a broker that died after the commit finds its message in history instead of sending
-    // it again to the next run (which remembers no ids)
-    if (req->id)
-        zchat_json_string(&self->out, "id", req->id);
-    broker_publish(self, room);
-    if (req->id)
-        request_ack_remember(req, (int64_t)room_last_seq(room));
-    return ZCHAT_OK;
-}
-
-// NO_SUCH_USER, naming the user as asked for (cut, made printable).
-static zchat_err_t
-s_no_such_user(request_t *req, const char *to)
-{
-    char *safe_to = zchat_text_safe(to);
-    zchat_text_cut(safe_to, 64);  // whole characters: the reply must stay valid UTF-8
-    request_fail(req, ZCHAT_ERR_NO_SUCH_USER, "No such user: %s.", safe_to);
-    free(safe_to);
-    return ZCHAT_ERR_NO_SUCH_USER;
-}
-
-static zchat_err_t
-s_handle_msg(broker_t *self, request_t *req)
-{
-    session_t *session = req->session;
-    const char *to = zchat_req_string(req->msg, "to");
-    if (!to)
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: to.");
-    const char *text;
-    zchat_err_t err = request_text(req, "text", true, 1, ZCHAT_TEXT_MAX, &text);
-    if (err)
-        return err;
-    char fold[ZCHAT_NAME_MAX + 1];
-    session_t *peer = NULL;
-    if (zchat_name_is_user(to) && zchat_name_fold(to, fold, sizeof fold) == 0)
-        peer = zhashx_lookup(self->by_name, fold);
-    if (!peer)
-        return s_no_such_user(req, to);
-
-    // Private messages travel over ROUTER only, and now: a peer that cannot take it is an error
-    zchat_msg_t *private = zchat_msg_new("private");
-    zchat_msg_set_string(private, "from", session_user(session));
-    zchat_msg_set_string(private, "to", session_user(peer));
-    zchat_msg_set_string(private, "text", text);
-    zchat_msg_set_int(private, "ts", self->now);
-    char *json = zchat_msg_encode(private);
-    zchat_msg_destroy(&private);
-    size_t size;
-    const byte *identity = session_identity(peer, &size);
-    int rc = broker_send_to(self, identity, size, json, strlen(json));
-    free(json);
-    if (rc == -1)
-        return s_no_such_user(req, to);
-    if (req->id)
-        request_ack_remember(req, -1);
-    return ZCHAT_OK;
-}
-
-typedef struct {
-    zchat_msg_t *reply;
-    uint64_t last;  // seq of the last event in the reply
-    size_t bytes;   // of the events in the reply
-    bool full;      // BROKER_HISTORY_BYTES reached: the client pages on (complete is false)
-} s_history_t;
-
-static void
-s_add_event(void *arg, uint64_t seq, const char *json)
-{
-    s_history_t *history = arg;
-    size_t size = strlen(json);
-    if (history->full || (history->bytes > 0 && history->bytes + size > BROKER_HISTORY_BYTES)) {
-        history->full = true;
-        return;
-    }
-    zchat_msg_append_raw(history->reply, "events", json);
-    history->bytes += size;
-    history->last = seq;
-}
-
-static zchat_err_t
-s_handle_history(broker_t *self, request_t *req)
-{
-    char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = request_room(req, "room", name);
-    if (err)
-        return err;
-    int64_t since = 0, limit = ZCHAT_HISTORY_DEFAULT;
-    zchat_req_opt_int(req->msg, "since", &since);
-    zchat_req_opt_int(req->msg, "limit", &limit);
-    if (since < 0)
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "since must be 0 or more.");
-    if (limit < 1)
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "limit must be 1 or more.");
-    if (limit > ZCHAT_HISTORY_MAX)
-        limit = ZCHAT_HISTORY_MAX;
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (!room)
-        return request_fail(req, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
-
-    s_history_t history = {zchat_msg_new("history"), 0, 0, false};
-    zchat_msg_set_string(history.reply, "room", name);
-    zchat_msg_set_array(history.reply, "events");
-    int count =
-        store_history(self->store, name, (uint64_t)since, (size_t)limit, s_add_event, &history);
-    if (count < 0) {
-        zchat_msg_destroy(&history.reply);
-        return request_fail(req, ZCHAT_ERR_INTERNAL, "The history cannot be read now: try again.");
-    }
-    bool complete = !history.full && (count < limit || history.last >= room_last_seq(room));
-    zchat_msg_set_bool(history.reply, "complete", complete);
-    request_reply(req, &history.reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_status(broker_t *self, request_t *req)
-{
-    session_t *session = req->session;
-    const char *status = zchat_req_string(req->msg, "status");
-    if (!status || !(streq(status, "online") || streq(status, "away")))
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "status must be \"online\" or \"away\".");
-    const char *note;
-    zchat_err_t err = request_text(req, "note", false, 0, ZCHAT_NOTE_MAX, &note);
-    if (err)
-        return err;
-    session_set_status(session, status, note ? note : "");
-    for (size_t i = 0; i < session_rooms(session); i++)
-        s_publish_presence(self, session_room(session, i), session, "status", NULL,
-                           session_note(session));
-    zchat_msg_t *reply = zchat_msg_new("ok");
-    request_reply(req, &reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_ping(broker_t *self, request_t *req)
-{
-    session_t *session = req->session;
-    zchat_msg_t *reply = zchat_msg_new("pong");
-    // zchat-protocol(7) REPLIES: a ping is allowed before hello, so say whether this connection has
-    // a session (and which broker run answers): a client taken over, expired or restarted away
-    // learns it
-    zchat_msg_set_bool(reply, "logged_in", session != NULL);
-    zchat_msg_set_string(reply, "epoch", self->epoch);
-    zchat_msg_t *seqs = zchat_msg_set_object(reply, "seqs");
-    for (size_t i = 0; session && i < session_rooms(session); i++) {
-        room_t *room = session_room(session, i);
-        zchat_msg_set_int(seqs, room_name(room), (int64_t)room_last_seq(room));
-    }
-    request_reply(req, &reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_quit(broker_t *self, request_t *req)
-{
-    session_t *session = req->session;
-    const char *reason;
-    zchat_err_t err = request_text(req, "reason", false, 0, ZCHAT_NOTE_MAX, &reason);
-    if (err)
-        return err;
-    zchat_msg_t *reply = zchat_msg_new("bye");
-    request_reply(req, &reply);
-    zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "",
-              *session_user(session) ? session_user(session) : "(anonymous)");
-    s_end(self, session, "quit", reason);
-    return ZCHAT_OK;
-}
-
-// zchat-protocol(7) ACCOUNTS (--open-registration): make an account, then log in with hello.
-static zchat_err_t
-s_handle_register(broker_t *self, request_t *req)
-{
-    if (!self->options.open_registration)
-        return request_fail(req, ZCHAT_ERR_FORBIDDEN,
-                            "This broker takes no registrations: ask its operator for an account.");
-    const char *user = zchat_req_string(req->msg, "user");
-    const char *password = zchat_req_string(req->msg, "password");
-    if (!user)
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
-    if (!password)
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: password.");
-    if (!zchat_name_is_user(user))
-        return request_fail(req, ZCHAT_ERR_INVALID_NAME,
-                            "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
-    if (!account_password_is_valid(password))
-        return request_fail(req, ZCHAT_ERR_BAD_REQUEST,
-                            "A password is %d to %d bytes of UTF-8 without control characters.",
-                            ACCOUNT_PASSWORD_MIN, ACCOUNT_PASSWORD_MAX);
-    char *hash = NULL;
-    if (store_user_hash(self->store, user, &hash) == -1)
-        return request_fail(req, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
-    if (hash) {
-        free(hash);
-        return request_fail(req, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.",
-                            user);
-    }
-    if (!s_auth_budget(self))
-        return request_fail(req, ZCHAT_ERR_RATE_LIMITED,
-                            "Too many logins are being checked just now: try again in a moment.");
-    hash = account_hash(password);
-    int rc = hash ? store_user_add(self->store, user, hash, self->now) : -1;
-    free(hash);
-    if (rc == 1)
-        return request_fail(req, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.",
-                            user);
-    if (rc == -1)
-        return request_fail(req, ZCHAT_ERR_INTERNAL, "The account cannot be made now: try again.");
-    zsys_info("%s registered", user);
-    zchat_msg_t *reply = zchat_msg_new("ok");
-    request_reply(req, &reply);
-    return ZCHAT_OK;
-}
-
-// zchat-protocol(7) REQUESTS: every request type, who may send it
+// zchat-protocol(7) REQUESTS: every request type, who may send it, and its handler, found in
+// the file its prefix names: login_ in login.c, rooms_ in rooms.c, chat_ in chat.c
 static const struct {
     const char *type;
     handler_fn *handle;
@@ -862,18 +145,18 @@ static const struct {
 } s_handlers[] = {
     // One request a row, as in zchat-protocol(7) REQUESTS
     // clang-format off
-    {"hello",    s_handle_hello,    false, true},
-    {"join",     s_handle_join,     true,  false},
-    {"leave",    s_handle_leave,    true,  false},
-    {"rooms",    s_handle_rooms,    true,  true},
-    {"users",    s_handle_users,    true,  true},
-    {"say",      s_handle_say,      true,  false},
-    {"msg",      s_handle_msg,      true,  false},
-    {"history",  s_handle_history,  true,  true},
-    {"status",   s_handle_status,   true,  false},
-    {"ping",     s_handle_ping,     false, true},
-    {"quit",     s_handle_quit,     true,  true},
-    {"register", s_handle_register, false, false},  // extension: --open-registration
+    {"hello",    login_handle_hello,    false, true},
+    {"join",     rooms_handle_join,     true,  false},
+    {"leave",    rooms_handle_leave,    true,  false},
+    {"rooms",    rooms_handle_rooms,    true,  true},
+    {"users",    rooms_handle_users,    true,  true},
+    {"say",      chat_handle_say,       true,  false},
+    {"msg",      chat_handle_msg,       true,  false},
+    {"history",  chat_handle_history,   true,  true},
+    {"status",   rooms_handle_status,   true,  false},
+    {"ping",     chat_handle_ping,      false, true},
+    {"quit",     login_handle_quit,     true,  true},
+    {"register", login_handle_register, false, false},  // extension: --open-registration
     // clang-format on
 };
 
@@ -1052,9 +335,9 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
             zlistx_add_end(expire, s);
     }
     for (session_t *s = zlistx_first(expire); s; s = zlistx_next(expire))
-        s_expire(self, s, session_blocked_since(s) ? "its queue stayed full" : "silent");
+        login_expire(self, s, session_blocked_since(s) ? "its queue stayed full" : "silent");
     for (session_t *s = zlistx_first(forget); s; s = zlistx_next(forget))
-        s_end(self, s, "timeout", NULL);
+        login_end(self, s, "timeout", NULL);
     zlistx_destroy(&expire);
     zlistx_destroy(&forget);
 
@@ -1243,7 +526,7 @@ broker_destroy(broker_t **self_p)
             self->now = zclock_time();
             for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
                 for (size_t i = 0; session_is_live(s) && i < session_rooms(s); i++)
-                    s_exit(self, s, i, "shutdown", NULL);
+                    rooms_exit(self, s, i, "shutdown", NULL);
             s_end_turn(self);
             zsys_info("stopped: %zu sessions closed, %" PRIu64 " replies dropped in all",
                       zhashx_size(self->by_key), self->dropped);

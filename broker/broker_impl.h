@@ -75,4 +75,47 @@ void broker_event_open(broker_t *self, room_t *room, const char *type);
 // End the event broker_event_open began, store it and queue it for the feed.
 void broker_publish(broker_t *self, room_t *room);
 
+// --- Request handlers (the dispatch table in broker.c lists them by type) ---
+//
+// A handler makes every check before it changes any state, so an error leaves everything as it
+// was; it returns the error (with request_fail saying why) and never sends it: the dispatcher
+// does. The dispatcher has checked the login state, the rate limit and the fields' types.
+
+// login.c
+zchat_err_t login_handle_hello(broker_t *self, request_t *req);  // and resume
+zchat_err_t login_handle_quit(broker_t *self, request_t *req);
+zchat_err_t login_handle_register(broker_t *self, request_t *req);
+
+// Expire a live session (silent or too slow): it leaves its rooms, its name is free, and it
+// stays resumable for ZCHAT_RESUME_GRACE_MS.
+void login_expire(broker_t *self, session_t *session, const char *why);
+
+// End a session for good: it leaves its rooms (presence leave with reason and note, if any)
+// and is destroyed.
+void login_end(broker_t *self, session_t *session, const char *reason, const char *note);
+
+// rooms.c
+zchat_err_t rooms_handle_join(broker_t *self, request_t *req);
+zchat_err_t rooms_handle_leave(broker_t *self, request_t *req);
+zchat_err_t rooms_handle_rooms(broker_t *self, request_t *req);
+zchat_err_t rooms_handle_users(broker_t *self, request_t *req);
+zchat_err_t rooms_handle_status(broker_t *self, request_t *req);
+
+// The room of name (canonical), made if there is none. Borrowed.
+room_t *rooms_require(broker_t *self, const char *name);
+
+// Put a live session into the member list of its room at index, announcing it (presence join).
+void rooms_enter(broker_t *self, session_t *session, size_t index);
+
+// Take a session out of the member list of its room at index, if it is in it, announcing why
+// (presence leave, with reason and note if not NULL). It stays in the session's room list.
+void rooms_exit(broker_t *self, session_t *session, size_t index, const char *reason,
+                const char *note);
+
+// chat.c
+zchat_err_t chat_handle_say(broker_t *self, request_t *req);
+zchat_err_t chat_handle_msg(broker_t *self, request_t *req);
+zchat_err_t chat_handle_history(broker_t *self, request_t *req);
+zchat_err_t chat_handle_ping(broker_t *self, request_t *req);
+
 #endif
