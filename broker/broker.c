@@ -135,43 +135,56 @@ broker_publish(broker_t *self, room_t *room)
 
 // --- Dispatch ---
 
-// zchat-protocol(7) REQUESTS: every request type, who may send it, and its handler, found in
-// the file its prefix names: login_ in login.c, rooms_ in rooms.c, chat_ in chat.c
+// The login state a request type needs
+typedef enum {
+    S_LOGGED_IN,   // a session: before hello, not_logged_in
+    S_LOGGED_OUT,  // no session: after hello, already_logged_in (hello itself)
+    S_EITHER,      // either
+} s_login_t;
+
+// zchat-protocol(7) REQUESTS: every request type, one a row; its handler is in the file its
+// prefix names (login_ in login.c, rooms_ in rooms.c, chat_ in chat.c). The other columns are
+// the checks s_handle makes before the handler runs.
 static const struct {
     const char *type;
     handler_fn *handle;
-    bool needs_session;  // false: allowed before hello
-    bool observer_ok;    // allowed for observer sessions
+    s_login_t login;   // the login state it needs
+    bool observer_ok;  // allowed for observer sessions (else forbidden)
+    bool takes_token;  // costs a token of the rate limit
+    bool retry_id;     // zchat-protocol(7) RETRIES: a repeated id gets its first ack again
 } s_handlers[] = {
-    // One request a row, as in zchat-protocol(7) REQUESTS
     // clang-format off
-    {"hello",    login_handle_hello,    false, true},
-    {"join",     rooms_handle_join,     true,  false},
-    {"leave",    rooms_handle_leave,    true,  false},
-    {"rooms",    rooms_handle_rooms,    true,  true},
-    {"users",    rooms_handle_users,    true,  true},
-    {"say",      chat_handle_say,       true,  false},
-    {"msg",      chat_handle_msg,       true,  false},
-    {"history",  chat_handle_history,   true,  true},
-    {"status",   rooms_handle_status,   true,  false},
-    {"ping",     chat_handle_ping,      false, true},
-    {"quit",     login_handle_quit,     true,  true},
-    {"register", login_handle_register, false, false},  // extension: --open-registration
+    // type      handler                login         observer token  retry
+    {"hello",    login_handle_hello,    S_LOGGED_OUT, true,    true,  false},
+    {"join",     rooms_handle_join,     S_LOGGED_IN,  false,   true,  false},
+    {"leave",    rooms_handle_leave,    S_LOGGED_IN,  false,   true,  false},
+    {"rooms",    rooms_handle_rooms,    S_LOGGED_IN,  true,    true,  false},
+    {"users",    rooms_handle_users,    S_LOGGED_IN,  true,    true,  false},
+    {"say",      chat_handle_say,       S_LOGGED_IN,  false,   true,  true},
+    {"msg",      chat_handle_msg,       S_LOGGED_IN,  false,   true,  true},
+    {"history",  chat_handle_history,   S_LOGGED_IN,  true,    true,  false},
+    {"status",   rooms_handle_status,   S_LOGGED_IN,  false,   true,  false},
+    // no token: a client over its limit can still show it is alive
+    {"ping",     chat_handle_ping,      S_EITHER,     true,    false, false},
+    {"quit",     login_handle_quit,     S_LOGGED_IN,  true,    true,  false},
+    // an extension (--open-registration)
+    {"register", login_handle_register, S_EITHER,     false,   true,  false},
     // clang-format on
 };
 
 #define S_HANDLERS (sizeof s_handlers / sizeof s_handlers[0])
 
-// The rate bucket of a connection that has not said hello yet.
-static limiter_t *
-s_guest_bucket(broker_t *self, const request_t *req)
+// Take a token of the rate limit for req: from its session's bucket, or before hello from
+// its connection's. False when none is left.
+static bool
+s_take_token(broker_t *self, const request_t *req)
 {
-    limiter_t *bucket = zhashx_lookup(self->guests, req->key);
-    if (!bucket) {
+    limiter_t *bucket = req->session ? session_limiter(req->session) : NULL;
+    if (!bucket && !(bucket = zhashx_lookup(self->guests, req->key))) {
         bucket = zmalloc(sizeof(limiter_t));
         zhashx_insert(self->guests, req->key, bucket);
     }
-    return bucket;
+    return limiter_take(bucket, self->options.rate, self->options.burst, self->now);
 }
 
 // Take a token for a request that came to nothing (bad frame, JSON or type): a flood of
@@ -179,8 +192,7 @@ s_guest_bucket(broker_t *self, const request_t *req)
 static zchat_err_t
 s_charge(broker_t *self, request_t *req, zchat_err_t err)
 {
-    limiter_t *bucket = req->session ? session_limiter(req->session) : s_guest_bucket(self, req);
-    if (!limiter_take(bucket, self->options.rate, self->options.burst, self->now)) {
+    if (!s_take_token(self, req)) {
         req->detail[0] = 0;
         return ZCHAT_ERR_RATE_LIMITED;
     }
@@ -209,15 +221,11 @@ s_handle(broker_t *self, request_t *req)
     }
     req->type = s_handlers[h].type;
 
-    // ping takes no token, so a client over its limit can still show it is alive
-    if (!streq(type, "ping")) {
-        limiter_t *bucket = session ? session_limiter(session) : s_guest_bucket(self, req);
-        if (!limiter_take(bucket, self->options.rate, self->options.burst, self->now))
-            return ZCHAT_ERR_RATE_LIMITED;
-    }
-    if (!session && s_handlers[h].needs_session)
+    if (s_handlers[h].takes_token && !s_take_token(self, req))
+        return ZCHAT_ERR_RATE_LIMITED;
+    if (!session && s_handlers[h].login == S_LOGGED_IN)
         return ZCHAT_ERR_NOT_LOGGED_IN;
-    if (session && streq(type, "hello"))
+    if (session && s_handlers[h].login == S_LOGGED_OUT)
         return ZCHAT_ERR_ALREADY_LOGGED_IN;
     if (session && session_is_observer(session) && !s_handlers[h].observer_ok)
         return request_fail(req, ZCHAT_ERR_FORBIDDEN, "Observer sessions may not send %s.", type);
@@ -225,14 +233,10 @@ s_handle(broker_t *self, request_t *req)
         return request_fail(req, ZCHAT_ERR_BAD_REQUEST,
                             "A field of this %s has the wrong type (or id is not 1-64 bytes).",
                             type);
-
-    // A retried say or msg gets its first ack again and is not delivered twice
-    if (session && req->id && (streq(type, "say") || streq(type, "msg"))) {
-        int64_t seq;
-        if (session_recall(session, req->id, &seq)) {
-            request_ack(req, seq);
-            return ZCHAT_OK;
-        }
+    int64_t seq;
+    if (s_handlers[h].retry_id && req->id && session_recall(session, req->id, &seq)) {
+        request_ack(req, seq);  // and not done twice
+        return ZCHAT_OK;
     }
     return s_handlers[h].handle(self, req);
 }
