@@ -213,12 +213,12 @@ login_handle_hello(broker_t *self, request_t *req)
             (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
             session = NULL;
     }
-    // zchat-protocol(7) SERVER LIMITS: the broker's own cap. A resume makes no session, and a new
-    // one may take the place of an expired one (below); when every session is live, the server is
-    // full: a transient condition, hence rate_limited (checked before a password costs a hash)
+    // zchat-protocol(7) SERVER LIMITS: --max-sessions. A resume makes no session, and a new one
+    // may take the place of an expired one (below); when every session is live, the server is
+    // full (checked before a password costs a hash)
     bool full = (long)zhashx_size(self->sessions) >= self->options.max_sessions;
     if (!session && full && zlistx_size(self->expired) == 0)
-        return request_fail(req, ZCHAT_ERR_RATE_LIMITED,
+        return request_fail(req, ZCHAT_ERR_SERVER_FULL,
                             "This server holds %ld live sessions, its most: try again later.",
                             self->options.max_sessions);
     // A resume is the login it continues (the token is the proof); anything else shows its

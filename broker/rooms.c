@@ -107,9 +107,10 @@ rooms_handle_join(broker_t *self, request_t *req)
         return request_fail(req, ZCHAT_ERR_TOO_MANY_ROOMS,
                             "You are in %d rooms, the most allowed: leave one first.",
                             ZCHAT_ROOMS_MAX);
-    // zchat-protocol(7) SERVER LIMITS (lobby, made at the first hello, is never refused)
+    // zchat-protocol(7) SERVER LIMITS: --max-rooms (lobby, made at the first hello, is never
+    // refused); too_many_rooms is for the session's own limit, above
     if (!room && !streq(name, "lobby") && (long)zhashx_size(self->rooms) >= self->options.max_rooms)
-        return request_fail(req, ZCHAT_ERR_TOO_MANY_ROOMS,
+        return request_fail(req, ZCHAT_ERR_SERVER_FULL,
                             "This server holds %ld rooms, its most: join a room that exists.",
                             self->options.max_rooms);
     room = rooms_require(self, name);

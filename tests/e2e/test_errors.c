@@ -671,19 +671,19 @@ test_err_max_rooms(void)
     hclient_t *alice = hclient_login(broker, "alice");  // lobby: 1
     hclient_join(alice, "a");
     hclient_join(alice, "b");
-    s_expect_full(alice, "{\"type\":\"join\",\"room\":\"c\",\"id\":\"x\"}", "too_many_rooms",
-                  "join", "3");
+    s_expect_full(alice, "{\"type\":\"join\",\"room\":\"c\",\"id\":\"x\"}", "server_full", "join",
+                  "3");
     s_expect_count(alice, "{\"type\":\"rooms\"}", "rooms", 3);
     hclient_t *bob = hclient_login(broker, "bob");
     hclient_join(bob, "b");
     hclient_send(bob, "{\"type\":\"join\",\"room\":\"d\"}");
-    hclient_expect_error(bob, "too_many_rooms", "join");
+    hclient_expect_error(bob, "server_full", "join");
     hclient_send(bob, "{\"type\":\"say\",\"room\":\"b\",\"text\":\"still here\",\"id\":\"s\"}");
     hclient_expect(bob, "ack");
 }
 
-// --max-sessions: a login past the cap is refused as a transient condition (rate_limited, so
-// clients retry later) and makes nothing; a resume takes no new session; a quit frees a place.
+// --max-sessions: a login past the cap is refused (server_full, which clients retry later) and
+// makes nothing; a resume takes no new session; a quit frees a place.
 void
 test_err_max_sessions(void)
 {
@@ -696,7 +696,7 @@ test_err_max_sessions(void)
 
     hclient_t *carol = hclient_new(broker);
     s_expect_full(carol, "{\"type\":\"hello\",\"user\":\"carol\",\"proto\":1,\"id\":\"x\"}",
-                  "rate_limited", "hello", "2");
+                  "server_full", "hello", "2");
     s_expect_count(bob, "{\"type\":\"users\",\"room\":\"lobby\"}", "users", 2);
 
     char hello[256];

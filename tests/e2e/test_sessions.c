@@ -202,7 +202,7 @@ test_resume_full(void)
     hclient_t *again = hclient_new(broker);
     hclient_sendf(again, "{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1,\"resume\":\"%s\"}",
                   s_token(alice));
-    const char *message = jstr(hclient_expect_error(again, "rate_limited", "hello"), "message");
+    const char *message = jstr(hclient_expect_error(again, "server_full", "hello"), "message");
     CHECK(strstr(message, "live sessions"), "message: %s", message);  // nothing left to resume
     hclient_ping(bob);
     hclient_ping(carol);
