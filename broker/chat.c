@@ -129,6 +129,9 @@ chat_handle_history(broker_t *self, request_t *req)
 
     s_history_t history = {zchat_msg_new("history"), 0, 0, false};
     zchat_msg_set_string(history.reply, "room", name);
+    // zchat-protocol(7) SEQ, HISTORY AND EXACTLY-ONCE DISPLAY: the room's last seq as of this
+    // reply, so that a client declares lost only what is missing at or below it
+    zchat_msg_set_int(history.reply, "seq", (int64_t)room_last_seq(room));
     zchat_msg_set_array(history.reply, "events");
     int count =
         store_history(self->store, name, (uint64_t)since, (size_t)limit, s_add_event, &history);
