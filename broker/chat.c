@@ -72,6 +72,10 @@ chat_handle_msg(broker_t *self, request_t *req)
     zchat_msg_set_string(private, "to", session_user(peer));
     zchat_msg_set_string(private, "text", text);
     zchat_msg_set_int(private, "ts", self->now);
+    // zchat-protocol(7) RETRIES: the msg's id, so that the recipient drops a private it was sent
+    // twice (a msg retried after a broker restart, which remembers no ids)
+    if (req->id)
+        zchat_msg_set_string(private, "id", req->id);
     char *json = zchat_msg_encode(private);
     zchat_msg_destroy(&private);
     size_t size;
