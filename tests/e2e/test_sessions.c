@@ -122,6 +122,7 @@ test_resume_live(void)
                   s_token(alice));
     cJSON *welcome = hclient_expect(again, "welcome");
     jcheck_str(welcome, "id", "r1");
+    jcheck_str(welcome, "user", "alice");  // the first login's spelling stands
     CHECK(s_rooms_are(welcome, "lobby", "py"), "resumed session lost its rooms: %s",
           harness_json_text(welcome));
     CHECK(*jstr(welcome, "session"), "empty token");
