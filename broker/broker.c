@@ -1,9 +1,10 @@
-// broker.c - the ZCHAT/1 broker: sockets, event loop, request dispatch
+// broker.c - the ZCHAT/1 broker: sockets, event loop, the turn, request dispatch
 //
 // One thread, one zloop over the ROUTER (requests) and a sweep timer. A loop turn reads every
-// request that is ready (up to BROKER_BATCH), appends the room events it makes to one SQLite
-// transaction, commits, and only then sends the turn's replies and events: a seq a client has
-// seen is always durable, so it never repeats after a restart.
+// request that is ready (up to BROKER_BATCH), appends the room events it makes to the store,
+// commits, and only then sends the turn's replies and events: a seq a client has seen is always
+// durable, so it never repeats after a restart. The dispatch table (s_handlers) names the
+// handler of each request type; login.c, rooms.c and chat.c hold them.
 #include "zchat_prelude.h"
 #include "zchat_hash.h"
 #include "broker_impl.h"
