@@ -82,9 +82,6 @@ void broker_publish(broker_t *self, room_t *room);
 // does. The dispatcher has checked the login state, the rate limit and the fields' types.
 
 // login.c
-zchat_err_t login_handle_hello(broker_t *self, request_t *req);  // and resume
-zchat_err_t login_handle_quit(broker_t *self, request_t *req);
-zchat_err_t login_handle_register(broker_t *self, request_t *req);
 
 // Expire a live session (silent or too slow): it leaves its rooms, its name is free, and it
 // stays resumable for ZCHAT_RESUME_GRACE_MS.
@@ -94,12 +91,11 @@ void login_expire(broker_t *self, session_t *session, const char *why);
 // and is destroyed.
 void login_end(broker_t *self, session_t *session, const char *reason, const char *note);
 
+zchat_err_t login_handle_hello(broker_t *self, request_t *req);  // and resume
+zchat_err_t login_handle_quit(broker_t *self, request_t *req);
+zchat_err_t login_handle_register(broker_t *self, request_t *req);
+
 // rooms.c
-zchat_err_t rooms_handle_join(broker_t *self, request_t *req);
-zchat_err_t rooms_handle_leave(broker_t *self, request_t *req);
-zchat_err_t rooms_handle_rooms(broker_t *self, request_t *req);
-zchat_err_t rooms_handle_users(broker_t *self, request_t *req);
-zchat_err_t rooms_handle_status(broker_t *self, request_t *req);
 
 // The room of name (canonical), made if there is none. Borrowed.
 room_t *rooms_require(broker_t *self, const char *name);
@@ -111,6 +107,12 @@ void rooms_enter(broker_t *self, session_t *session, size_t index);
 // (presence leave, with reason and note if not NULL). It stays in the session's room list.
 void rooms_exit(broker_t *self, session_t *session, size_t index, const char *reason,
                 const char *note);
+
+zchat_err_t rooms_handle_join(broker_t *self, request_t *req);
+zchat_err_t rooms_handle_leave(broker_t *self, request_t *req);
+zchat_err_t rooms_handle_rooms(broker_t *self, request_t *req);
+zchat_err_t rooms_handle_users(broker_t *self, request_t *req);
+zchat_err_t rooms_handle_status(broker_t *self, request_t *req);
 
 // chat.c
 zchat_err_t chat_handle_say(broker_t *self, request_t *req);
