@@ -130,7 +130,7 @@ $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
 # The relay's --durable mode stores frames with the broker's own store module.
-$(BUILD)/zchat-bench: $(BENCH_OBJ) $(BUILD)/broker/store.o $(LIBZCHAT)
+$(BUILD)/zchat-bench: $(BENCH_OBJ) $(BUILD)/broker/store.o $(BUILD)/broker/store_sqlite.o $(LIBZCHAT)
 	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
 
 # The benchmark (bench/README.md): always the plain build, never the sanitizer one.

@@ -1,95 +1,38 @@
-// broker.c - the ZCHAT/1 broker: sockets, event loop, request dispatch
+// broker.c - the ZCHAT/1 broker: sockets, event loop, the turn, request dispatch
 //
 // One thread, one zloop over the ROUTER (requests) and a sweep timer. A loop turn reads every
-// request that is ready (up to BROKER_BATCH), appends the room events it makes to one SQLite
-// transaction, commits, and only then sends the turn's replies and events: a seq a client has
-// seen is always durable, so it never repeats after a restart.
+// request that is ready (up to BROKER_BATCH), appends the room events it makes to the store,
+// commits, and only then sends the turn's replies and events: a seq a client has seen is always
+// durable, so it never repeats after a restart. The dispatch table (s_handlers) names the
+// handler of each request type; login.c, rooms.c and chat.c hold them.
 #include "zchat_prelude.h"
 #include "zchat_hash.h"
-#include "zchat_json.h"
-#include "broker.h"
-#include "account.h"
+#include "broker_impl.h"
 #include "keys.h"
-#include "room.h"
-#include "session.h"
-#include "store.h"
-#include "zchat_msg.h"
-#include "zchat_name.h"
-#include "zchat_req.h"
 #include "zchat_text.h"
 
-#define BROKER_HISTORY_BYTES 262144     // of events in one history reply: a queued reply is bounded
-#define BROKER_BATCH         256        // requests per loop turn, then commit and send
-#define BROKER_ROUTER_HWM    1000       // replies queued per client before it counts as slow
-#define BROKER_PUB_HWM       10000      // feed messages queued per subscriber before PUB drops
-#define BROKER_LINGER_MS     1000       // at shutdown, time for the last events to leave
-#define BROKER_OUT_KEEP      (4 << 20)  // bytes of a turn's event buffer kept for the next turn
+#define BROKER_BATCH      256        // requests per loop turn, then commit and send
+#define BROKER_ROUTER_HWM 1000       // replies queued per client before it counts as slow
+#define BROKER_PUB_HWM    10000      // feed messages queued per subscriber before PUB drops
+#define BROKER_LINGER_MS  1000       // at shutdown, time for the last events to leave
+#define BROKER_OUT_KEEP   (4 << 20)  // bytes of a turn's event buffer kept for the next turn
 
-// A reply or event waiting for the turn's commit.
-typedef struct {
-    const char *topic;   // an event: its room's feed topic (borrowed: rooms outlive turns)
-    byte identity[255];  // a reply: the routing id it goes to (libzmq's longest)
-    size_t identity_size;
-    size_t json;  // offset of its text in the turn's out, unless owned
-    char *owned;  // or its text, malloc'd (a reply built as a tree): freed once sent
-    size_t size;
-} s_out_t;
+typedef zchat_err_t handler_fn(broker_t *self, request_t *req);
 
-struct broker {
-    options_t options;
-    zsock_t *router;
-    zsock_t *pub;
-    zloop_t *loop;
-    store_t *store;
-    char *endpoint;      // bound command endpoint
-    char *feed;          // bound feed endpoint
-    char *feed_ad;       // feed endpoint told to clients in welcome
-    char epoch[40];      // a UUID, new at every start
-    bool store_failed;   // a write of this turn failed: publish nothing, stop
-    zhashx_t *sessions;  // token -> session_t *, owner: live and resumable expired sessions
-    zlistx_t *expired;   // session_t *, borrowed: the expired ones, oldest first
-    zhashx_t *by_key;    // identity key -> session_t *, borrowed: live sessions
-    zhashx_t *by_name;   // folded user -> session_t *, borrowed: live non-observers
-    zhashx_t *rooms;     // name -> room_t *, owner
-    zhashx_t *guests;    // identity key -> limiter_t *, owner: rate buckets before hello
-    s_out_t *outbox;     // this turn's replies and events, sent after the commit
-    size_t outbox_size;
-    size_t outbox_max;
-    zchat_json_t out;  // the texts of the outbox, one after another
-    // The request being handled
-    zchat_req_t *request;  // decoded into, request after request
-    const byte *identity;
-    size_t identity_size;
-    char key[SESSION_KEY_MAX];
-    const char *request_id;    // its valid "id", or NULL
-    const char *request_type;  // its known type, or NULL
-    char detail[512];          // message for the error reply; "" for the default sentence
-    int64_t now;
-    uint64_t dropped;  // replies a full or vanished connection could not take
-    // Security (--curve, --accounts)
-    zcert_t *cert;          // the broker's CURVE certificate; NULL without --curve
-    zactor_t *auth;         // zauth, which answers every CURVE handshake; NULL without --curve
-    zhashx_t *failures;     // identity key -> s_failures_t *, owner: recent failed logins
-    limiter_t auth_budget;  // password hashes and checks, all connections together
-};
+// --- The turn's output ---
 
-typedef zchat_err_t handler_fn(broker_t *self, session_t *session, zchat_req_t *request);
-
-// --- Output ---
-
-// Queue an event for the feed (topic) or a reply for a routing id: the text of json_size bytes
-// at offset json in self->out, or owned (taken) if not NULL. The outbox and out are reused
-// turn after turn: queueing what is written into out allocates nothing once they have grown.
-static void
-s_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
-        char *owned, size_t json_size)
+// The outbox and out are reused turn after turn: queueing what is written into out allocates
+// nothing once they have grown.
+void
+broker_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
+             char *owned, size_t json_size)
 {
     if (self->outbox_size == self->outbox_max) {
         self->outbox_max = self->outbox_max ? self->outbox_max * 2 : 64;
-        self->outbox = realloc(self->outbox, self->outbox_max * sizeof(s_out_t));
+        self->outbox = realloc(self->outbox, self->outbox_max * sizeof(broker_out_t));
         assert(self->outbox);
     }
-    s_out_t *out = &self->outbox[self->outbox_size++];
+    broker_out_t *out = &self->outbox[self->outbox_size++];
     out->topic = topic;
     assert(size <= sizeof out->identity);
     if (!topic)
@@ -113,10 +56,9 @@ s_outbox_clear(broker_t *self)
         zchat_json_reset(&self->out);
 }
 
-// Send one message to a routing id now, never blocking. Returns 0, or -1 if the peer is gone
-// or its queue is full (the message is then dropped and counted).
-static int
-s_send_to(broker_t *self, const void *identity, size_t size, const char *json, size_t json_size)
+int
+broker_send_to(broker_t *self, const void *identity, size_t size, const char *json,
+               size_t json_size)
 {
     void *router = zsock_resolve(self->router);
     // ROUTER_MANDATORY: an unroutable or full peer fails on the first frame, not silently
@@ -155,14 +97,14 @@ s_end_turn(broker_t *self)
     }
     void *pub = zsock_resolve(self->pub);
     for (size_t i = 0; i < self->outbox_size; i++) {
-        s_out_t *out = &self->outbox[i];
+        broker_out_t *out = &self->outbox[i];
         const char *json = out->owned ? out->owned : self->out.data + out->json;
         if (out->topic) {
             // PUB never blocks: past its high-water mark it drops, and seq repairs that
             zmq_send(pub, out->topic, strlen(out->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send(pub, json, out->size, ZMQ_DONTWAIT);
         } else {
-            s_send_to(self, out->identity, out->identity_size, json, out->size);
+            broker_send_to(self, out->identity, out->identity_size, json, out->size);
         }
     }
     s_outbox_clear(self);
@@ -170,73 +112,9 @@ s_end_turn(broker_t *self)
     return 0;
 }
 
-// Queue a reply to the current request, with its id; destroys *reply_p. Its text is queued as
-// it is: a history reply may be 256 KiB, not worth a copy nor a place in the event buffer.
-static void
-s_reply(broker_t *self, zchat_msg_t **reply_p)
-{
-    assert(reply_p && *reply_p);
-    if (self->request_id)
-        zchat_msg_set_string(*reply_p, "id", self->request_id);
-    char *json = zchat_msg_encode(*reply_p);
-    zchat_msg_destroy(reply_p);
-    s_queue(self, NULL, self->identity, self->identity_size, 0, json, strlen(json));
-}
-
-// Queue the ack of the current say (seq: its event's) or msg (seq -1). Written directly: acks
-// come at the rate of the traffic, and a retried id gets the same bytes again from its seq.
-static void
-s_ack(broker_t *self, int64_t seq)
-{
-    assert(self->request_id);
-    zchat_json_open(&self->out, "ack");
-    if (seq >= 0)
-        zchat_json_int(&self->out, "seq", seq);
-    zchat_json_string(&self->out, "id", self->request_id);
-    size_t size;
-    size_t offset = zchat_json_close(&self->out, &size);
-    s_queue(self, NULL, self->identity, self->identity_size, offset, NULL, size);
-}
-
-// Ack the current say or msg, and remember the ack for a retry of the same id.
-static void
-s_ack_remember(broker_t *self, session_t *session, int64_t seq)
-{
-    s_ack(self, seq);
-    session_remember(session, self->request_id, seq);
-}
-
-static void
-s_reply_error(broker_t *self, zchat_err_t err)
-{
-    zchat_msg_t *reply = zchat_msg_new("error");
-    zchat_msg_set_string(reply, "code", zchat_err_code(err));
-    zchat_msg_set_string(reply, "message", *self->detail ? self->detail : zchat_err_message(err));
-    if (self->request_type)
-        zchat_msg_set_string(reply, "request", self->request_type);
-    s_reply(self, &reply);
-}
-
-// Say which error this is, for the error reply's message.
-static zchat_err_t s_fail(broker_t *self, zchat_err_t err, const char *format, ...) CHECK_PRINTF(3);
-
-static zchat_err_t
-s_fail(broker_t *self, zchat_err_t err, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    vsnprintf(self->detail, sizeof self->detail, format, args);
-    va_end(args);
-    return err;
-}
-
-// --- Rooms and events ---
-
-// Start a room event in self->out: type, room, seq, ts. The caller adds its fields with
-// zchat_json_*, then s_publish. Events are written directly, without a tree: they come at the
-// rate of the traffic.
-static void
-s_event_open(broker_t *self, room_t *room, const char *type)
+// Events are written directly into out, without a tree: they come at the rate of the traffic.
+void
+broker_event_open(broker_t *self, room_t *room, const char *type)
 {
     zchat_json_open(&self->out, type);
     zchat_json_string(&self->out, "room", room_name(room));
@@ -244,9 +122,8 @@ s_event_open(broker_t *self, room_t *room, const char *type)
     zchat_json_int(&self->out, "ts", self->now);
 }
 
-// End the event s_event_open began, store it and queue it for the feed.
-static void
-s_publish(broker_t *self, room_t *room)
+void
+broker_publish(broker_t *self, room_t *room)
 {
     size_t size;
     size_t offset = zchat_json_close(&self->out, &size);
@@ -254,779 +131,70 @@ s_publish(broker_t *self, room_t *room)
     if (store_append(self->store, room_name(room), room_last_seq(room), self->out.data + offset) ==
         -1)
         self->store_failed = true;
-    s_queue(self, room_topic(room), NULL, 0, offset, NULL, size);
+    broker_queue(self, room_topic(room), NULL, 0, offset, NULL, size);
 }
 
-static void
-s_publish_presence(broker_t *self, room_t *room, session_t *session, const char *what,
-                   const char *reason, const char *note)
-{
-    s_event_open(self, room, "presence");
-    zchat_json_string(&self->out, "user", session_user(session));
-    zchat_json_string(&self->out, "event", what);
-    if (reason)
-        zchat_json_string(&self->out, "reason", reason);
-    if (streq(what, "status"))
-        zchat_json_string(&self->out, "status", session_status(session));
-    if (note && *note)
-        zchat_json_string(&self->out, "note", note);
-    s_publish(self, room);
-}
+// --- Dispatch ---
 
-static room_t *
-s_room_require(broker_t *self, const char *name)
-{
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (!room) {
-        room = room_new(name, 0);
-        zhashx_insert(self->rooms, name, room);
-    }
-    return room;
-}
+// The login state a request type needs
+typedef enum {
+    S_LOGGED_IN,   // a session: before hello, not_logged_in
+    S_LOGGED_OUT,  // no session: after hello, already_logged_in (hello itself)
+    S_EITHER,      // either
+} s_login_t;
 
-// Put a live session into the member list of its room at index, announcing it.
-static void
-s_enter(broker_t *self, session_t *session, size_t index)
-{
-    room_t *room = session_room(session, index);
-    session_set_room_handle(session, index, room_join(room, session));
-    s_publish_presence(self, room, session, "join", NULL, NULL);
-}
-
-// Take a session out of the member list of its room at index, announcing why.
-static void
-s_exit(broker_t *self, session_t *session, size_t index, const char *reason, const char *note)
-{
-    room_t *room = session_room(session, index);
-    void *handle = session_room_handle(session, index);
-    if (!handle)
-        return;
-    room_leave(room, handle);
-    session_set_room_handle(session, index, NULL);
-    s_publish_presence(self, room, session, "leave", reason, note);
-}
-
-// Canonical room name from request field key. BAD_REQUEST if absent, INVALID_NAME if bad.
-static zchat_err_t
-s_room_field(broker_t *self, zchat_req_t *request, const char *key, char *name)
-{
-    const char *input = zchat_req_string(request, key);
-    if (!input)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
-    if (zchat_name_room(input, name, ZCHAT_NAME_MAX + 1) == -1)
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid room name: " ZCHAT_NAME_ROOM_RULE ".");
-    return ZCHAT_OK;
-}
-
-// --- Sessions ---
-
-// The connection of the current request becomes the session's.
-static void
-s_bind(broker_t *self, session_t *session)
-{
-    if (*session_key(session))
-        zhashx_delete(self->by_key, session_key(session));
-    session_set_identity(session, self->identity, self->identity_size);
-    zhashx_update(self->by_key, session_key(session), session);
-}
-
-static void
-s_welcome(broker_t *self, session_t *session)
-{
-    zchat_msg_t *reply = zchat_msg_new("welcome");
-    zchat_msg_set_string(reply, "user", session_user(session));
-    zchat_msg_set_string(reply, "session", session_token(session));
-    zchat_msg_set_string(reply, "feed", self->feed_ad);
-    zchat_msg_set_string(reply, "epoch", self->epoch);
-    zchat_msg_set_int(reply, "heartbeat_ms", self->options.heartbeat_ms);
-    zchat_msg_set_array(reply, "rooms");
-    for (size_t i = 0; i < session_rooms(session); i++)
-        zchat_msg_append_string(reply, "rooms", room_name(session_room(session, i)));
-    s_reply(self, &reply);
-}
-
-// Expire a live session (silent or too slow): it leaves its rooms, its name is free, and it
-// stays resumable for ZCHAT_RESUME_GRACE_MS.
-static void
-s_expire(broker_t *self, session_t *session, const char *why)
-{
-    zsys_info("%s%s expired (%s)", session_is_observer(session) ? "observer " : "",
-              *session_user(session) ? session_user(session) : "(anonymous)", why);
-    for (size_t i = 0; i < session_rooms(session); i++)
-        s_exit(self, session, i, "timeout", NULL);
-    if (!session_is_observer(session))
-        zhashx_delete(self->by_name, session_fold(session));
-    zhashx_delete(self->by_key, session_key(session));
-    session_set_expired(session, self->now);
-    session_set_expired_handle(session, zlistx_add_end(self->expired, session));
-}
-
-// Take an expired session out of the list of expired ones (resumed, or forgotten).
-static void
-s_unexpire(broker_t *self, session_t *session)
-{
-    void *handle = session_expired_handle(session);
-    if (handle)
-        zlistx_delete(self->expired, handle);
-    session_set_expired_handle(session, NULL);
-}
-
-// End a session for good: it leaves its rooms and is destroyed.
-static void
-s_end(broker_t *self, session_t *session, const char *reason, const char *note)
-{
-    while (session_rooms(session)) {
-        s_exit(self, session, 0, reason, note);
-        session_remove_room(session, session_room(session, 0));
-    }
-    if (session_is_live(session)) {
-        if (!session_is_observer(session))
-            zhashx_delete(self->by_name, session_fold(session));
-        zhashx_delete(self->by_key, session_key(session));
-    } else {
-        s_unexpire(self, session);
-    }
-    zhashx_delete(self->sessions, session_token(session));  // destroys it
-}
-
-static int
-s_compare_fold(const void *a, const void *b)
-{
-    return strcmp(session_fold(*(session_t *const *)a), session_fold(*(session_t *const *)b));
-}
-
-// The members of room (or, with NULL, every live user), sorted by folded name.
-// Returns a new array of *size borrowed sessions: free() it.
-static session_t **
-s_sorted_users(broker_t *self, room_t *room, size_t *size)
-{
-    size_t max = room ? room_size(room) : zhashx_size(self->by_name);
-    session_t **users = zmalloc((max ? max : 1) * sizeof(session_t *));
-    size_t n = 0;
-    if (room)
-        for (session_t *s = room_first(room); s; s = room_next(room))
-            users[n++] = s;
-    else
-        for (session_t *s = zhashx_first(self->by_name); s; s = zhashx_next(self->by_name))
-            users[n++] = s;
-    qsort(users, n, sizeof(session_t *), s_compare_fold);
-    *size = n;
-    return users;
-}
-
-// --- Accounts: password checks and the slow-down after failures ---
-//
-// A password check (Argon2id, about 20 ms: account.h) runs on the loop thread, so its cost is
-// bounded twice: each connection is slowed down after failures, and all connections together
-// get at most BROKER_AUTH_RATE checks per second (past that, rate_limited).
-//
-// The slow-down, per connection (routing id): failed checks are counted, and the count starts
-// over after BROKER_AUTH_WINDOW_MS without a failure, or after a success. From the
-// BROKER_AUTH_FREE-th failure on, the connection waits BROKER_AUTH_DELAY_MS after each failure,
-// doubled for each further one up to BROKER_AUTH_DELAY_MAX_MS (1, 2, 4 ... 60 s); a hello that
-// needs a password during the wait gets auth_failed at once, is not checked and not counted.
-// The broker never sleeps: the wait is a time stamp.
-
-#define BROKER_AUTH_FREE         3      // failures before the waits begin
-#define BROKER_AUTH_WINDOW_MS    60000  // a quiet time after which failures are forgotten
-#define BROKER_AUTH_DELAY_MS     1000   // the first wait
-#define BROKER_AUTH_DELAY_MAX_MS 60000  // the longest wait
-#define BROKER_AUTH_RATE         10     // password hashes and checks per second, in all
-#define BROKER_AUTH_BURST        30
-#define BROKER_AUTH_PRUNE        1024  // failure records kept before stale ones are dropped
-
-// The recent failed logins of one connection
-typedef struct {
-    int count;              // failures since the count last started over
-    int64_t last_ms;        // when the last one was
-    int64_t blocked_until;  // hellos that need a password fail unchecked until then
-} s_failures_t;
-
-static const char s_auth_failed[] = "Wrong user name or password.";
-
-// Take a token for one password hash or check. False: too many in all just now.
-static bool
-s_auth_budget(broker_t *self)
-{
-    return limiter_take(&self->auth_budget, BROKER_AUTH_RATE, BROKER_AUTH_BURST, self->now);
-}
-
-// Count a failed check of the current connection, and start its wait when due. The log may
-// say what the client is never told: whether the name has an account.
-static void
-s_auth_failure(broker_t *self, const char *user, bool known)
-{
-    if (zhashx_size(self->failures) > BROKER_AUTH_PRUNE) {
-        // Records are made only at the checks' bounded rate: dropping the stale ones now and
-        // then keeps the table small
-        zlistx_t *stale = zlistx_new();
-        for (s_failures_t *f = zhashx_first(self->failures); f; f = zhashx_next(self->failures))
-            if (self->now - f->last_ms > BROKER_AUTH_WINDOW_MS && self->now >= f->blocked_until)
-                zlistx_add_end(stale, (void *)zhashx_cursor(self->failures));
-        for (const char *key = zlistx_first(stale); key; key = zlistx_next(stale))
-            zhashx_delete(self->failures, key);
-        zlistx_destroy(&stale);
-    }
-    s_failures_t *failures = zhashx_lookup(self->failures, self->key);
-    if (!failures) {
-        failures = zmalloc(sizeof(s_failures_t));
-        zhashx_insert(self->failures, self->key, failures);
-    }
-    if (self->now - failures->last_ms > BROKER_AUTH_WINDOW_MS)
-        failures->count = 0;
-    failures->count++;
-    failures->last_ms = self->now;
-    if (failures->count >= BROKER_AUTH_FREE) {
-        int shift = failures->count - BROKER_AUTH_FREE;
-        int64_t delay =
-            shift >= 6 ? BROKER_AUTH_DELAY_MAX_MS : (int64_t)BROKER_AUTH_DELAY_MS << shift;
-        if (delay > BROKER_AUTH_DELAY_MAX_MS)
-            delay = BROKER_AUTH_DELAY_MAX_MS;
-        failures->blocked_until = self->now + delay;
-    }
-    zsys_notice("login as %s refused: %s (failure %d from this connection)", user,
-                known ? "wrong password" : "no such account", failures->count);
-}
-
-// The account check of a hello for user (a valid name; "" for an anonymous observer), before
-// it may take the name. zchat-protocol(7) CHECK ORDER: after invalid_name, before name_taken.
-static zchat_err_t
-s_authenticate(broker_t *self, zchat_req_t *request, const char *user)
-{
-    if (self->options.accounts == OPTIONS_ACCOUNTS_OFF || !*user)
-        return ZCHAT_OK;  // no accounts; an anonymous observer reserves no name
-    char *hash = NULL;
-    if (store_user_hash(self->store, user, &hash) == -1)
-        return s_fail(self, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
-    if (!hash && self->options.accounts == OPTIONS_ACCOUNTS_OPTIONAL)
-        return ZCHAT_OK;  // a free name
-    const char *password = zchat_req_string(request, "password");
-    s_failures_t *failures = zhashx_lookup(self->failures, self->key);
-    zchat_err_t err = ZCHAT_OK;
-    if (!password)
-        err = ZCHAT_ERR_AUTH_FAILED;  // one is needed; no guess was made: not counted
-    else if (failures && self->now < failures->blocked_until)
-        err = ZCHAT_ERR_AUTH_FAILED;  // slowed down: not checked
-    else if (strlen(password) > ACCOUNT_PASSWORD_MAX)
-        err = ZCHAT_ERR_AUTH_FAILED;  // no account has such a password: not hashed, not recorded
-    else if (!s_auth_budget(self))
-        err = s_fail(self, ZCHAT_ERR_RATE_LIMITED,
-                     "Too many logins are being checked just now: try again in a moment.");
-    else if (!account_verify(hash, password)) {  // with no account, as slow as a wrong password
-        err = ZCHAT_ERR_AUTH_FAILED;
-        s_auth_failure(self, user, hash != NULL);
-    } else
-        zhashx_delete(self->failures, self->key);
-    free(hash);
-    if (err == ZCHAT_ERR_AUTH_FAILED)
-        snprintf(self->detail, sizeof self->detail, "%s", s_auth_failed);  // never says which
-    return err;
-}
-
-// --- Request handlers: every check first, then change state; never send an error ---
-
-static zchat_err_t
-s_handle_hello(broker_t *self, session_t *none, zchat_req_t *request)
-{
-    (void)none;
-    bool observer = false;
-    zchat_req_opt_bool(request, "observer", &observer);
-    const char *user = zchat_req_string(request, "user");
-    int64_t proto = -1;
-    if (!zchat_req_has(request, "proto"))
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: proto (an integer, 1).");
-    zchat_req_opt_int(request, "proto", &proto);
-    if (!user && !observer)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
-    if (proto != ZCHAT_PROTO)
-        return s_fail(self, ZCHAT_ERR_PROTO_MISMATCH,
-                      "This broker speaks ZCHAT/1: send proto 1 (got %" PRId64 ").", proto);
-    if (user && !zchat_name_is_user(user))
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
-    if (!user)
-        user = "";
-    char fold[ZCHAT_NAME_MAX + 1];
-    zchat_name_fold(user, fold, sizeof fold);
-
-    // resume: a token of a live or recently expired session of the same user and kind
-    session_t *session = NULL;
-    const char *token = zchat_req_string(request, "resume");
-    if (token) {
-        session = zhashx_lookup(self->sessions, token);
-        if (session &&
-            (!streq(session_fold(session), fold) || session_is_observer(session) != observer))
-            session = NULL;
-    }
-    // zchat-protocol(7) SERVER LIMITS: the broker's own cap. A resume makes no session, and a new
-    // one may take the place of an expired one (below); when every session is live, the server is
-    // full: a transient condition, hence rate_limited (checked before a password costs a hash)
-    bool full = (long)zhashx_size(self->sessions) >= self->options.max_sessions;
-    if (!session && full && zlistx_size(self->expired) == 0)
-        return s_fail(self, ZCHAT_ERR_RATE_LIMITED,
-                      "This server holds %ld live sessions, its most: try again later.",
-                      self->options.max_sessions);
-    // A resume is the login it continues (the token is the proof); anything else shows its
-    // password when the name needs one
-    zchat_err_t err = session ? ZCHAT_OK : s_authenticate(self, request, user);
-    if (err)
-        return err;
-    if (session && session_is_live(session)) {
-        // Taken over by a new connection: the old identity now gets not_logged_in
-        s_bind(self, session);
-        zsys_info("%s resumed on a new connection", session_user(session));
-        s_welcome(self, session);
-        return ZCHAT_OK;
-    }
-    if (!observer && zhashx_lookup(self->by_name, fold))
-        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is in use: pick another.", user);
-
-    const char *client = zchat_req_string(request, "client");
-    char *safe_client = zchat_text_safe(client ? client : "unknown");
-    if (session) {
-        // Expired but within the grace time: back into its rooms
-        session_set_expired(session, 0);
-        s_unexpire(self, session);
-        session_touch(session, self->now);
-        s_bind(self, session);
-        if (!observer)
-            zhashx_insert(self->by_name, fold, session);
-        for (size_t i = 0; i < session_rooms(session); i++)
-            s_enter(self, session, i);
-        zsys_info("%s resumed after expiry (client %s)", user, safe_client);
-    } else {
-        if (full) {
-            // Resumable sessions are a courtesy; a login is not: the oldest expired one goes
-            session_t *oldest = zlistx_first(self->expired);
-            zsys_info("%s forgotten early: the server is full",
-                      *session_user(oldest) ? session_user(oldest) : "(anonymous)");
-            s_end(self, oldest, "timeout", NULL);
-        }
-        session = session_new(user, observer, self->now);
-        zhashx_insert(self->sessions, session_token(session), session);
-        s_bind(self, session);
-        if (!observer) {
-            zhashx_insert(self->by_name, fold, session);
-            session_add_room(session, s_room_require(self, "lobby"));
-            s_enter(self, session, 0);
-        }
-        zsys_info("%s%s logged in (client %s)", observer ? "observer " : "",
-                  *user ? user : "(anonymous)", safe_client);
-    }
-    free(safe_client);
-    s_welcome(self, session);
-    return ZCHAT_OK;
-}
-
-static void
-s_reply_joined(broker_t *self, room_t *room, uint64_t seq)
-{
-    zchat_msg_t *reply = zchat_msg_new("joined");
-    zchat_msg_set_string(reply, "room", room_name(room));
-    zchat_msg_set_int(reply, "seq", (int64_t)seq);
-    zchat_msg_set_array(reply, "members");
-    size_t size;
-    session_t **members = s_sorted_users(self, room, &size);
-    for (size_t i = 0; i < size; i++)
-        zchat_msg_append_string(reply, "members", session_user(members[i]));
-    free(members);
-    s_reply(self, &reply);
-}
-
-static zchat_err_t
-s_handle_join(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = s_room_field(self, request, "room", name);
-    if (err)
-        return err;
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (room && session_in_room(session, room)) {
-        s_reply_joined(self, room, room_last_seq(room));  // already a member: no event
-        return ZCHAT_OK;
-    }
-    if (session_rooms(session) >= ZCHAT_ROOMS_MAX)
-        return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
-                      "You are in %d rooms, the most allowed: leave one first.", ZCHAT_ROOMS_MAX);
-    // zchat-protocol(7) SERVER LIMITS (lobby, made at the first hello, is never refused)
-    if (!room && !streq(name, "lobby") && (long)zhashx_size(self->rooms) >= self->options.max_rooms)
-        return s_fail(self, ZCHAT_ERR_TOO_MANY_ROOMS,
-                      "This server holds %ld rooms, its most: join a room that exists.",
-                      self->options.max_rooms);
-    room = s_room_require(self, name);
-    session_add_room(session, room);
-    s_enter(self, session, session_rooms(session) - 1);
-    s_reply_joined(self, room, room_last_seq(room));
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_leave(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = s_room_field(self, request, "room", name);
-    if (err)
-        return err;
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (!room || !session_in_room(session, room))
-        return s_fail(self, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s.", name);
-    for (size_t i = 0; i < session_rooms(session); i++)
-        if (session_room(session, i) == room)
-            s_exit(self, session, i, "leave", NULL);
-    session_remove_room(session, room);
-    zchat_msg_t *reply = zchat_msg_new("left");
-    zchat_msg_set_string(reply, "room", name);
-    s_reply(self, &reply);
-    return ZCHAT_OK;
-}
-
-static int
-s_compare_room(const void *a, const void *b)
-{
-    return strcmp(room_name(*(room_t *const *)a), room_name(*(room_t *const *)b));
-}
-
-static zchat_err_t
-s_handle_rooms(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    (void)session;
-    (void)request;
-    size_t max = zhashx_size(self->rooms);
-    room_t **rooms = zmalloc((max ? max : 1) * sizeof(room_t *));
-    size_t n = 0;
-    for (room_t *room = zhashx_first(self->rooms); room; room = zhashx_next(self->rooms))
-        if (room_size(room) > 0 || room_last_seq(room) > 0)
-            rooms[n++] = room;
-    qsort(rooms, n, sizeof(room_t *), s_compare_room);
-    zchat_msg_t *reply = zchat_msg_new("rooms");
-    zchat_msg_set_array(reply, "rooms");
-    for (size_t i = 0; i < n; i++) {
-        zchat_msg_t *entry = zchat_msg_append_object(reply, "rooms");
-        zchat_msg_set_string(entry, "name", room_name(rooms[i]));
-        zchat_msg_set_int(entry, "members", (int64_t)room_size(rooms[i]));
-        zchat_msg_set_int(entry, "seq", (int64_t)room_last_seq(rooms[i]));
-    }
-    free(rooms);
-    s_reply(self, &reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_users(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    (void)session;
-    room_t *room = NULL;
-    char name[ZCHAT_NAME_MAX + 1];
-    if (zchat_req_has(request, "room")) {
-        zchat_err_t err = s_room_field(self, request, "room", name);
-        if (err)
-            return err;
-        room = zhashx_lookup(self->rooms, name);
-        if (!room)
-            return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
-    }
-    zchat_msg_t *reply = zchat_msg_new("users");
-    if (room)
-        zchat_msg_set_string(reply, "room", name);
-    zchat_msg_set_array(reply, "users");
-    size_t size;
-    session_t **users = s_sorted_users(self, room, &size);
-    for (size_t i = 0; i < size; i++) {
-        zchat_msg_t *entry = zchat_msg_append_object(reply, "users");
-        zchat_msg_set_string(entry, "name", session_user(users[i]));
-        zchat_msg_set_string(entry, "status", session_status(users[i]));
-        if (*session_note(users[i]))
-            zchat_msg_set_string(entry, "note", session_note(users[i]));
-    }
-    free(users);
-    s_reply(self, &reply);
-    return ZCHAT_OK;
-}
-
-// Text field key: BAD_REQUEST if absent, BAD_TEXT if not min..max bytes of clean UTF-8.
-static zchat_err_t
-s_text_field(broker_t *self, zchat_req_t *request, const char *key, bool required, size_t min,
-             size_t max, const char **text)
-{
-    *text = zchat_req_string(request, key);
-    if (!*text && required)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: %s.", key);
-    if (*text && !zchat_text_is_valid(*text, min, max))
-        return s_fail(self, ZCHAT_ERR_BAD_TEXT,
-                      "The %s must be %zu to %zu bytes of UTF-8 without control characters.", key,
-                      min, max);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_say(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = s_room_field(self, request, "room", name);
-    const char *text;
-    if (!err)
-        err = s_text_field(self, request, "text", true, 1, ZCHAT_TEXT_MAX, &text);
-    if (err)
-        return err;
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (!room)
-        return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
-    if (!session_in_room(session, room))
-        return s_fail(self, ZCHAT_ERR_NOT_IN_ROOM, "You are not in #%s: join it first.", name);
-
-    s_event_open(self, room, "message");
-    zchat_json_string(&self->out, "from", session_user(session));
-    zchat_json_string(&self->out, "text", text);
-    // zchat-protocol(7) ROOM EVENTS: the say's id, stored with it, so that a client whose ack was
-    // lost with a broker that died after the commit finds its message in history instead of sending
-    // it again to the next run (which remembers no ids)
-    if (self->request_id)
-        zchat_json_string(&self->out, "id", self->request_id);
-    s_publish(self, room);
-    if (self->request_id)
-        s_ack_remember(self, session, (int64_t)room_last_seq(room));
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_msg(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    const char *to = zchat_req_string(request, "to");
-    if (!to)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: to.");
-    const char *text;
-    zchat_err_t err = s_text_field(self, request, "text", true, 1, ZCHAT_TEXT_MAX, &text);
-    if (err)
-        return err;
-    char fold[ZCHAT_NAME_MAX + 1];
-    session_t *peer = NULL;
-    if (zchat_name_is_user(to) && zchat_name_fold(to, fold, sizeof fold) == 0)
-        peer = zhashx_lookup(self->by_name, fold);
-    char *safe_to = zchat_text_safe(to);
-    zchat_text_cut(safe_to, 64);  // whole characters: the reply must stay valid UTF-8
-    snprintf(self->detail, sizeof self->detail, "No such user: %s.", safe_to);
-    free(safe_to);
-    if (!peer)
-        return ZCHAT_ERR_NO_SUCH_USER;
-
-    // Private messages travel over ROUTER only, and now: a peer that cannot take it is an error
-    zchat_msg_t *private = zchat_msg_new("private");
-    zchat_msg_set_string(private, "from", session_user(session));
-    zchat_msg_set_string(private, "to", session_user(peer));
-    zchat_msg_set_string(private, "text", text);
-    zchat_msg_set_int(private, "ts", self->now);
-    char *json = zchat_msg_encode(private);
-    zchat_msg_destroy(&private);
-    size_t size;
-    const byte *identity = session_identity(peer, &size);
-    int rc = s_send_to(self, identity, size, json, strlen(json));
-    free(json);
-    if (rc == -1)
-        return ZCHAT_ERR_NO_SUCH_USER;
-    self->detail[0] = 0;
-    if (self->request_id)
-        s_ack_remember(self, session, -1);
-    return ZCHAT_OK;
-}
-
-typedef struct {
-    zchat_msg_t *reply;
-    uint64_t last;  // seq of the last event in the reply
-    size_t bytes;   // of the events in the reply
-    bool full;      // BROKER_HISTORY_BYTES reached: the client pages on (complete is false)
-} s_history_t;
-
-static void
-s_add_event(void *arg, uint64_t seq, const char *json)
-{
-    s_history_t *history = arg;
-    size_t size = strlen(json);
-    if (history->full || (history->bytes > 0 && history->bytes + size > BROKER_HISTORY_BYTES)) {
-        history->full = true;
-        return;
-    }
-    zchat_msg_append_raw(history->reply, "events", json);
-    history->bytes += size;
-    history->last = seq;
-}
-
-static zchat_err_t
-s_handle_history(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    (void)session;
-    char name[ZCHAT_NAME_MAX + 1];
-    zchat_err_t err = s_room_field(self, request, "room", name);
-    if (err)
-        return err;
-    int64_t since = 0, limit = ZCHAT_HISTORY_DEFAULT;
-    zchat_req_opt_int(request, "since", &since);
-    zchat_req_opt_int(request, "limit", &limit);
-    if (since < 0)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "since must be 0 or more.");
-    if (limit < 1)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "limit must be 1 or more.");
-    if (limit > ZCHAT_HISTORY_MAX)
-        limit = ZCHAT_HISTORY_MAX;
-    room_t *room = zhashx_lookup(self->rooms, name);
-    if (!room)
-        return s_fail(self, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
-
-    s_history_t history = {zchat_msg_new("history"), 0, 0, false};
-    zchat_msg_set_string(history.reply, "room", name);
-    zchat_msg_set_array(history.reply, "events");
-    int count =
-        store_history(self->store, name, (uint64_t)since, (size_t)limit, s_add_event, &history);
-    if (count < 0) {
-        zchat_msg_destroy(&history.reply);
-        return s_fail(self, ZCHAT_ERR_INTERNAL, "The history cannot be read now: try again.");
-    }
-    bool complete = !history.full && (count < limit || history.last >= room_last_seq(room));
-    zchat_msg_set_bool(history.reply, "complete", complete);
-    s_reply(self, &history.reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_status(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    const char *status = zchat_req_string(request, "status");
-    if (!status || !(streq(status, "online") || streq(status, "away")))
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "status must be \"online\" or \"away\".");
-    const char *note;
-    zchat_err_t err = s_text_field(self, request, "note", false, 0, ZCHAT_NOTE_MAX, &note);
-    if (err)
-        return err;
-    session_set_status(session, status, note ? note : "");
-    for (size_t i = 0; i < session_rooms(session); i++)
-        s_publish_presence(self, session_room(session, i), session, "status", NULL,
-                           session_note(session));
-    zchat_msg_t *reply = zchat_msg_new("ok");
-    s_reply(self, &reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_ping(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    (void)request;
-    zchat_msg_t *reply = zchat_msg_new("pong");
-    // zchat-protocol(7) REPLIES: a ping is allowed before hello, so say whether this connection has
-    // a session (and which broker run answers): a client taken over, expired or restarted away
-    // learns it
-    zchat_msg_set_bool(reply, "logged_in", session != NULL);
-    zchat_msg_set_string(reply, "epoch", self->epoch);
-    zchat_msg_t *seqs = zchat_msg_set_object(reply, "seqs");
-    for (size_t i = 0; session && i < session_rooms(session); i++) {
-        room_t *room = session_room(session, i);
-        zchat_msg_set_int(seqs, room_name(room), (int64_t)room_last_seq(room));
-    }
-    s_reply(self, &reply);
-    return ZCHAT_OK;
-}
-
-static zchat_err_t
-s_handle_quit(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    const char *reason;
-    zchat_err_t err = s_text_field(self, request, "reason", false, 0, ZCHAT_NOTE_MAX, &reason);
-    if (err)
-        return err;
-    zchat_msg_t *reply = zchat_msg_new("bye");
-    s_reply(self, &reply);
-    zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "",
-              *session_user(session) ? session_user(session) : "(anonymous)");
-    s_end(self, session, "quit", reason);
-    return ZCHAT_OK;
-}
-
-// zchat-protocol(7) ACCOUNTS (--open-registration): make an account, then log in with hello.
-static zchat_err_t
-s_handle_register(broker_t *self, session_t *session, zchat_req_t *request)
-{
-    (void)session;
-    if (!self->options.open_registration)
-        return s_fail(self, ZCHAT_ERR_FORBIDDEN,
-                      "This broker takes no registrations: ask its operator for an account.");
-    const char *user = zchat_req_string(request, "user");
-    const char *password = zchat_req_string(request, "password");
-    if (!user)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: user.");
-    if (!password)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: password.");
-    if (!zchat_name_is_user(user))
-        return s_fail(self, ZCHAT_ERR_INVALID_NAME, "Invalid user name: " ZCHAT_NAME_USER_RULE ".");
-    if (!account_password_is_valid(password))
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST,
-                      "A password is %d to %d bytes of UTF-8 without control characters.",
-                      ACCOUNT_PASSWORD_MIN, ACCOUNT_PASSWORD_MAX);
-    char *hash = NULL;
-    if (store_user_hash(self->store, user, &hash) == -1)
-        return s_fail(self, ZCHAT_ERR_INTERNAL, "The accounts cannot be read now: try again.");
-    if (hash) {
-        free(hash);
-        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.", user);
-    }
-    if (!s_auth_budget(self))
-        return s_fail(self, ZCHAT_ERR_RATE_LIMITED,
-                      "Too many logins are being checked just now: try again in a moment.");
-    hash = account_hash(password);
-    int rc = hash ? store_user_add(self->store, user, hash, self->now) : -1;
-    free(hash);
-    if (rc == 1)
-        return s_fail(self, ZCHAT_ERR_NAME_TAKEN, "The name %s is registered: pick another.", user);
-    if (rc == -1)
-        return s_fail(self, ZCHAT_ERR_INTERNAL, "The account cannot be made now: try again.");
-    zsys_info("%s registered", user);
-    zchat_msg_t *reply = zchat_msg_new("ok");
-    s_reply(self, &reply);
-    return ZCHAT_OK;
-}
-
-// zchat-protocol(7) REQUESTS: every request type, who may send it
+// zchat-protocol(7) REQUESTS: every request type, one a row; its handler is in the file its
+// prefix names (login_ in login.c, rooms_ in rooms.c, chat_ in chat.c). The other columns are
+// the checks s_handle makes before the handler runs.
 static const struct {
     const char *type;
     handler_fn *handle;
-    bool needs_session;  // false: allowed before hello
-    bool observer_ok;    // allowed for observer sessions
+    s_login_t login;   // the login state it needs
+    bool observer_ok;  // allowed for observer sessions (else forbidden)
+    bool takes_token;  // costs a token of the rate limit
+    bool retry_id;     // zchat-protocol(7) RETRIES: a repeated id gets its first ack again
 } s_handlers[] = {
-    // One request a row, as in zchat-protocol(7) REQUESTS
     // clang-format off
-    {"hello",    s_handle_hello,    false, true},
-    {"join",     s_handle_join,     true,  false},
-    {"leave",    s_handle_leave,    true,  false},
-    {"rooms",    s_handle_rooms,    true,  true},
-    {"users",    s_handle_users,    true,  true},
-    {"say",      s_handle_say,      true,  false},
-    {"msg",      s_handle_msg,      true,  false},
-    {"history",  s_handle_history,  true,  true},
-    {"status",   s_handle_status,   true,  false},
-    {"ping",     s_handle_ping,     false, true},
-    {"quit",     s_handle_quit,     true,  true},
-    {"register", s_handle_register, false, false},  // extension: --open-registration
+    // type      handler                login         observer token  retry
+    {"hello",    login_handle_hello,    S_LOGGED_OUT, true,    true,  false},
+    {"join",     rooms_handle_join,     S_LOGGED_IN,  false,   true,  false},
+    {"leave",    rooms_handle_leave,    S_LOGGED_IN,  false,   true,  false},
+    {"rooms",    rooms_handle_rooms,    S_LOGGED_IN,  true,    true,  false},
+    {"users",    rooms_handle_users,    S_LOGGED_IN,  true,    true,  false},
+    {"say",      chat_handle_say,       S_LOGGED_IN,  false,   true,  true},
+    {"msg",      chat_handle_msg,       S_LOGGED_IN,  false,   true,  true},
+    {"history",  chat_handle_history,   S_LOGGED_IN,  true,    true,  false},
+    {"status",   rooms_handle_status,   S_LOGGED_IN,  false,   true,  false},
+    // no token: a client over its limit can still show it is alive
+    {"ping",     chat_handle_ping,      S_EITHER,     true,    false, false},
+    {"quit",     login_handle_quit,     S_LOGGED_IN,  true,    true,  false},
+    // an extension (--open-registration)
+    {"register", login_handle_register, S_EITHER,     false,   true,  false},
     // clang-format on
 };
 
 #define S_HANDLERS (sizeof s_handlers / sizeof s_handlers[0])
 
-// The rate bucket of a connection that has not said hello yet.
-static limiter_t *
-s_guest_bucket(broker_t *self)
+// Take a token of the rate limit for req: from its session's bucket, or before hello from
+// its connection's. False when none is left.
+static bool
+s_take_token(broker_t *self, const request_t *req)
 {
-    limiter_t *bucket = zhashx_lookup(self->guests, self->key);
-    if (!bucket) {
+    limiter_t *bucket = req->session ? session_limiter(req->session) : NULL;
+    if (!bucket && !(bucket = zhashx_lookup(self->guests, req->key))) {
         bucket = zmalloc(sizeof(limiter_t));
-        zhashx_insert(self->guests, self->key, bucket);
+        zhashx_insert(self->guests, req->key, bucket);
     }
-    return bucket;
+    return limiter_take(bucket, self->options.rate, self->options.burst, self->now);
 }
 
 // Take a token for a request that came to nothing (bad frame, JSON or type): a flood of
 // garbage is bounded like any other. Returns err, or RATE_LIMITED when no token is left.
 static zchat_err_t
-s_charge(broker_t *self, session_t *session, zchat_err_t err)
+s_charge(broker_t *self, request_t *req, zchat_err_t err)
 {
-    limiter_t *bucket = session ? session_limiter(session) : s_guest_bucket(self);
-    if (!limiter_take(bucket, self->options.rate, self->options.burst, self->now)) {
-        self->detail[0] = 0;
+    if (!s_take_token(self, req)) {
+        req->detail[0] = 0;
         return ZCHAT_ERR_RATE_LIMITED;
     }
     return err;
@@ -1035,49 +203,43 @@ s_charge(broker_t *self, session_t *session, zchat_err_t err)
 // Check a decoded request in zchat-protocol(7) CHECK ORDER (type, rate limit, login state, fields,
 // state) and run it.
 static zchat_err_t
-s_handle(broker_t *self, session_t *session, zchat_req_t *request)
+s_handle(broker_t *self, request_t *req)
 {
-    self->request_id = zchat_req_id(request);
-    const char *type = zchat_req_type(request);
+    session_t *session = req->session;
+    req->id = zchat_req_id(req->msg);
+    const char *type = zchat_req_type(req->msg);
     if (!type)
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST, "Missing field: type (a string).");
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST, "Missing field: type (a string).");
     size_t h = 0;
     while (h < S_HANDLERS && !streq(type, s_handlers[h].type))
         h++;
     if (h == S_HANDLERS) {
         char *safe = zchat_text_safe(type);
         zchat_text_cut(safe, 64);  // whole characters: the reply must stay valid UTF-8
-        s_fail(self, ZCHAT_ERR_UNKNOWN_TYPE, "Unknown request type: %s.", safe);
+        request_fail(req, ZCHAT_ERR_UNKNOWN_TYPE, "Unknown request type: %s.", safe);
         free(safe);
         return ZCHAT_ERR_UNKNOWN_TYPE;
     }
-    self->request_type = s_handlers[h].type;
+    req->type = s_handlers[h].type;
 
-    // ping takes no token, so a client over its limit can still show it is alive
-    if (!streq(type, "ping")) {
-        limiter_t *bucket = session ? session_limiter(session) : s_guest_bucket(self);
-        if (!limiter_take(bucket, self->options.rate, self->options.burst, self->now))
-            return ZCHAT_ERR_RATE_LIMITED;
-    }
-    if (!session && s_handlers[h].needs_session)
+    if (s_handlers[h].takes_token && !s_take_token(self, req))
+        return ZCHAT_ERR_RATE_LIMITED;
+    if (!session && s_handlers[h].login == S_LOGGED_IN)
         return ZCHAT_ERR_NOT_LOGGED_IN;
-    if (session && streq(type, "hello"))
+    if (session && s_handlers[h].login == S_LOGGED_OUT)
         return ZCHAT_ERR_ALREADY_LOGGED_IN;
     if (session && session_is_observer(session) && !s_handlers[h].observer_ok)
-        return s_fail(self, ZCHAT_ERR_FORBIDDEN, "Observer sessions may not send %s.", type);
-    if (!zchat_req_fields_ok(request))
-        return s_fail(self, ZCHAT_ERR_BAD_REQUEST,
-                      "A field of this %s has the wrong type (or id is not 1-64 bytes).", type);
-
-    // A retried say or msg gets its first ack again and is not delivered twice
-    if (session && self->request_id && (streq(type, "say") || streq(type, "msg"))) {
-        int64_t seq;
-        if (session_recall(session, self->request_id, &seq)) {
-            s_ack(self, seq);
-            return ZCHAT_OK;
-        }
+        return request_fail(req, ZCHAT_ERR_FORBIDDEN, "Observer sessions may not send %s.", type);
+    if (!zchat_req_fields_ok(req->msg))
+        return request_fail(req, ZCHAT_ERR_BAD_REQUEST,
+                            "A field of this %s has the wrong type (or id is not 1-64 bytes).",
+                            type);
+    int64_t seq;
+    if (s_handlers[h].retry_id && req->id && session_recall(session, req->id, &seq)) {
+        request_ack(req, seq);  // and not done twice
+        return ZCHAT_OK;
     }
-    return s_handlers[h].handle(self, session, request);
+    return s_handlers[h].handle(self, req);
 }
 
 // Handle one message from the ROUTER: [identity][frames...], of which body is the first
@@ -1085,37 +247,41 @@ s_handle(broker_t *self, session_t *session, zchat_req_t *request)
 static void
 s_dispatch(broker_t *self, zmq_msg_t *identity, zmq_msg_t *body, size_t frames)
 {
-    self->identity = zmq_msg_data(identity);
-    self->identity_size = zmq_msg_size(identity);
-    session_identity_key(self->identity, self->identity_size, self->key);
-    self->request_id = NULL;
-    self->request_type = NULL;
-    self->detail[0] = 0;
-
-    session_t *session = zhashx_lookup(self->by_key, self->key);
-    if (session)
-        session_touch(session, self->now);  // every request counts as activity, errors too
+    request_t req;  // not zero-filled: a turn dispatches hundreds
+    req.broker = self;
+    req.identity = zmq_msg_data(identity);
+    req.identity_size = zmq_msg_size(identity);
+    session_identity_key(req.identity, req.identity_size, req.key);
+    req.session = zhashx_lookup(self->by_key, req.key);
+    req.msg = NULL;
+    req.id = NULL;
+    req.type = NULL;
+    req.detail[0] = 0;
+    if (req.session)
+        session_touch(req.session, self->now);  // every request counts as activity, errors too
 
     zchat_err_t err;
-    bool decoded = false;
     if (frames != 1)
-        err = s_fail(self, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.", frames);
+        err = request_fail(&req, ZCHAT_ERR_BAD_FRAME, "A request is exactly one frame; got %zu.",
+                           frames);
     else {
         const char *reason;
-        decoded =
-            zchat_req_decode(self->request, zmq_msg_data(body), zmq_msg_size(body), &reason) == 0;
-        err = decoded ? s_handle(self, session, self->request)
-                      : s_fail(self, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
+        if (zchat_req_decode(self->decoder, zmq_msg_data(body), zmq_msg_size(body), &reason) == 0) {
+            req.msg = self->decoder;
+            err = s_handle(self, &req);
+        } else {
+            err = request_fail(&req, ZCHAT_ERR_BAD_JSON, "Not a valid JSON object: %s.", reason);
+        }
     }
-    if (!decoded || !self->request_type)
-        err = s_charge(self, session, err);            // garbage counts against the limit too
-    session = zhashx_lookup(self->by_key, self->key);  // the handler may have ended it (quit)
+    if (!req.type)
+        err = s_charge(self, &req, err);  // garbage counts against the limit too
+    session_t *session = zhashx_lookup(self->by_key, req.key);  // the handler may have ended it
     if (err) {
-        zchat_debug("%s: %s (%s)", session ? session_user(session) : self->key, zchat_err_code(err),
-                    self->request_type ? self->request_type : "-");
-        s_reply_error(self, err);
+        zchat_debug("%s: %s (%s)", session ? session_user(session) : req.key, zchat_err_code(err),
+                    req.type ? req.type : "-");
+        request_reply_error(&req, err);
     } else {
-        zchat_debug("%s: %s", session ? session_user(session) : self->key, self->request_type);
+        zchat_debug("%s: %s", session ? session_user(session) : req.key, req.type);
     }
 }
 
@@ -1174,9 +340,9 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
             zlistx_add_end(expire, s);
     }
     for (session_t *s = zlistx_first(expire); s; s = zlistx_next(expire))
-        s_expire(self, s, session_blocked_since(s) ? "its queue stayed full" : "silent");
+        login_expire(self, s, session_blocked_since(s) ? "its queue stayed full" : "silent");
     for (session_t *s = zlistx_first(forget); s; s = zlistx_next(forget))
-        s_end(self, s, "timeout", NULL);
+        login_end(self, s, "timeout", NULL);
     zlistx_destroy(&expire);
     zlistx_destroy(&forget);
 
@@ -1297,7 +463,7 @@ broker_new(const options_t *options)
     zhashx_set_destructor(self->guests, s_free_item);
     self->failures = zchat_hash_new();
     zhashx_set_destructor(self->failures, s_free_item);
-    self->request = zchat_req_new();
+    self->decoder = zchat_req_new();
     zuuid_t *uuid = zuuid_new();
     snprintf(self->epoch, sizeof self->epoch, "%s", zuuid_str_canonical(uuid));
     zuuid_destroy(&uuid);
@@ -1365,7 +531,7 @@ broker_destroy(broker_t **self_p)
             self->now = zclock_time();
             for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
                 for (size_t i = 0; session_is_live(s) && i < session_rooms(s); i++)
-                    s_exit(self, s, i, "shutdown", NULL);
+                    rooms_exit(self, s, i, "shutdown", NULL);
             s_end_turn(self);
             zsys_info("stopped: %zu sessions closed, %" PRIu64 " replies dropped in all",
                       zhashx_size(self->by_key), self->dropped);
@@ -1384,7 +550,7 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->sessions);  // before rooms: sessions borrow them
         zhashx_destroy(&self->rooms);
         zhashx_destroy(&self->guests);
-        zchat_req_destroy(&self->request);
+        zchat_req_destroy(&self->decoder);
         s_outbox_clear(self);
         free(self->outbox);
         zchat_json_free(&self->out);

@@ -11,9 +11,11 @@
 #include "broker.h"
 #include "limiter.h"
 #include "options.h"
+#include "request.h"
 #include "room.h"
 #include "session.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "account.h"
 #include "admin.h"
 #include "keys.h"
@@ -49,9 +51,11 @@ static const struct {
     {"session", session_test},
     {"account", account_test},
     {"store", store_test},
-    {"store_users", store_users_test},
+    {"store_sqlite", store_sqlite_test},
+    {"store_sqlite_users", store_sqlite_users_test},
     {"keys", keys_test},
     {"admin", admin_test},
+    {"request", request_test},
     {"broker", broker_test},
     {"track", track_test},
     {"outbox", outbox_test},

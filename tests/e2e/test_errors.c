@@ -671,19 +671,19 @@ test_err_max_rooms(void)
     hclient_t *alice = hclient_login(broker, "alice");  // lobby: 1
     hclient_join(alice, "a");
     hclient_join(alice, "b");
-    s_expect_full(alice, "{\"type\":\"join\",\"room\":\"c\",\"id\":\"x\"}", "too_many_rooms",
-                  "join", "3");
+    s_expect_full(alice, "{\"type\":\"join\",\"room\":\"c\",\"id\":\"x\"}", "server_full", "join",
+                  "3");
     s_expect_count(alice, "{\"type\":\"rooms\"}", "rooms", 3);
     hclient_t *bob = hclient_login(broker, "bob");
     hclient_join(bob, "b");
     hclient_send(bob, "{\"type\":\"join\",\"room\":\"d\"}");
-    hclient_expect_error(bob, "too_many_rooms", "join");
+    hclient_expect_error(bob, "server_full", "join");
     hclient_send(bob, "{\"type\":\"say\",\"room\":\"b\",\"text\":\"still here\",\"id\":\"s\"}");
     hclient_expect(bob, "ack");
 }
 
-// --max-sessions: a login past the cap is refused as a transient condition (rate_limited, so
-// clients retry later) and makes nothing; a resume takes no new session; a quit frees a place.
+// --max-sessions: a login past the cap is refused (server_full, which clients retry later) and
+// makes nothing; a resume takes no new session; a quit frees a place.
 void
 test_err_max_sessions(void)
 {
@@ -696,7 +696,7 @@ test_err_max_sessions(void)
 
     hclient_t *carol = hclient_new(broker);
     s_expect_full(carol, "{\"type\":\"hello\",\"user\":\"carol\",\"proto\":1,\"id\":\"x\"}",
-                  "rate_limited", "hello", "2");
+                  "server_full", "hello", "2");
     s_expect_count(bob, "{\"type\":\"users\",\"room\":\"lobby\"}", "users", 2);
 
     char hello[256];
@@ -710,6 +710,25 @@ test_err_max_sessions(void)
     hclient_expect(bob, "bye");
     hclient_send(carol, "{\"type\":\"hello\",\"user\":\"carol\",\"proto\":1}");
     hclient_expect(carol, "welcome");
+}
+
+// Send request 4 times at once (the limit lets 1 through, and 1 a second): each must get code
+// or rate_limited, and one at least rate_limited.
+static void
+s_expect_limited(hclient_t *client, const char *request, const char *code, const char *type)
+{
+    for (int i = 0; i < 4; i++)
+        hclient_send(client, request);
+    int limited = 0;
+    for (int i = 0; i < 4; i++) {
+        cJSON *error = hclient_expect(client, "error");
+        jcheck_str(error, "request", type);
+        if (streq(jstr(error, "code"), "rate_limited"))
+            limited++;
+        else
+            jcheck_str(error, "code", code);
+    }
+    CHECK(limited > 0, "%s: never rate_limited", request);
 }
 
 void
@@ -760,6 +779,25 @@ test_err_ordering(void)
          NULL},
     };
     S_RUN_CASES(client, logged_in);
+
+    // forbidden (the login state) before fields
+    hclient_t *observer = hclient_observer(broker, NULL);
+    static const s_case_t observed[] = {
+        {"{\"type\":\"say\",\"room\":5,\"id\":\"o3\"}", "forbidden", "say", "o3"},
+        {"{\"type\":\"join\",\"room\":\"x\",\"id\":7}", "forbidden", "join", NULL},
+        {"{\"type\":\"msg\"}", "forbidden", "msg", NULL},
+    };
+    S_RUN_CASES(observer, observed);
+
+    // The rate limit before the login state, forbidden included: over its limit, a request
+    // that would get either gets rate_limited.
+    char db[PATH_MAX];
+    harness_path(db, sizeof db, "tight.db");  // the first broker holds the default one
+    hbroker_t *tight = hbroker_start("--rate", "1", "--burst", "1", "--db", db, NULL);
+    hclient_t *guest = hclient_new(tight);
+    s_expect_limited(guest, "{\"type\":\"join\",\"room\":5}", "not_logged_in", "join");
+    hclient_t *watcher = hclient_observer(tight, NULL);  // its session has a bucket of its own
+    s_expect_limited(watcher, "{\"type\":\"say\",\"room\":5}", "forbidden", "say");
 }
 
 void

@@ -87,6 +87,12 @@ test_history_since_limit(void)
     S_CHECK_EVENTS(s_history(alice, "h", 11, 0), 1, 0, true);   // nothing after the last
     S_CHECK_EVENTS(s_history(alice, "h", 500, 0), 1, 0, true);  // nor after the future
 
+    // Every reply carries the room's last seq: complete or not, empty or not.
+    jcheck_int(reply, "seq", 11);
+    jcheck_int(s_history(alice, "h", 5, 3), "seq", 11);
+    jcheck_int(s_history(alice, "h", 11, 0), "seq", 11);
+    jcheck_int(s_history(alice, "h", 500, 0), "seq", 11);
+
     // Paging with since = the last seq received gets every event exactly once.
     int64_t since = 0, pages = 0;
     while (true) {
@@ -103,6 +109,10 @@ test_history_since_limit(void)
     }
     CHECK(since == 11 && pages == 3, "paging ended at %" PRId64 " after %" PRId64 " pages", since,
           pages);
+
+    // The seq moves on with the room, for a page of old events too.
+    hclient_say(alice, "h", "m12");
+    jcheck_int(s_history(alice, "h", 0, 1), "seq", 12);
 
     // limit < 1 and since < 0 are bad requests.
     hclient_send(alice, "{\"type\":\"history\",\"room\":\"h\",\"limit\":0}");

@@ -207,6 +207,7 @@ test_req_msg_private(void)
     jcheck_str(private, "from", "alice");
     jcheck_str(private, "to", "bob");
     jcheck_str(private, "text", "hi bob");
+    jcheck_str(private, "id", "m1");  // the recipient drops one it has seen (a retry)
     int64_t ts = jint(private, "ts");
     CHECK(ts >= before - 1000 && ts <= harness_now_ms() + 1000, "ts %" PRId64, ts);
 
@@ -215,6 +216,7 @@ test_req_msg_private(void)
     hclient_ping(alice);
     private = hclient_expect(bob, "private");
     jcheck_str(private, "text", "again");
+    jcheck_absent(private, "id");
 
     hclient_send(bob, "{\"type\":\"msg\",\"to\":\"alice\",\"text\":\"hi alice\"}");
     private = hclient_expect(alice, "private");
@@ -262,14 +264,21 @@ test_req_ping_pong(void)
     CHECK(!seqs || (cJSON_IsObject(seqs) && !seqs->child),
           "pong before hello: seqs must be an empty object if present: %s",
           harness_json_text(pong));
+    // It says whether the connection has a session, and which broker run answers.
+    CHECK(!jbool(pong, "logged_in"), "logged in before hello: %s", harness_json_text(pong));
+    char epoch[64];
+    snprintf(epoch, sizeof epoch, "%s", jstr(pong, "epoch"));
+    CHECK(*epoch, "empty epoch");
 
     hclient_sendf(alice, "{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1}");
-    hclient_expect(alice, "welcome");
+    jcheck_str(hclient_expect(alice, "welcome"), "epoch", epoch);
     hclient_join(alice, "py");
     hclient_say(alice, "py", "one");
     hclient_say(alice, "py", "two");
     pong = hclient_ping(alice);
     jcheck_absent(pong, "id");
+    CHECK(jbool(pong, "logged_in"), "not logged in after hello: %s", harness_json_text(pong));
+    jcheck_str(pong, "epoch", epoch);
     seqs = jobj(pong, "seqs");
     CHECK(cJSON_GetArraySize(seqs) == 2, "pong.seqs: expected lobby and py: %s",
           harness_json_text(pong));

@@ -122,6 +122,7 @@ test_resume_live(void)
                   s_token(alice));
     cJSON *welcome = hclient_expect(again, "welcome");
     jcheck_str(welcome, "id", "r1");
+    jcheck_str(welcome, "user", "alice");  // the first login's spelling stands
     CHECK(s_rooms_are(welcome, "lobby", "py"), "resumed session lost its rooms: %s",
           harness_json_text(welcome));
     CHECK(*jstr(welcome, "session"), "empty token");
@@ -202,7 +203,7 @@ test_resume_full(void)
     hclient_t *again = hclient_new(broker);
     hclient_sendf(again, "{\"type\":\"hello\",\"user\":\"alice\",\"proto\":1,\"resume\":\"%s\"}",
                   s_token(alice));
-    const char *message = jstr(hclient_expect_error(again, "rate_limited", "hello"), "message");
+    const char *message = jstr(hclient_expect_error(again, "server_full", "hello"), "message");
     CHECK(strstr(message, "live sessions"), "message: %s", message);  // nothing left to resume
     hclient_ping(bob);
     hclient_ping(carol);
