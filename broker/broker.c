@@ -15,7 +15,7 @@
 #define BROKER_ROUTER_HWM 1000       // replies queued per client before it counts as slow
 #define BROKER_PUB_HWM    10000      // feed messages queued per subscriber before PUB drops
 #define BROKER_LINGER_MS  1000       // at shutdown, time for the last events to leave
-#define BROKER_OUT_KEEP   (4 << 20)  // bytes of a turn's event buffer kept for the next turn
+#define BROKER_OUT_KEEP   (4 << 20)  // bytes of out kept for the next turn (see s_outbox_clear)
 
 typedef zchat_err_t handler_fn(broker_t *self, request_t *req);
 
@@ -25,7 +25,7 @@ typedef zchat_err_t handler_fn(broker_t *self, request_t *req);
 // nothing once they have grown.
 void
 broker_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
-             char *owned, size_t json_size)
+             size_t json_size)
 {
     if (self->outbox_size == self->outbox_max) {
         self->outbox_max = self->outbox_max ? self->outbox_max * 2 : 64;
@@ -39,16 +39,16 @@ broker_queue(broker_t *self, const char *topic, const byte *identity, size_t siz
         memcpy(out->identity, identity, size);
     out->identity_size = size;
     out->json = json;
-    out->owned = owned;
     out->size = json_size;
 }
 
-// Forget what the turn queued; keep the buffers, unless a turn of big replies grew them.
+// Forget what the turn queued; keep the buffers, unless big replies grew out past
+// BROKER_OUT_KEEP. A turn of BROKER_BATCH says of full text fills about 1.1 MB of out, a history
+// reply at most 256 KiB and an event: a few of those are kept, a turn of histories (up to 64 MiB)
+// gives its memory back.
 static void
 s_outbox_clear(broker_t *self)
 {
-    for (size_t i = 0; i < self->outbox_size; i++)
-        free(self->outbox[i].owned);
     self->outbox_size = 0;
     if (self->out.max > BROKER_OUT_KEEP)
         zchat_json_free(&self->out);
@@ -98,7 +98,7 @@ s_end_turn(broker_t *self)
     void *pub = zsock_resolve(self->pub);
     for (size_t i = 0; i < self->outbox_size; i++) {
         broker_out_t *out = &self->outbox[i];
-        const char *json = out->owned ? out->owned : self->out.data + out->json;
+        const char *json = self->out.data + out->json;
         if (out->topic) {
             // PUB never blocks: past its high-water mark it drops, and seq repairs that
             zmq_send(pub, out->topic, strlen(out->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -112,7 +112,7 @@ s_end_turn(broker_t *self)
     return 0;
 }
 
-// Events are written directly into out, without a tree: they come at the rate of the traffic.
+// An event is written into out like a reply, stored from there and sent from there.
 void
 broker_event_open(broker_t *self, room_t *room, const char *type)
 {
@@ -131,7 +131,7 @@ broker_publish(broker_t *self, room_t *room)
     if (store_append(self->store, room_name(room), room_last_seq(room), self->out.data + offset) ==
         -1)
         self->store_failed = true;
-    broker_queue(self, room_topic(room), NULL, 0, offset, NULL, size);
+    broker_queue(self, room_topic(room), NULL, 0, offset, size);
 }
 
 // --- Dispatch ---

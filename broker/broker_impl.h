@@ -20,8 +20,7 @@ typedef struct {
     const char *topic;   // an event: its room's feed topic (borrowed: rooms outlive turns)
     byte identity[255];  // a reply: the routing id it goes to (libzmq's longest)
     size_t identity_size;
-    size_t json;  // offset of its text in the turn's out, unless owned
-    char *owned;  // or its text, malloc'd (a reply built as a tree): freed once sent
+    size_t json;  // offset of its text in the turn's out
     size_t size;
 } broker_out_t;
 
@@ -45,7 +44,7 @@ struct broker {
     broker_out_t *outbox;  // this turn's replies and events, sent after the commit
     size_t outbox_size;
     size_t outbox_max;
-    zchat_json_t out;      // the texts of the outbox, one after another
+    zchat_json_t out;      // the texts of the outbox (and privates), one after another
     zchat_req_t *decoder;  // each request is decoded into it, replacing the one before
     int64_t now;           // the clock at the start of the turn
     uint64_t dropped;      // replies a full or vanished connection could not take
@@ -59,9 +58,9 @@ struct broker {
 // --- The turn (broker.c) ---
 
 // Queue an event for the feed (topic) or a reply for a routing id: the text of json_size bytes
-// at offset json in self->out, or owned (taken) if not NULL. Sent after the turn's commit.
+// at offset json in self->out. Sent after the turn's commit.
 void broker_queue(broker_t *self, const char *topic, const byte *identity, size_t size, size_t json,
-                  char *owned, size_t json_size);
+                  size_t json_size);
 
 // Send one message to a routing id now, never blocking. Returns 0, or -1 if the peer is gone
 // or its queue is full (the message is then dropped and counted).

@@ -66,23 +66,23 @@ chat_handle_msg(broker_t *self, request_t *req)
     if (!peer)
         return s_no_such_user(req, to);
 
-    // Private messages travel over ROUTER only, and now: a peer that cannot take it is an error
-    zchat_msg_t *private = zchat_msg_new("private");
-    zchat_msg_set_string(private, "from", session_user(session));
-    zchat_msg_set_string(private, "to", session_user(peer));
-    zchat_msg_set_string(private, "text", text);
-    zchat_msg_set_int(private, "ts", self->now);
+    // Private messages travel over ROUTER only, and now: a peer that cannot take it is an error.
+    // Written into out like a reply, but sent at once, not queued
+    zchat_json_t *private = &self->out;
+    zchat_json_open(private, "private");
+    zchat_json_string(private, "from", session_user(session));
+    zchat_json_string(private, "to", session_user(peer));
+    zchat_json_string(private, "text", text);
+    zchat_json_int(private, "ts", self->now);
     // zchat-protocol(7) RETRIES: the msg's id, so that the recipient drops a private it was sent
     // twice (a msg retried after a broker restart, which remembers no ids)
     if (req->id)
-        zchat_msg_set_string(private, "id", req->id);
-    char *json = zchat_msg_encode(private);
-    zchat_msg_destroy(&private);
+        zchat_json_string(private, "id", req->id);
+    size_t json_size;
+    size_t offset = zchat_json_close(private, &json_size);
     size_t size;
     const byte *identity = session_identity(peer, &size);
-    int rc = broker_send_to(self, identity, size, json, strlen(json));
-    free(json);
-    if (rc == -1)
+    if (broker_send_to(self, identity, size, private->data + offset, json_size) == -1)
         return s_no_such_user(req, to);
     if (req->id)
         request_ack_remember(req, -1);
@@ -91,10 +91,10 @@ chat_handle_msg(broker_t *self, request_t *req)
 
 // A history reply being built, event by event, by store_history's callback.
 typedef struct {
-    zchat_msg_t *reply;
-    uint64_t last;  // seq of the last event in the reply
-    size_t bytes;   // of the events in the reply
-    bool full;      // CHAT_HISTORY_BYTES reached: the client pages on (complete is false)
+    zchat_json_t *reply;  // the history reply, open in out
+    uint64_t last;        // seq of the last event in the reply
+    size_t bytes;         // of the events in the reply
+    bool full;            // CHAT_HISTORY_BYTES reached: the client pages on (complete is false)
 } s_history_t;
 
 static void
@@ -106,7 +106,7 @@ s_add_event(void *arg, uint64_t seq, const char *json)
         history->full = true;
         return;
     }
-    zchat_msg_append_raw(history->reply, "events", json);
+    zchat_json_raw(history->reply, NULL, json);
     history->bytes += size;
     history->last = seq;
 }
@@ -131,21 +131,22 @@ chat_handle_history(broker_t *self, request_t *req)
     if (!room)
         return request_fail(req, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
 
-    s_history_t history = {zchat_msg_new("history"), 0, 0, false};
-    zchat_msg_set_string(history.reply, "room", name);
+    s_history_t history = {request_reply_open(req, "history"), 0, 0, false};
+    zchat_json_string(history.reply, "room", name);
     // zchat-protocol(7) SEQ, HISTORY AND EXACTLY-ONCE DISPLAY: the room's last seq as of this
     // reply, so that a client declares lost only what is missing at or below it
-    zchat_msg_set_int(history.reply, "seq", (int64_t)room_last_seq(room));
-    zchat_msg_set_array(history.reply, "events");
+    zchat_json_int(history.reply, "seq", (int64_t)room_last_seq(room));
+    zchat_json_array(history.reply, "events");
     int count =
         store_history(self->store, name, (uint64_t)since, (size_t)limit, s_add_event, &history);
     if (count < 0) {
-        zchat_msg_destroy(&history.reply);
+        zchat_json_cancel(history.reply);  // the error reply takes its place in out
         return request_fail(req, ZCHAT_ERR_INTERNAL, "The history cannot be read now: try again.");
     }
     bool complete = !history.full && (count < limit || history.last >= room_last_seq(room));
-    zchat_msg_set_bool(history.reply, "complete", complete);
-    request_reply(req, &history.reply);
+    zchat_json_end(history.reply);
+    zchat_json_bool(history.reply, "complete", complete);
+    request_reply(req);
     return ZCHAT_OK;
 }
 
@@ -153,17 +154,18 @@ zchat_err_t
 chat_handle_ping(broker_t *self, request_t *req)
 {
     session_t *session = req->session;
-    zchat_msg_t *reply = zchat_msg_new("pong");
+    zchat_json_t *reply = request_reply_open(req, "pong");
     // zchat-protocol(7) REPLIES: a ping is allowed before hello, so say whether this connection has
     // a session (and which broker run answers): a client taken over, expired or restarted away
     // learns it
-    zchat_msg_set_bool(reply, "logged_in", session != NULL);
-    zchat_msg_set_string(reply, "epoch", self->epoch);
-    zchat_msg_t *seqs = zchat_msg_set_object(reply, "seqs");
+    zchat_json_bool(reply, "logged_in", session != NULL);
+    zchat_json_string(reply, "epoch", self->epoch);
+    zchat_json_object(reply, "seqs");
     for (size_t i = 0; session && i < session_rooms(session); i++) {
         room_t *room = session_room(session, i);
-        zchat_msg_set_int(seqs, room_name(room), (int64_t)room_last_seq(room));
+        zchat_json_int(reply, room_name(room), (int64_t)room_last_seq(room));
     }
-    request_reply(req, &reply);
+    zchat_json_end(reply);
+    request_reply(req);
     return ZCHAT_OK;
 }

@@ -19,16 +19,17 @@ s_bind(broker_t *self, request_t *req, session_t *session)
 static void
 s_welcome(broker_t *self, request_t *req, session_t *session)
 {
-    zchat_msg_t *reply = zchat_msg_new("welcome");
-    zchat_msg_set_string(reply, "user", session_user(session));
-    zchat_msg_set_string(reply, "session", session_token(session));
-    zchat_msg_set_string(reply, "feed", self->feed_ad);
-    zchat_msg_set_string(reply, "epoch", self->epoch);
-    zchat_msg_set_int(reply, "heartbeat_ms", self->options.heartbeat_ms);
-    zchat_msg_set_array(reply, "rooms");
+    zchat_json_t *reply = request_reply_open(req, "welcome");
+    zchat_json_string(reply, "user", session_user(session));
+    zchat_json_string(reply, "session", session_token(session));
+    zchat_json_string(reply, "feed", self->feed_ad);
+    zchat_json_string(reply, "epoch", self->epoch);
+    zchat_json_int(reply, "heartbeat_ms", self->options.heartbeat_ms);
+    zchat_json_array(reply, "rooms");
     for (size_t i = 0; i < session_rooms(session); i++)
-        zchat_msg_append_string(reply, "rooms", room_name(session_room(session, i)));
-    request_reply(req, &reply);
+        zchat_json_string(reply, NULL, room_name(session_room(session, i)));
+    zchat_json_end(reply);
+    request_reply(req);
 }
 
 // Take an expired session out of the list of expired ones (resumed, or forgotten).
@@ -282,8 +283,8 @@ login_handle_quit(broker_t *self, request_t *req)
     zchat_err_t err = request_text(req, "reason", false, 0, ZCHAT_NOTE_MAX, &reason);
     if (err)
         return err;
-    zchat_msg_t *reply = zchat_msg_new("bye");
-    request_reply(req, &reply);
+    request_reply_open(req, "bye");  // closed before login_end writes its events
+    request_reply(req);
     zsys_info("%s%s quit", session_is_observer(session) ? "observer " : "",
               *session_user(session) ? session_user(session) : "(anonymous)");
     login_end(self, session, "quit", reason);
@@ -330,7 +331,7 @@ login_handle_register(broker_t *self, request_t *req)
     if (rc == -1)
         return request_fail(req, ZCHAT_ERR_INTERNAL, "The account cannot be made now: try again.");
     zsys_info("%s registered", user);
-    zchat_msg_t *reply = zchat_msg_new("ok");
-    request_reply(req, &reply);
+    request_reply_open(req, "ok");
+    request_reply(req);
     return ZCHAT_OK;
 }

@@ -4,32 +4,34 @@
 #include "zchat_name.h"
 #include "zchat_text.h"
 
-void
-request_reply(request_t *req, zchat_msg_t **reply_p)
+zchat_json_t *
+request_reply_open(request_t *req, const char *type)
 {
-    assert(req && reply_p && *reply_p);
+    assert(req && type);
+    zchat_json_open(&req->broker->out, type);
+    return &req->broker->out;
+}
+
+void
+request_reply(request_t *req)
+{
+    assert(req);
+    zchat_json_t *out = &req->broker->out;
     if (req->id)
-        zchat_msg_set_string(*reply_p, "id", req->id);
-    char *json = zchat_msg_encode(*reply_p);
-    zchat_msg_destroy(reply_p);
-    // Queued as it is: a history reply may be 256 KiB, not worth a copy into the turn's buffer
-    broker_queue(req->broker, NULL, req->identity, req->identity_size, 0, json, strlen(json));
+        zchat_json_string(out, "id", req->id);
+    size_t size;
+    size_t offset = zchat_json_close(out, &size);
+    broker_queue(req->broker, NULL, req->identity, req->identity_size, offset, size);
 }
 
 void
 request_ack(request_t *req, int64_t seq)
 {
     assert(req && req->id);
-    // Written directly: acks come at the rate of the traffic, and a retried id gets the same
-    // bytes again from its seq
-    zchat_json_t *out = &req->broker->out;
-    zchat_json_open(out, "ack");
+    zchat_json_t *reply = request_reply_open(req, "ack");
     if (seq >= 0)
-        zchat_json_int(out, "seq", seq);
-    zchat_json_string(out, "id", req->id);
-    size_t size;
-    size_t offset = zchat_json_close(out, &size);
-    broker_queue(req->broker, NULL, req->identity, req->identity_size, offset, NULL, size);
+        zchat_json_int(reply, "seq", seq);
+    request_reply(req);  // with the id: a retried id gets the same bytes again from its seq
 }
 
 void
@@ -55,12 +57,12 @@ void
 request_reply_error(request_t *req, zchat_err_t err)
 {
     assert(req && err != ZCHAT_OK);
-    zchat_msg_t *reply = zchat_msg_new("error");
-    zchat_msg_set_string(reply, "code", zchat_err_code(err));
-    zchat_msg_set_string(reply, "message", *req->detail ? req->detail : zchat_err_message(err));
+    zchat_json_t *reply = request_reply_open(req, "error");
+    zchat_json_string(reply, "code", zchat_err_code(err));
+    zchat_json_string(reply, "message", *req->detail ? req->detail : zchat_err_message(err));
     if (req->type)
-        zchat_msg_set_string(reply, "request", req->type);
-    request_reply(req, &reply);
+        zchat_json_string(reply, "request", req->type);
+    request_reply(req);
 }
 
 zchat_err_t

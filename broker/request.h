@@ -2,14 +2,14 @@
 //
 // The dispatcher (broker.c) makes one for each request and hands it to the handler, its whole
 // context: the handler reads the fields of req->msg, makes every check, then changes state and
-// answers with request_reply or request_ack. When a check fails it returns the error, with
-// request_fail saying why; the dispatcher sends the one error reply.
+// answers with request_reply_open ... request_reply, or request_ack. When a check fails it returns
+// the error, with request_fail saying why; the dispatcher sends the one error reply.
 #ifndef REQUEST_H_INCLUDED
 #define REQUEST_H_INCLUDED
 
 #include "zchat_prelude.h"
 #include "session.h"
-#include "zchat_msg.h"
+#include "zchat_json.h"
 #include "zchat_req.h"
 
 typedef struct broker broker_t;
@@ -26,8 +26,12 @@ typedef struct {
     char detail[512];           // the error reply's message; "" for the code's own sentence
 } request_t;
 
-// Queue a reply to req, with req's id, for the end of the turn. Takes *reply_p.
-void request_reply(request_t *req, zchat_msg_t **reply_p);
+// Begin a reply of type to req in the turn's out buffer; the caller adds its members with
+// zchat_json_*, then request_reply. Never while an event is open: finish the event first.
+zchat_json_t *request_reply_open(request_t *req, const char *type);
+
+// End the reply request_reply_open began, with req's id, and queue it for the end of the turn.
+void request_reply(request_t *req);
 
 // Queue the ack of a say (seq: its event's) or of a msg (seq -1). Needs an id.
 void request_ack(request_t *req, int64_t seq);

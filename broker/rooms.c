@@ -78,16 +78,17 @@ s_sorted_users(broker_t *self, room_t *room, size_t *size)
 static void
 s_reply_joined(broker_t *self, request_t *req, room_t *room, uint64_t seq)
 {
-    zchat_msg_t *reply = zchat_msg_new("joined");
-    zchat_msg_set_string(reply, "room", room_name(room));
-    zchat_msg_set_int(reply, "seq", (int64_t)seq);
-    zchat_msg_set_array(reply, "members");
+    zchat_json_t *reply = request_reply_open(req, "joined");
+    zchat_json_string(reply, "room", room_name(room));
+    zchat_json_int(reply, "seq", (int64_t)seq);
+    zchat_json_array(reply, "members");
     size_t size;
     session_t **members = s_sorted_users(self, room, &size);
     for (size_t i = 0; i < size; i++)
-        zchat_msg_append_string(reply, "members", session_user(members[i]));
+        zchat_json_string(reply, NULL, session_user(members[i]));
     free(members);
-    request_reply(req, &reply);
+    zchat_json_end(reply);
+    request_reply(req);
 }
 
 zchat_err_t
@@ -135,9 +136,9 @@ rooms_handle_leave(broker_t *self, request_t *req)
         if (session_room(session, i) == room)
             rooms_exit(self, session, i, "leave", NULL);
     session_remove_room(session, room);
-    zchat_msg_t *reply = zchat_msg_new("left");
-    zchat_msg_set_string(reply, "room", name);
-    request_reply(req, &reply);
+    zchat_json_t *reply = request_reply_open(req, "left");
+    zchat_json_string(reply, "room", name);
+    request_reply(req);
     return ZCHAT_OK;
 }
 
@@ -157,16 +158,18 @@ rooms_handle_rooms(broker_t *self, request_t *req)
         if (room_size(room) > 0 || room_last_seq(room) > 0)
             rooms[n++] = room;
     qsort(rooms, n, sizeof(room_t *), s_compare_room);
-    zchat_msg_t *reply = zchat_msg_new("rooms");
-    zchat_msg_set_array(reply, "rooms");
+    zchat_json_t *reply = request_reply_open(req, "rooms");
+    zchat_json_array(reply, "rooms");
     for (size_t i = 0; i < n; i++) {
-        zchat_msg_t *entry = zchat_msg_append_object(reply, "rooms");
-        zchat_msg_set_string(entry, "name", room_name(rooms[i]));
-        zchat_msg_set_int(entry, "members", (int64_t)room_size(rooms[i]));
-        zchat_msg_set_int(entry, "seq", (int64_t)room_last_seq(rooms[i]));
+        zchat_json_object(reply, NULL);
+        zchat_json_string(reply, "name", room_name(rooms[i]));
+        zchat_json_int(reply, "members", (int64_t)room_size(rooms[i]));
+        zchat_json_int(reply, "seq", (int64_t)room_last_seq(rooms[i]));
+        zchat_json_end(reply);
     }
     free(rooms);
-    request_reply(req, &reply);
+    zchat_json_end(reply);
+    request_reply(req);
     return ZCHAT_OK;
 }
 
@@ -183,21 +186,23 @@ rooms_handle_users(broker_t *self, request_t *req)
         if (!room)
             return request_fail(req, ZCHAT_ERR_NO_SUCH_ROOM, "No such room: #%s.", name);
     }
-    zchat_msg_t *reply = zchat_msg_new("users");
+    zchat_json_t *reply = request_reply_open(req, "users");
     if (room)
-        zchat_msg_set_string(reply, "room", name);
-    zchat_msg_set_array(reply, "users");
+        zchat_json_string(reply, "room", name);
+    zchat_json_array(reply, "users");
     size_t size;
     session_t **users = s_sorted_users(self, room, &size);
     for (size_t i = 0; i < size; i++) {
-        zchat_msg_t *entry = zchat_msg_append_object(reply, "users");
-        zchat_msg_set_string(entry, "name", session_user(users[i]));
-        zchat_msg_set_string(entry, "status", session_status(users[i]));
+        zchat_json_object(reply, NULL);
+        zchat_json_string(reply, "name", session_user(users[i]));
+        zchat_json_string(reply, "status", session_status(users[i]));
         if (*session_note(users[i]))
-            zchat_msg_set_string(entry, "note", session_note(users[i]));
+            zchat_json_string(reply, "note", session_note(users[i]));
+        zchat_json_end(reply);
     }
     free(users);
-    request_reply(req, &reply);
+    zchat_json_end(reply);
+    request_reply(req);
     return ZCHAT_OK;
 }
 
@@ -216,7 +221,7 @@ rooms_handle_status(broker_t *self, request_t *req)
     for (size_t i = 0; i < session_rooms(session); i++)
         s_publish_presence(self, session_room(session, i), session, "status", NULL,
                            session_note(session));
-    zchat_msg_t *reply = zchat_msg_new("ok");
-    request_reply(req, &reply);
+    request_reply_open(req, "ok");  // after the events: a reply is never begun inside one
+    request_reply(req);
     return ZCHAT_OK;
 }
