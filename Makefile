@@ -63,7 +63,7 @@ help:
 	@echo "make bench      build and run the benchmark (broker against a ROUTER->PUB relay)"
 	@echo "make soak       build and run the logger soak test, 3 min (SOAK_ARGS=\"--minutes 10\")"
 	@echo "make install    install programs and man pages (PREFIX=$(PREFIX) DESTDIR=)"
-	@echo "make lint       clang-format check and cppcheck"
+	@echo "make lint       citations of the spec, clang-format check and cppcheck"
 	@echo "make clean      remove $(BUILD)/ (the test and fuzz builds are inside it)"
 
 deps:
@@ -173,7 +173,9 @@ format:
 	clang-format -i shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] bench/*.[ch] \
 	    tests/fuzz/*.[ch]
 
+# check-citations: every zchat-protocol(7) SECTION cited exists in man/zchat-protocol.7
 lint:
+	./scripts/check-citations
 	clang-format --dry-run -Werror shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] \
 	    bench/*.[ch] tests/fuzz/*.[ch]
 	@# asserts stay on in zchat (NDEBUG is an error), so a call inside one is fine
