@@ -138,8 +138,11 @@ $(BUILD)/replay-%: $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_%.o $(F
 $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) $(LIBZCHAT)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The relay's --durable mode stores frames with the broker's own store module.
-$(BUILD)/zchat-bench: $(BENCH_OBJ) $(BUILD)/broker/store.o $(LIBZCHAT)
+# The relay's --durable mode stores frames with the broker's own store module; the servers and
+# the workers are child processes started with the e2e harness's hproc.
+HPROC_OBJ = $(BUILD)/tests/e2e/hproc.o $(BUILD)/tests/e2e/hfile.o
+$(BENCH_OBJ): ALL_CFLAGS += -Itests/e2e
+$(BUILD)/zchat-bench: $(BENCH_OBJ) $(BUILD)/broker/store.o $(HPROC_OBJ) $(LIBZCHAT)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The benchmark (bench/README.md): always the plain build, never the sanitizer one.
@@ -181,7 +184,7 @@ lint:
 	@# asserts stay on in zchat (NDEBUG is an error), so a call inside one is fine
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=assertWithSideEffect \
-	    --suppress=missingIncludeSystem -Ishared -Ibroker -Iclient shared broker client tests bench
+	    --suppress=missingIncludeSystem -Ishared -Ibroker -Iclient -Itests/e2e shared broker client tests bench
 
 # The header dependencies of this build's objects (-MMD), once they have been compiled
 -include $(wildcard $(patsubst %.o,%.d,$(SHARED_OBJ) $(BROKER_OBJ) $(CLIENT_OBJ) $(E2E_OBJ) \
