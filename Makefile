@@ -176,8 +176,9 @@ format:
 	clang-format -i shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] bench/*.[ch] \
 	    tests/fuzz/*.[ch]
 
-# check-citations: every zchat-protocol(7) SECTION cited exists in man/zchat-protocol.7
+# check-citations: every section of man/zchat-protocol.7 that a file cites exists
 lint:
+	@./scripts/install-deps.sh lint
 	./scripts/check-citations
 	clang-format --dry-run -Werror shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] \
 	    bench/*.[ch] tests/fuzz/*.[ch]
