@@ -5,6 +5,7 @@
 #include "hproc.h"
 #include "hfile.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -152,6 +153,25 @@ s_not_found(const char *file, int line, const char *name)
            name);
 }
 
+// Its stdout and stderr files: named after its label ("broker 1": broker-1.stderr), or proc-N
+// without one; N is added to a name a file already has.
+static void
+s_name_files(hproc_t *self, const char *label, int number)
+{
+    char stem[64];
+    snprintf(stem, sizeof stem, "%s", label ? label : "proc");
+    for (char *c = stem; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+            *c = '-';
+    const char *dir = s_dir();
+    snprintf(self->err_path, sizeof self->err_path, "%s/%s.stderr", dir, stem);
+    snprintf(self->out_path, sizeof self->out_path, "%s/%s.stdout", dir, stem);
+    if (!label || access(self->err_path, F_OK) == 0 || access(self->out_path, F_OK) == 0) {
+        snprintf(self->err_path, sizeof self->err_path, "%s/%s-%d.stderr", dir, stem, number);
+        snprintf(self->out_path, sizeof self->out_path, "%s/%s-%d.stdout", dir, stem, number);
+    }
+}
+
 void
 hproc_set_host(const hproc_host_t *host)
 {
@@ -217,9 +237,7 @@ hproc_start_env(const char *name, const char *label, int flags, const char *cons
     self->slot = slot;
     self->in_fd = self->out_fd = -1;
     self->output = zmalloc(1);
-    int number = ++s_started;
-    snprintf(self->out_path, sizeof self->out_path, "%s/proc-%d.stdout", s_dir(), number);
-    snprintf(self->err_path, sizeof self->err_path, "%s/proc-%d.stderr", s_dir(), number);
+    s_name_files(self, label, ++s_started);
 
     const char *argv[S_ARGS_MAX];
     int argc = 0;

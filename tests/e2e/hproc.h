@@ -40,9 +40,11 @@ void hproc_set_host(const hproc_host_t *host);
 const char *hproc_program(const char *name);
 
 // Start program name (hproc_program) with the NULL-terminated args and the streams of flags;
-// label names it in messages (NULL: its command line). The child gets this process's
-// environment changed by env (NULL-terminated, may be NULL): "NAME=value" sets, "NAME" removes.
-// hproc owns the result; it stays valid until hproc_destroy or the end of the test.
+// label names it in messages (NULL: its command line) and its files ("broker 1":
+// broker-1.stderr; proc-N without a label, -N added to a name in use). The child gets this
+// process's environment changed by env (NULL-terminated, may be NULL): "NAME=value" sets,
+// "NAME" removes. hproc owns the result; it stays valid until hproc_destroy or the end of the
+// test.
 hproc_t *hproc_start_env(const char *name, const char *label, int flags, const char *const env[],
                          const char *const args[]);
 
