@@ -15,7 +15,8 @@ typedef struct hbroker hbroker_t;
 hbroker_t *hbroker_start_argv(const char *const args[]);
 #define hbroker_start(...) hbroker_start_argv((const char *const[]){__VA_ARGS__})
 
-// Send SIGTERM and require exit 0 within 2 s (and no "dangling" socket report on stderr).
+// Send SIGTERM and require exit 0 within 2 s (and no "dangling" socket report on stderr); 2 s
+// of the broker's time: longer on a machine loaded above its core count.
 void hbroker_stop_at(const char *file, int line, hbroker_t *self);
 #define hbroker_stop(b) hbroker_stop_at(__FILE__, __LINE__, b)
 
