@@ -15,6 +15,8 @@
 #define TRACE_WIDTH 400  // bytes of each
 #define HOOKS_MAX   8    // harness_on_end registrations
 
+extern char **environ;
+
 typedef struct {
     void (*stop)(void);
     void (*report)(void);
@@ -44,9 +46,10 @@ s_on_signal(int signum)
     (void)rc;
     char code[4] = {(char)('0' + (128 + signum) / 100), (char)('0' + (128 + signum) / 10 % 10),
                     (char)('0' + (128 + signum) % 10), 0};
+    char *const argv[] = {"sh", "-c", "rm -rf -- \"$1\"; exit \"$2\"", "sh", s_test.tmpdir,
+                          code, NULL};
     if (*s_test.tmpdir && !s_test.keep)
-        execl("/bin/sh", "sh", "-c", "rm -rf -- \"$1\"; exit \"$2\"", "sh", s_test.tmpdir, code,
-              (char *)NULL);
+        execve("/bin/sh", argv, environ);
     _exit(128 + signum);
 }
 
