@@ -5,12 +5,20 @@
 #include "hfile.h"
 #include "hproc.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define LOG_TAIL 80  // lines of each broker log shown on failure
+// hbroker_free_port picks among these: below the kernel's ephemeral ports (32768 up), which a
+// connecting socket is given, and below CZMQ's wildcard ports (49152 up, lowest free first),
+// which a broker on --port 0 takes and a stopped one leaves to the next
+#define S_PORT_FIRST 20000
+#define S_PORTS      12000
 
 struct hbroker {
     hproc_t *proc;        // the process; hproc owns it
@@ -68,6 +76,18 @@ s_stop_ms(double *load)
 }
 
 static bool
+s_port_is_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(fd >= 0, "socket: %s", strerror(errno));
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool free = bind(fd, (struct sockaddr *)&address, sizeof address) == 0;
+    close(fd);
+    return free;
+}
+
+static bool
 s_parse_endpoint(const char *start, const char *end, char *buf, size_t size)
 {
     size_t length = (size_t)(end - start);
@@ -91,17 +111,25 @@ hbroker_start_argv(const char *const args[])
 
     const char *argv[64];
     int argc = 0;
-    argv[argc++] = "--port";
-    argv[argc++] = "0";
-    bool has_db = false, curve = false;
+    bool has_db = false, has_port = false, curve = false;
     for (int i = 0; args[i]; i++) {
-        if (argc == 60)
-            FAIL("too many arguments for the broker");
         if (streq(args[i], "--db") && args[i + 1]) {
             has_db = true;
             snprintf(self->db, sizeof self->db, "%s", args[i + 1]);
         }
+        has_port = has_port || streq(args[i], "-p") || strncmp(args[i], "--port", 6) == 0 ||
+                   strncmp(args[i], "--feed-port", 11) == 0;
         curve = curve || streq(args[i], "--curve");
+    }
+    char port[16];
+    if (!has_port) {
+        snprintf(port, sizeof port, "%d", hbroker_free_port());
+        argv[argc++] = "--port";
+        argv[argc++] = port;
+    }
+    for (int i = 0; args[i]; i++) {
+        if (argc == 60)
+            FAIL("too many arguments for the broker");
         argv[argc++] = args[i];
     }
     if (!has_db) {
@@ -241,6 +269,17 @@ harness_run_broker(const char *const argv[], int timeout_ms, char *out, size_t o
                             err, err_size, argv + 1);
     harness_trace("run: exit %d, stdout %zu bytes, stderr \"%.200s\"", code, strlen(out), err);
     return code;
+}
+
+int
+hbroker_free_port(void)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int port = S_PORT_FIRST + (int)(random() % S_PORTS);
+        if (s_port_is_free(port) && s_port_is_free(port + 1))
+            return port;
+    }
+    FAIL("no two free loopback ports from %d on", S_PORT_FIRST);
 }
 
 int

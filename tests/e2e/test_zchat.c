@@ -72,32 +72,6 @@ s_dead_port(void)
     return ntohs(addr.sin_port);
 }
 
-// A free loopback port below the ephemeral range, which no connecting socket is given
-static int
-s_fixed_port(void)
-{
-    int low = 32768, high = 60999;
-    FILE *file = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (file) {
-        if (fscanf(file, "%d %d", &low, &high) != 2)
-            low = 32768;
-        fclose(file);
-    }
-    int first = low > 11024 ? low - 10000 : 1024;
-    for (int attempt = 0; attempt < 100 && low > first; attempt++) {
-        int port = first + (int)(random() % (low - first));
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        CHECK(fd >= 0, "socket: %s", strerror(errno));
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-        close(fd);
-        if (rc == 0)
-            return port;
-    }
-    FAIL("no free port below %d", low);
-}
-
 // --- A zchat child over pipes ---
 
 // Start zchat with args (NULL-terminated; the binary is added in front)
@@ -943,9 +917,8 @@ test_zchat_broker_restart(void)
     // A port outside the ephemeral range: while the broker is away, zchat's reconnecting
     // socket (or anyone's) could otherwise be given that very port and block the restart
     char port_text[16];
-    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
-    hbroker_t *broker =
-        hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0", NULL);
+    snprintf(port_text, sizeof port_text, "%d", hbroker_free_port());
+    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, NULL);
     s_zchat_t *alice = s_zchat_start(broker, "Alice", "-r", "python", NULL);
     s_expect_greeting(alice, broker);
     s_expect(alice, "*** Joined room: python ***");
@@ -955,8 +928,7 @@ test_zchat_broker_restart(void)
     hbroker_stop(broker);
     s_expect(alice, "*** Connection lost, reconnecting... ***");
     // A new broker on the same port and database; someone talks before Alice is back
-    hbroker_t *again =
-        hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0", NULL);
+    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, NULL);
     hclient_t *bob = hclient_login(again, "Bob");
     s_keepalive = bob;  // the heartbeat is short: Bob pings while we wait for Alice
     hclient_join(bob, "python");
@@ -1235,9 +1207,9 @@ void
 test_zchat_broker_amnesia(void)
 {
     char port_text[16];
-    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
-    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
-                                      "--db", ":memory:", NULL);
+    snprintf(port_text, sizeof port_text, "%d", hbroker_free_port());
+    hbroker_t *broker =
+        hbroker_start("--heartbeat", "300", "--port", port_text, "--db", ":memory:", NULL);
     s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
     s_expect_greeting(alice, broker);
     for (int i = 1; i <= 6; i++) {
@@ -1249,8 +1221,8 @@ test_zchat_broker_amnesia(void)
     }
     hbroker_stop(broker);
     s_expect(alice, "*** Connection lost, reconnecting... ***");
-    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
-                                     "--db", ":memory:", NULL);
+    hbroker_t *again =
+        hbroker_start("--heartbeat", "300", "--port", port_text, "--db", ":memory:", NULL);
     hclient_t *bob = hclient_login(again, "Bob");
     s_keepalive = bob;
     s_expect(alice, "*** Reconnected ***");
@@ -1271,9 +1243,9 @@ void
 test_zchat_rejoin_rate_limited(void)
 {
     char port_text[16];
-    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
-    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
-                                      "--rate", "2", "--burst", "8", NULL);
+    snprintf(port_text, sizeof port_text, "%d", hbroker_free_port());
+    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, "--rate", "2",
+                                      "--burst", "8", NULL);
     s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
     s_expect_greeting(alice, broker);
     enum { ROOMS = 10 };
@@ -1287,8 +1259,8 @@ test_zchat_rejoin_rate_limited(void)
     }
     hbroker_stop(broker);
     s_expect(alice, "*** Connection lost, reconnecting... ***");
-    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
-                                     "--rate", "2", "--burst", "8", NULL);
+    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, "--rate", "2",
+                                     "--burst", "8", NULL);
     hclient_t *bob = hclient_login(again, "Bob");
     s_keepalive = bob;
     s_expect(alice, "*** Reconnected ***");
