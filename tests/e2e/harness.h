@@ -7,7 +7,7 @@
 #include "zchat_prelude.h"
 #include <cJSON.h>
 
-#define H_REPLY_MS 3000   // how long a reply or an event may take
+#define H_REPLY_MS 10000  // how long a reply or an event may take, on a busy machine too
 #define H_QUIET_MS 250    // how long "nothing arrives" is watched for
 #define H_STOP_MS  2000   // zchat-protocol(7) DURABILITY: exit 0 within 2 s of SIGTERM
 #define H_START_MS 10000  // how long the broker may take to print its ready line
