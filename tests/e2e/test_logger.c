@@ -5,10 +5,7 @@
 #include "hproc.h"
 #include "tests_logger.h"
 
-#include <arpa/inet.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -94,34 +91,14 @@ s_finish(void)
 // ---------------------------------------------------------------------------------------------
 // Helpers: the broker and the talkers
 
-static bool
-s_port_is_free(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd == -1)
-        return false;
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool free = bind(fd, (struct sockaddr *)&address, sizeof address) == 0;
-    close(fd);
-    return free;
-}
-
-// Two free ports, port and port + 1, for a broker that must restart on the same ones. Picked
-// at random below the ranges of ZeroMQ's wildcard ports (49152 up, lowest first) and of the
-// kernel's ephemeral ports, so that another test's broker is unlikely to take them meanwhile.
+// Two free ports, port and port + 1, for a broker that must restart on the same ones
+// (hbroker_free_port: picked at random, so another test's broker is unlikely to take them).
 static void
 s_free_ports(char *port, char *feed_port, size_t size)
 {
-    for (int attempt = 0; attempt < 200; attempt++) {
-        int candidate = 20000 + (int)(random() % 12000);
-        if (s_port_is_free(candidate) && s_port_is_free(candidate + 1)) {
-            snprintf(port, size, "%d", candidate);
-            snprintf(feed_port, size, "%d", candidate + 1);
-            return;
-        }
-    }
-    FAIL("no two free ports found");
+    int first = hbroker_free_port();
+    snprintf(port, size, "%d", first);
+    snprintf(feed_port, size, "%d", first + 1);
 }
 
 // Talkers are pinged while the test waits, so short heartbeats do not expire them.
