@@ -10,9 +10,18 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS  = $(STD) $(WARN) $(WERROR) $(CFLAGS) $(EXTRA) -MMD -MP -Ishared -Ibroker -Iclient $(PKG_CFLAGS)
+# pkg-config runs once, when the first compile or link needs it: after `make deps` has installed
+# the packages, and never for clean, help or lint. If a package is missing, pkg-config says which
+# on stderr and make stops there.
+pkg_config  = $(shell pkg-config $1 $(PKGS))$(if $(filter 0,$(.SHELLSTATUS)),,$(error \
+    pkg-config cannot find the packages above (of: $(PKGS)); run `make deps` or \
+    scripts/install-deps.sh, or set PKG_CONFIG_PATH))
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkg_config,--cflags))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $(call pkg_config,--libs))$(PKG_LIBS)
+# CPPFLAGS and LDFLAGS are the user's or the packager's: the project's own flags come first.
+ALL_CFLAGS  = $(STD) $(WARN) $(WERROR) $(CFLAGS) $(EXTRA) -MMD -MP -Ishared -Ibroker -Iclient \
+              $(CPPFLAGS) $(PKG_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(LDEXTRA)
 LDLIBS      = $(PKG_LIBS)
 READLINE    = -lreadline
 
@@ -54,8 +63,8 @@ help:
 	@echo "make bench      build and run the benchmark (broker against a ROUTER->PUB relay)"
 	@echo "make soak       build and run the logger soak test, 3 min (SOAK_ARGS=\"--minutes 10\")"
 	@echo "make install    install programs and man pages (PREFIX=$(PREFIX) DESTDIR=)"
-	@echo "make lint       clang-format check and cppcheck"
-	@echo "make clean      remove build/"
+	@echo "make lint       citations of the spec, clang-format check and cppcheck"
+	@echo "make clean      remove $(BUILD)/ (the test and fuzz builds are inside it)"
 
 deps:
 	@./scripts/install-deps.sh
@@ -64,20 +73,20 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/zchat-broker
 
-# The test build lives in build/test with its own flags, so objects never mix.
+# The test build lives in $(BUILD)/test with its own flags, so objects never mix.
 test: deps
-	@$(MAKE) --no-print-directory BUILD=build/test CFLAGS="-O1 -g" EXTRA="$(SANITIZE)" \
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/test CFLAGS="-O1 -g" EXTRA="$(SANITIZE)" \
 	    LDEXTRA="$(SANITIZE)" check
 
 check: $(PROGRAMS) $(TESTPROGS)
 	@for t in $(FUZZ_TARGETS); do ./$(BUILD)/replay-$$t $(FUZZ_CORPUS) || exit 1; done
 	@./tests/run.sh $(BUILD)
 
-# libFuzzer needs clang: its own build in build/fuzz. New inputs go to build/fuzz/corpus-*, crashes
-# to build/fuzz/crashes/; the committed corpus only seeds them.
+# libFuzzer needs clang: its own build in $(BUILD)/fuzz. New inputs go to $(BUILD)/fuzz/corpus-*,
+# crashes to $(BUILD)/fuzz/crashes/; the committed corpus only seeds them.
 fuzz:
 	@./scripts/install-deps.sh fuzz
-	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="-O1 -g" \
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=clang CFLAGS="-O1 -g" \
 	    EXTRA="-fsanitize=fuzzer-no-link $(SANITIZE)" LDEXTRA="-fsanitize=fuzzer $(SANITIZE)" fuzz-run
 
 fuzz-run: $(FUZZ_TARGETS:%=$(BUILD)/fuzz-%)
@@ -106,32 +115,35 @@ $(LIBCLIENT): $(CLIENT_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/zchat-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/zchat: $(BUILD)/client/zchat_main.o $(LIBCLIENT) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS) $(READLINE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(READLINE)
 
 $(BUILD)/zchat-logger: $(BUILD)/client/logger_main.o $(LIBCLIENT) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/selftest: $(BUILD)/tests/selftest.o $(LIBBROKER) $(LIBCLIENT) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS) $(READLINE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(READLINE)
 
 $(BUILD)/e2e: $(E2E_OBJ) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The fuzz objects are made through the patterns below only: keep them, or make deletes them.
 .SECONDARY: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/fuzz/*.c))
 
 $(BUILD)/replay-%: $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The relay's --durable mode stores frames with the broker's own store module.
-$(BUILD)/zchat-bench: $(BENCH_OBJ) $(BUILD)/broker/store.o $(BUILD)/broker/store_sqlite.o $(LIBZCHAT)
-	$(CC) $(LDEXTRA) -o $@ $^ $(LDLIBS)
+# The relay's --durable mode stores frames with the broker's own store module; the servers and
+# the workers are child processes started with the e2e harness's hproc.
+HPROC_OBJ = $(BUILD)/tests/e2e/hproc.o $(BUILD)/tests/e2e/hfile.o
+$(BENCH_OBJ): ALL_CFLAGS += -Itests/e2e
+$(BUILD)/zchat-bench: $(BENCH_OBJ) $(BUILD)/broker/store.o $(BUILD)/broker/store_sqlite.o $(HPROC_OBJ) $(LIBZCHAT)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The benchmark (bench/README.md): always the plain build, never the sanitizer one.
 bench: deps
@@ -156,19 +168,27 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man7/,$(notdir $(wildcard man/*.7)))
 
+# $(BUILD)/test and $(BUILD)/fuzz are inside $(BUILD): one rm takes every build.
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
 
 format:
 	clang-format -i shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] bench/*.[ch] \
 	    tests/fuzz/*.[ch]
 
+# check-citations: every section of man/zchat-protocol.7 that a file cites exists
 lint:
+	@./scripts/install-deps.sh lint
+	./scripts/check-citations
 	clang-format --dry-run -Werror shared/*.[ch] broker/*.[ch] client/*.[ch] tests/*.c tests/e2e/*.[ch] \
 	    bench/*.[ch] tests/fuzz/*.[ch]
 	@# asserts stay on in zchat (NDEBUG is an error), so a call inside one is fine
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --suppress=assertWithSideEffect \
-	    --suppress=missingIncludeSystem -Ishared -Ibroker -Iclient shared broker client tests bench
+	    --suppress=missingIncludeSystem -Ishared -Ibroker -Iclient -Itests/e2e shared broker client tests bench
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# The header dependencies of this build's objects (-MMD), once they have been compiled
+-include $(wildcard $(patsubst %.o,%.d,$(SHARED_OBJ) $(BROKER_OBJ) $(CLIENT_OBJ) $(E2E_OBJ) \
+    $(BENCH_OBJ) $(FUZZ_OBJ) $(BUILD)/broker/main.o $(BUILD)/client/zchat_main.o \
+    $(BUILD)/client/logger_main.o $(BUILD)/tests/selftest.o $(BUILD)/tests/fuzz/replay.o \
+    $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%.o)))

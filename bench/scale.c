@@ -16,12 +16,10 @@
 // ZMQ_FD only says "look", so a ready socket is read while ZMQ_EVENTS says POLLIN, and again
 // after every send.
 #include "bench.h"
-#include <fcntl.h>
-#include <poll.h>
+#include "hproc.h"
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 
 #define SCALE_PENDING     64          // sessions between their first hello and their joined
 #define SCALE_ROOMS       100         // rooms the sessions are spread over
@@ -441,102 +439,49 @@ scale_worker_main(int argc, char **argv)
 // --- The bench: workers ---
 
 typedef struct {
-    pid_t pid;
-    int in;   // the worker's stdin
-    int out;  // the worker's stdout
-    char buffer[256];
-    size_t size;
-    char line[256];  // the last complete line
+    hproc_t *proc;   // stdin and stdout pipes, stderr ours
+    char line[256];  // the last line it reported
     char rtt[PATH_MAX];
 } s_worker_t;
 
-// Start a worker for count sessions from first. Returns 0 or -1.
-static int
+// Start a worker for count sessions from first.
+static void
 s_worker_start(s_worker_t *self, const bench_options_t *options, const server_t *server,
                bench_system_t system, bool shared_feeds, int first, int count, int ping_ms,
                int measure_ms)
 {
     static int started;
     snprintf(self->rtt, sizeof self->rtt, "%.3000s/worker-%d.rtt", options->tmpdir, ++started);
-    int in[2], out[2];
-    if (pipe(in) == -1)
-        return -1;
-    if (pipe(out) == -1) {
-        close(in[0]);
-        close(in[1]);
-        return -1;
-    }
     char numbers[4][16];
     snprintf(numbers[0], 16, "%d", first);
     snprintf(numbers[1], 16, "%d", count);
     snprintf(numbers[2], 16, "%d", ping_ms);
     snprintf(numbers[3], 16, "%d", measure_ms);
-    fflush(stdout);
-    fflush(stderr);
-    self->pid = fork();
-    if (self->pid == 0) {
-        dup2(in[0], STDIN_FILENO);
-        dup2(out[1], STDOUT_FILENO);
-        close(in[0]);
-        close(in[1]);
-        close(out[0]);
-        close(out[1]);
-        execl(options->self, options->self, "--scale-worker", server_commands(server),
-              server_feed(server), system == BENCH_BROKER ? "broker" : "relay", numbers[0],
-              numbers[1], numbers[2], numbers[3], self->rtt, shared_feeds ? "shared" : "own",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    self->in = in[1];
-    self->out = out[0];
-    fcntl(self->in, F_SETFD, FD_CLOEXEC);
-    fcntl(self->out, F_SETFD, FD_CLOEXEC);
-    if (self->pid == -1) {
-        close(self->in);
-        close(self->out);
-        return -1;
-    }
-    return 0;
+    self->proc =
+        hproc_start(options->self, "a scale worker", HPROC_OUT_PIPE | HPROC_ERR_INHERIT,
+                    "--scale-worker", server_commands(server), server_feed(server),
+                    system == BENCH_BROKER ? "broker" : "relay", numbers[0], numbers[1], numbers[2],
+                    numbers[3], self->rtt, shared_feeds ? "shared" : "own", NULL);
 }
 
-// Wait for each worker's next line until deadline (ms, zclock_mono). Returns how many came.
+// Wait for each worker's next line until deadline (ms, zclock_mono). Returns how many came (a
+// worker that died counts, its line empty). One after the other: the others' lines wait in
+// their pipes meanwhile.
 static int
 s_workers_read(s_worker_t *workers, int size, int64_t deadline)
 {
-    assert(size <= SCALE_WORKERS_MAX);
-    bool done[SCALE_WORKERS_MAX] = {false};
     int count = 0;
-    while (count < size && zclock_mono() < deadline && !zsys_interrupted) {
-        struct pollfd fds[SCALE_WORKERS_MAX];
-        int n = 0;
-        for (int i = 0; i < size; i++)
-            fds[n++] = (struct pollfd){done[i] ? -1 : workers[i].out, POLLIN, 0};
-        if (poll(fds, (nfds_t)n, 100) <= 0)
-            continue;
-        for (int i = 0; i < n; i++) {
-            if (!(fds[i].revents & (POLLIN | POLLHUP)))
-                continue;
-            s_worker_t *worker = &workers[i];
-            ssize_t got = read(worker->out, worker->buffer + worker->size,
-                               sizeof worker->buffer - 1 - worker->size);
-            if (got <= 0) {
-                done[i] = true;  // it died: its line stays empty
-                worker->line[0] = 0;
+    for (int i = 0; i < size; i++) {
+        hproc_t *proc = workers[i].proc;
+        while (zclock_mono() < deadline && !zsys_interrupted) {
+            if (hproc_read_line(proc, workers[i].line, sizeof workers[i].line, 100)) {
                 count++;
-                continue;
+                break;
             }
-            worker->size += (size_t)got;
-            char *end = memchr(worker->buffer, '\n', worker->size);
-            if (end) {
-                size_t length = (size_t)(end - worker->buffer);
-                memcpy(worker->line, worker->buffer, length);
-                worker->line[length] = 0;
-                worker->size -= length + 1;
-                memmove(worker->buffer, end + 1, worker->size);
-                done[i] = true;
+            if (!hproc_read(proc, 0)) {  // it died: its line stays empty
+                workers[i].line[0] = 0;
                 count++;
+                break;
             }
         }
     }
@@ -547,8 +492,7 @@ static void
 s_workers_send(s_worker_t *workers, int size, const char *command)
 {
     for (int i = 0; i < size; i++)
-        if (write(workers[i].in, command, strlen(command)) < 0)
-            bench_note("a scale worker is gone: %s", strerror(errno));
+        hproc_type(workers[i].proc, command);
 }
 
 // Tell the workers to quit and reap them (SIGKILL after 10 s).
@@ -558,17 +502,10 @@ s_workers_stop(s_worker_t *workers, int size)
     s_workers_send(workers, size, "quit\n");
     int64_t deadline = zclock_mono() + 10000;
     for (int i = 0; i < size; i++) {
-        close(workers[i].in);
-        int status;
-        while (waitpid(workers[i].pid, &status, WNOHANG) == 0) {
-            if (zclock_mono() > deadline) {
-                kill(workers[i].pid, SIGKILL);
-                waitpid(workers[i].pid, &status, 0);
-                break;
-            }
-            zclock_sleep(5);
-        }
-        close(workers[i].out);
+        hproc_close_stdin(workers[i].proc);
+        int64_t left = deadline - zclock_mono();
+        hproc_wait(workers[i].proc, left > 0 ? (int)left : 0);
+        hproc_destroy(&workers[i].proc);  // SIGKILL if it is still there
         unlink(workers[i].rtt);
     }
 }
@@ -596,13 +533,8 @@ s_workers_setup(const bench_options_t *options, const server_t *server, bench_sy
     int first = 0;
     for (int i = 0; i < *count; i++) {
         int share = size / *count + (i < size % *count);
-        if (s_worker_start(&workers[i], options, server, system, shared_feeds, first, share,
-                           ping_ms, measure_ms) == -1) {
-            bench_note("cannot start a scale worker: %s", strerror(errno));
-            s_workers_stop(workers, i);
-            free(workers);
-            return NULL;
-        }
+        s_worker_start(&workers[i], options, server, system, shared_feeds, first, share, ping_ms,
+                       measure_ms);
         first += share;
     }
     int64_t start = zclock_mono();

@@ -3,25 +3,25 @@
 // Both print one ready line with their endpoints on stdout; both stop on SIGTERM. A separate
 // process for the relay too, so both systems pay the same for crossing process boundaries.
 #include "bench.h"
+#include "hfile.h"
+#include "hproc.h"
 #include <sys/resource.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #define SERVER_START_MS 10000  // how long the ready line may take
 #define SERVER_STOP_MS  5000   // SIGTERM, then SIGKILL
+#define SERVER_LOG_TAIL 8      // lines of its log shown when a server fails
 
 struct server {
-    pid_t pid;
+    hproc_t *proc;  // its stdout a pipe (the ready line), its stderr a file (the log)
     bench_system_t system;
     char commands[256];  // ROUTER endpoint
     char feed[256];      // PUB endpoint
-    char out[PATH_MAX];  // its stdout: the ready line
-    char err[PATH_MAX];  // its stderr: the log
     char db[PATH_MAX];   // the server's database; "" for a relay that stores nothing
 };
 
-static int s_started;  // servers started so far: names their files
+static int s_started;  // servers started so far: names their databases
 
 // Copy the endpoint after label in line (up to ',' or a space) into dest. Returns 0 or -1.
 static int
@@ -39,28 +39,16 @@ s_endpoint(const char *line, const char *label, char *dest, size_t size)
     return 0;
 }
 
-// Print the last lines of the child's log, for a server that failed.
-static void
-s_show_log(const server_t *self)
+static const char *
+s_name(const server_t *self)
 {
-    FILE *file = fopen(self->err, "r");
-    if (!file)
-        return;
-    char line[512];
-    char lines[8][512];
-    int count = 0;
-    while (fgets(line, sizeof line, file))
-        snprintf(lines[count++ % 8], sizeof lines[0], "%s", line);
-    fclose(file);
-    for (int i = count > 8 ? count - 8 : 0; i < count; i++)
-        fprintf(stderr, "    | %s", lines[i % 8]);
+    return self->system == BENCH_BROKER ? "broker" : "relay";
 }
 
 static void
 s_unlink_files(const server_t *self)
 {
-    unlink(self->out);
-    unlink(self->err);
+    unlink(hproc_err_path(self->proc));
     if (*self->db) {
         char path[PATH_MAX + 8];
         unlink(self->db);
@@ -78,71 +66,38 @@ server_start(const bench_options_t *options, bench_system_t system)
     server_t *self = zmalloc(sizeof(server_t));
     self->system = system;
     int n = ++s_started;
-    const char *name = system == BENCH_BROKER ? "broker" : "relay";
-    snprintf(self->out, sizeof self->out, "%.3000s/%s-%d.out", options->tmpdir, name, n);
-    snprintf(self->err, sizeof self->err, "%.3000s/%s-%d.log", options->tmpdir, name, n);
     if (system == BENCH_BROKER || options->durable_relay)
-        snprintf(self->db, sizeof self->db, "%.3000s/%s-%d.db", options->tmpdir, name, n);
-
-    fflush(stdout);
-    fflush(stderr);
-    self->pid = fork();
-    if (self->pid == -1) {
-        bench_note("cannot fork: %s", strerror(errno));
-        free(self);
-        return NULL;
+        snprintf(self->db, sizeof self->db, "%.3000s/%s-%d.db", options->tmpdir, s_name(self), n);
+    const char *args[16] = {"--relay"};
+    if (system == BENCH_BROKER) {
+        const char *broker[] = {"--port", "0", "--db", self->db, "--rate", "0"};
+        int argc = 0;
+        for (; argc < 6; argc++)
+            args[argc] = broker[argc];
+        for (int i = 0; options->broker_args[i]; i++)
+            args[argc++] = options->broker_args[i];
+        args[argc] = NULL;
+    } else if (options->durable_relay) {
+        args[1] = "--durable";
+        args[2] = self->db;
     }
-    if (self->pid == 0) {
-        // The child: stdout and stderr to files, then exec; nothing of CZMQ is used here
-        int out = open(self->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open(self->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (out == -1 || err == -1)
-            _exit(127);
-        dup2(out, STDOUT_FILENO);
-        dup2(err, STDERR_FILENO);
-        close(out);
-        close(err);
-        if (system == BENCH_BROKER) {
-            const char *argv[16] = {options->broker, "--port", "0", "--db",
-                                    self->db,        "--rate", "0"};
-            for (int i = 0; options->broker_args[i]; i++)
-                argv[7 + i] = options->broker_args[i];
-            execv(options->broker, (char *const *)argv);
-        } else {
-            if (options->durable_relay)
-                execl(options->self, options->self, "--relay", "--durable", self->db, (char *)NULL);
-            else
-                execl(options->self, options->self, "--relay", (char *)NULL);
-        }
-        fprintf(stderr, "cannot run %s: %s\n",
-                system == BENCH_BROKER ? options->broker : options->self, strerror(errno));
-        _exit(127);
-    }
+    self->proc = hproc_start_argv(system == BENCH_BROKER ? options->broker : options->self,
+                                  s_name(self), HPROC_OUT_PIPE | HPROC_IN_NULL, args);
 
-    // The parent: wait for the ready line
+    // The ready line, or the end of its output when it exits first
     int64_t deadline = zclock_mono() + SERVER_START_MS;
     char line[1024] = "";
-    while (zclock_mono() < deadline && !zsys_interrupted) {
-        FILE *file = fopen(self->out, "r");
-        bool ready = false;
-        if (file) {
-            ready = fgets(line, sizeof line, file) && strchr(line, '\n');
-            fclose(file);
-        }
-        if (ready)
-            break;
-        int status;
-        if (waitpid(self->pid, &status, WNOHANG) == self->pid) {
-            self->pid = 0;
-            break;
-        }
-        zclock_sleep(5);
-    }
+    bool ready = false;
+    while (!ready && zclock_mono() < deadline && !zsys_interrupted &&
+           hproc_wait(self->proc, 0) == -1)
+        ready = hproc_read_line(self->proc, line, sizeof line, 100);
+    if (!ready)
+        hproc_read_line(self->proc, line, sizeof line, 0);
     if (s_endpoint(line, "commands on ", self->commands, sizeof self->commands) == -1 ||
         s_endpoint(line, "feed on ", self->feed, sizeof self->feed) == -1) {
-        bench_note("the %s did not start (no ready line within %d ms); its log:", name,
+        bench_note("the %s did not start (no ready line within %d ms); its log:", s_name(self),
                    SERVER_START_MS);
-        s_show_log(self);
+        hfile_print_tail(hproc_err_path(self->proc), SERVER_LOG_TAIL, "    | ");
         server_stop(&self);
         return NULL;
     }
@@ -156,32 +111,26 @@ server_stop(server_t **self_p)
     server_t *self = *self_p;
     if (!self)
         return 0;
-    int rc = -1;
-    if (self->pid > 0) {
+    int status = hproc_wait(self->proc, 0);
+    if (status == -1) {
         // Let the server see the bench's connections close first: a broker that stops while
         // its PUB still has a subscriber that is leaving lingers on it for a second
         zclock_sleep(50);
-        kill(self->pid, SIGTERM);
-        int64_t deadline = zclock_mono() + SERVER_STOP_MS;
-        int status = 0;
-        pid_t done = 0;
-        while ((done = waitpid(self->pid, &status, WNOHANG)) == 0 && zclock_mono() < deadline)
-            zclock_sleep(5);
-        if (done == 0) {
-            bench_note("the %s did not stop within %d ms of SIGTERM: killed",
-                       self->system == BENCH_BROKER ? "broker" : "relay", SERVER_STOP_MS);
-            kill(self->pid, SIGKILL);
-            waitpid(self->pid, &status, 0);
-        } else if (done == self->pid && WIFEXITED(status)) {
-            rc = WEXITSTATUS(status);
-        }
-        if (rc != 0) {
-            bench_note("the %s ended with status %d; its log:",
-                       self->system == BENCH_BROKER ? "broker" : "relay", rc);
-            s_show_log(self);
+        hproc_signal(self->proc, SIGTERM);
+        status = hproc_wait(self->proc, SERVER_STOP_MS);
+        if (status == -1) {
+            bench_note("the %s did not stop within %d ms of SIGTERM: killed", s_name(self),
+                       SERVER_STOP_MS);
+            hproc_kill(self->proc);
         }
     }
+    int rc = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (rc != 0) {
+        bench_note("the %s ended with status %d; its log:", s_name(self), rc);
+        hfile_print_tail(hproc_err_path(self->proc), SERVER_LOG_TAIL, "    | ");
+    }
     s_unlink_files(self);
+    hproc_destroy(&self->proc);
     free(self);
     *self_p = NULL;
     return rc;
@@ -206,7 +155,7 @@ server_rss_kib(const server_t *self)
 {
     assert(self);
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)self->pid);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)hproc_pid(self->proc));
     FILE *file = fopen(path, "r");
     if (!file)
         return -1;
@@ -226,7 +175,7 @@ server_cpu_usecs(const server_t *self)
 {
     assert(self);
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)self->pid);
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)hproc_pid(self->proc));
     FILE *file = fopen(path, "r");
     if (!file)
         return -1;
@@ -266,5 +215,5 @@ pid_t
 server_pid(const server_t *self)
 {
     assert(self);
-    return self->pid;
+    return hproc_pid(self->proc);
 }

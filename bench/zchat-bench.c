@@ -5,6 +5,8 @@
 // figure per system, the ratio broker/relay, and the target. `zchat-bench --relay` is
 // the relay itself (relay.c), started by the bench as a child process like the broker.
 #include "bench.h"
+#include "hfile.h"
+#include "hproc.h"
 #include "zchat_arg.h"
 #include <getopt.h>
 #include <libgen.h>
@@ -614,14 +616,25 @@ s_run_once(const bench_options_t *options, int workload, int run, bench_system_t
     return rc;
 }
 
-static void
-s_remove_tmpdir(const char *path)
+// The temp dir of this run (options.tmpdir): databases, server logs, the workers' round trips
+static const char *s_tmpdir;
+
+// hproc's hooks: the children's files go to the temp dir; a failure to run one ends the bench
+static const char *
+s_hproc_dir(void)
 {
-    zdir_t *dir = zdir_new(path, NULL);
-    if (dir) {
-        zdir_remove(dir, true);
-        zdir_destroy(&dir);
-    }
+    return s_tmpdir;
+}
+
+static void
+s_hproc_fail(const char *file, int line, const char *message)
+{
+    (void)file;
+    (void)line;
+    bench_note("%s", message);
+    hproc_destroy_all();
+    hfile_remove_tree(s_tmpdir);
+    exit(1);
 }
 
 int
@@ -653,6 +666,8 @@ main(int argc, char **argv)
         bench_note("cannot make a temp dir in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
         return 1;
     }
+    s_tmpdir = options.tmpdir;
+    hproc_set_host(&(hproc_host_t){s_hproc_fail, NULL, s_hproc_dir});
     for (int r = 0; r < BENCH_RUNS_MAX; r++)
         for (int s = 0; s < BENCH_SYSTEMS; s++)
             for (int f = 0; f < BENCH_FIGURES; f++)
@@ -677,6 +692,6 @@ main(int argc, char **argv)
         failures++;
     }
     s_print_table(&options, zclock_mono() - start, load_start);
-    s_remove_tmpdir(options.tmpdir);
+    hfile_remove_tree(options.tmpdir);
     return failures ? 1 : 0;
 }

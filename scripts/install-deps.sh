@@ -1,5 +1,6 @@
 #!/bin/sh
-# install-deps.sh [fuzz] [soak] - install the Debian packages zchat needs to build, run and test.
+# install-deps.sh [fuzz] [soak] [lint] - install the Debian packages zchat needs to build, run and
+# test (make test on a fresh Debian 12 needs nothing else: tmux is for the terminal tests).
 # Does nothing when everything is present; uses apt-get (as root, or through sudo) otherwise.
 set -eu
 
@@ -8,13 +9,14 @@ libsodium-dev libreadline-dev tmux"
 
 # Optional groups, named on the command line: fuzz adds clang and its libFuzzer runtime
 # (Debian 12 names) for make fuzz; soak adds the sqlite3 command, with which make soak reads
-# the broker's database.
+# the broker's database; lint adds clang-format and cppcheck for make lint.
 for group in "$@"; do
     case $group in
     fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
     soak) PKGS="$PKGS sqlite3" ;;
+    lint) PKGS="$PKGS clang-format cppcheck" ;;
     *)
-        echo "install-deps: unknown group: $group (known: fuzz, soak)" >&2
+        echo "install-deps: unknown group: $group (known: fuzz, soak, lint)" >&2
         exit 2
         ;;
     esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# run.sh BUILD_DIR - run every unit self-test, then every e2e scenario, two at a time.
-# Prints "PASS name (1.2s)" or "FAIL name" plus the tail of its output, then "N passed, N failed";
-# exits 1 if anything failed. Needs bash >= 5.1 and coreutils only.
+# run.sh BUILD_DIR - run every unit self-test, then every e2e scenario, one per CPU core at a time
+# (ZCHAT_TEST_JOBS=N for another count). Prints "PASS name (1.2s)" or "FAIL name" plus the tail
+# of its output, then "N passed, N failed"; exits 1 if anything failed. Needs bash >= 5.1 and
+# coreutils only.
 set -u
 
 if [ $# -ne 1 ]; then
@@ -13,7 +14,11 @@ if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${
     echo "tests/run.sh: needs bash 5.1 or later (wait -n -p)" >&2
     exit 2
 fi
-jobs=2        # 2 cores
+jobs=${ZCHAT_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+if ! [[ $jobs =~ ^[1-9][0-9]*$ ]]; then
+    echo "tests/run.sh: ZCHAT_TEST_JOBS must be a count of jobs, not '$jobs'" >&2
+    exit 2
+fi
 limit=120     # seconds per test
 tail_lines=60 # lines of output shown for a failure
 

@@ -1,4 +1,4 @@
-// test_feed.c - e2e: the PUB feed (zchat-protocol(7) SOCKETS AND FRAMES, ROOM EVENTS): topics,
+// test_feed.c - e2e: the PUB feed (zchat-protocol(7) SOCKETS AND FRAMES; ROOM EVENTS): topics,
 // presence events, seq, and what never travels on it; joined, rooms, users and pong bookkeeping
 #include "zchat_prelude.h"
 #include "harness.h"

@@ -1,5 +1,5 @@
 // test_sessions.c - e2e: liveness, resume, observers, retries, the rate limit and graceful
-// shutdown (zchat-protocol(7) LIVENESS, SESSIONS AND RESTARTS, DURABILITY)
+// shutdown (zchat-protocol(7) LIVENESS; SESSIONS AND RESTARTS; DURABILITY)
 #include "zchat_prelude.h"
 #include "harness.h"
 #include "tests.h"

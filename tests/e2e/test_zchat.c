@@ -5,17 +5,14 @@
 #include "zchat_prelude.h"
 #include "harness.h"
 #include "hproc.h"
+#include "htmux.h"
 #include "tests_zchat.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define S_LINE_MS      5000  // how long a line may take to show (a gap fill waits for a heartbeat)
@@ -39,11 +36,9 @@ typedef struct {
 // A raw client kept alive (pinged) while an expectation waits: for short heartbeats
 static hclient_t *s_keepalive;
 
-// Transcripts of the children (hproc kills them) and the tmux server: killed if the test fails
-// (harness_fail exits)
+// Transcripts of the children (hproc kills them): freed at the end of the test
 static s_zchat_t *s_children[S_MAX_CHILDREN];
-static pid_t s_tmux_server;
-static bool s_cleanup_registered;
+static bool s_registered;
 
 static void
 s_cleanup(void)
@@ -59,19 +54,7 @@ s_cleanup(void)
         free(z);
         s_children[i] = NULL;
     }
-    if (s_tmux_server > 0) {
-        // Its socket may be gone with the temp dir, and it ignores SIGTERM while a session
-        // lives: SIGKILL, which hangs up the terminal of whatever runs in it
-        kill(s_tmux_server, SIGKILL);
-        s_tmux_server = 0;
-    }
-}
-
-static void
-s_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    s_registered = false;
 }
 
 // A loopback port where nothing listens
@@ -89,46 +72,20 @@ s_dead_port(void)
     return ntohs(addr.sin_port);
 }
 
-// A free loopback port below the ephemeral range, which no connecting socket is given
-static int
-s_fixed_port(void)
-{
-    int low = 32768, high = 60999;
-    FILE *file = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (file) {
-        if (fscanf(file, "%d %d", &low, &high) != 2)
-            low = 32768;
-        fclose(file);
-    }
-    int first = low > 11024 ? low - 10000 : 1024;
-    for (int attempt = 0; attempt < 100 && low > first; attempt++) {
-        int port = first + (int)(random() % (low - first));
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        CHECK(fd >= 0, "socket: %s", strerror(errno));
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-        close(fd);
-        if (rc == 0)
-            return port;
-    }
-    FAIL("no free port below %d", low);
-}
-
 // --- A zchat child over pipes ---
 
 // Start zchat with args (NULL-terminated; the binary is added in front)
 static s_zchat_t *
 s_zchat_spawn(const char *name, const char *const args[])
 {
-    if (!s_cleanup_registered) {
-        atexit(s_cleanup);
-        s_cleanup_registered = true;
-    }
     int slot = 0;
     while (slot < S_MAX_CHILDREN && s_children[slot])
         slot++;
     CHECK(slot < S_MAX_CHILDREN, "too many zchat children");
+    if (!s_registered) {
+        harness_on_end(NULL, NULL, s_cleanup);
+        s_registered = true;
+    }
     s_zchat_t *z = zmalloc(sizeof(s_zchat_t));
     s_children[slot] = z;
     snprintf(z->name, sizeof z->name, "%s", name);
@@ -141,7 +98,7 @@ static s_zchat_t *
 s_zchat_start_argv(hbroker_t *broker, const char *user, const char *const extra[])
 {
     char port[16];
-    snprintf(port, sizeof port, "%d", hproc_port(broker));
+    snprintf(port, sizeof port, "%d", hbroker_port(broker));
     const char *args[32] = {"-H", "127.0.0.1", "-p", port, "-u", user};
     int argc = 6;
     for (int i = 0; extra[i] && argc < 31; i++)
@@ -288,6 +245,15 @@ s_close_stdin(s_zchat_t *z)
     hproc_close_stdin(z->proc);
 }
 
+// A program under the sanitizers that complained on stderr fails the test, as does CZMQ's
+// report of sockets left open
+static void
+s_check_stderr_at(const char *file, int line, const char *name, const char *err)
+{
+    if (strstr(err, "dangling") || strstr(err, "Sanitizer") || strstr(err, "runtime error"))
+        harness_fail(file, line, "%s complained on stderr: %s", name, err);
+}
+
 // Wait for the exit (reading its output meanwhile) and return the exit code; fails on a
 // signal, a timeout, or a sanitizer or CZMQ complaint on stderr
 static int
@@ -295,9 +261,7 @@ s_wait_exit_at(const char *file, int line, s_zchat_t *z, int timeout_ms)
 {
     int code = hproc_wait_exit_at(file, line, z->proc, timeout_ms);
     s_zchat_read(z, 0);
-    const char *err = hproc_stderr(z->proc);
-    if (strstr(err, "dangling") || strstr(err, "Sanitizer") || strstr(err, "runtime error"))
-        harness_fail(file, line, "%s complained on stderr: %s", z->name, err);
+    s_check_stderr_at(file, line, z->name, hproc_stderr(z->proc));
     return code;
 }
 #define s_wait_exit(z, ms) s_wait_exit_at(__FILE__, __LINE__, z, ms)
@@ -307,7 +271,7 @@ static void
 s_expect_greeting_at(const char *file, int line, s_zchat_t *z, hbroker_t *broker)
 {
     char text[128];
-    snprintf(text, sizeof text, "Connected to 127.0.0.1:%d", hproc_port(broker));
+    snprintf(text, sizeof text, "Connected to 127.0.0.1:%d", hbroker_port(broker));
     int connected = s_expect_at(file, line, z, -1, text, false);
     snprintf(text, sizeof text, "Welcome to the chat, %s!", z->name);
     int welcome = s_expect_at(file, line, z, -1, text, false);
@@ -953,9 +917,8 @@ test_zchat_broker_restart(void)
     // A port outside the ephemeral range: while the broker is away, zchat's reconnecting
     // socket (or anyone's) could otherwise be given that very port and block the restart
     char port_text[16];
-    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
-    hbroker_t *broker =
-        hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0", NULL);
+    snprintf(port_text, sizeof port_text, "%d", hbroker_free_port());
+    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, NULL);
     s_zchat_t *alice = s_zchat_start(broker, "Alice", "-r", "python", NULL);
     s_expect_greeting(alice, broker);
     s_expect(alice, "*** Joined room: python ***");
@@ -965,8 +928,7 @@ test_zchat_broker_restart(void)
     hbroker_stop(broker);
     s_expect(alice, "*** Connection lost, reconnecting... ***");
     // A new broker on the same port and database; someone talks before Alice is back
-    hbroker_t *again =
-        hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0", NULL);
+    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, NULL);
     hclient_t *bob = hclient_login(again, "Bob");
     s_keepalive = bob;  // the heartbeat is short: Bob pings while we wait for Alice
     hclient_join(bob, "python");
@@ -1062,88 +1024,6 @@ test_zchat_escape_injection(void)
 
 // --- A real terminal: tmux ---
 
-// Run tmux with args on this test's server; its stdout into out. Fails unless it exits 0.
-static void
-s_tmux_at(const char *file, int line, char *out, size_t size, const char *const args[])
-{
-    char socket_path[PATH_MAX];
-    harness_path(socket_path, sizeof socket_path, "tmux.sock");
-    const char *argv[32] = {"tmux", "-S", socket_path, "-f", "/dev/null"};
-    int argc = 5;
-    for (int i = 0; args[i] && argc < 31; i++)
-        argv[argc++] = args[i];
-    argv[argc] = NULL;
-    int fds[2];
-    if (pipe(fds) == -1)
-        harness_fail(file, line, "pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid == -1)
-        harness_fail(file, line, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 1);
-        int null_fd = open("/dev/null", O_RDWR);
-        dup2(null_fd, 0);
-        execvp("tmux", (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t used = 0;
-    int64_t deadline = zclock_mono() + S_EXIT_MS;
-    while (zclock_mono() < deadline) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        char chunk[1024];
-        ssize_t got = read(fds[0], chunk, sizeof chunk);
-        if (got <= 0)
-            break;
-        if (out && used + (size_t)got < size) {
-            memcpy(out + used, chunk, (size_t)got);
-            used += (size_t)got;
-        }
-    }
-    close(fds[0]);
-    if (out)
-        out[used] = 0;
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (zclock_mono() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            harness_fail(file, line, "tmux %s did not finish", args[0]);
-        }
-        s_sleep_ms(5);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        harness_fail(file, line, "tmux %s failed (status 0x%x)%s", args[0], (unsigned)status,
-                     WIFEXITED(status) && WEXITSTATUS(status) == 127
-                         ? ": is tmux installed? (scripts/install-deps.sh)"
-                         : "");
-}
-#define s_tmux(out, size, ...)                                                                     \
-    s_tmux_at(__FILE__, __LINE__, out, size, (const char *const[]){__VA_ARGS__})
-
-// The screen as text, lines without trailing blanks
-static void
-s_screen(char *screen, size_t size)
-{
-    s_tmux(screen, size, "capture-pane", "-p", "-t", "chat", NULL);
-}
-
-// The last non-empty line of the screen (copied into line)
-static void
-s_last_line(const char *screen, char *line, size_t size)
-{
-    const char *end = screen + strlen(screen);
-    while (end > screen && end[-1] == '\n')
-        end--;
-    const char *start = end;
-    while (start > screen && start[-1] != '\n')
-        start--;
-    snprintf(line, size, "%.*s", (int)(end - start), start);
-}
-
 // true if the screen has a line whose body is text
 static bool
 s_screen_has(const char *screen, const char *text)
@@ -1163,24 +1043,6 @@ s_screen_has(const char *screen, const char *text)
     return false;
 }
 
-// Wait until check(screen) holds; the screen is left in screen
-static void
-s_wait_screen_at(const char *file, int line, char *screen, size_t size, const char *what,
-                 bool (*check)(const char *screen, const void *arg), const void *arg)
-{
-    int64_t deadline = zclock_mono() + S_LINE_MS;
-    while (true) {
-        s_screen(screen, size);
-        if (check(screen, arg))
-            return;
-        if (zclock_mono() > deadline)
-            harness_fail(file, line, "the screen never showed %s:\n%s", what, screen);
-        s_sleep_ms(50);
-    }
-}
-#define s_wait_screen(screen, what, check, arg)                                                    \
-    s_wait_screen_at(__FILE__, __LINE__, screen, sizeof screen, what, check, arg)
-
 static bool
 s_has_line(const char *screen, const void *arg)
 {
@@ -1191,89 +1053,19 @@ static bool
 s_ends_with_line(const char *screen, const void *arg)
 {
     char last[512];
-    s_last_line(screen, last, sizeof last);
+    htmux_last_line(screen, last, sizeof last);
     return streq(last, arg);
-}
-
-// true if process pid runs (a zombie that nobody reaps does not count)
-static bool
-s_is_running(pid_t pid)
-{
-    char path[64], stat[256] = "";
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return false;
-    if (!fgets(stat, sizeof stat, file))
-        stat[0] = 0;
-    fclose(file);
-    const char *paren = strrchr(stat, ')');  // "pid (name) state ..."
-    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
-}
-
-static int
-s_cursor_x(void)
-{
-    char out[64];
-    s_tmux(out, sizeof out, "display-message", "-p", "-t", "chat", "#{cursor_x}", NULL);
-    return atoi(out);
-}
-
-// Run zchat with args (a shell word list) in a 120x30 terminal: the tmux session "chat"
-static void
-s_tmux_start(const char *args)
-{
-    if (!s_cleanup_registered) {
-        atexit(s_cleanup);
-        s_cleanup_registered = true;
-    }
-    char exit_path[PATH_MAX], command[2 * PATH_MAX + 512];
-    harness_path(exit_path, sizeof exit_path, "zchat.exit");
-    snprintf(command, sizeof command,
-             "env -u NO_COLOR '%s' %s 2>'%s/zchat-pty.stderr'; echo $? >'%s'",
-             hproc_program("zchat"), args, harness_tmpdir(), exit_path);
-    s_tmux(NULL, 0, "new-session", "-d", "-s", "chat", "-x", "120", "-y", "30", command, NULL);
-    char out[64];
-    s_tmux(out, sizeof out, "display-message", "-p", "-t", "chat", "#{pid}", NULL);
-    s_tmux_server = (pid_t)atoi(out);
-    CHECK(s_tmux_server > 0, "no tmux server pid: %s", out);
 }
 
 // Wait for zchat in the terminal to exit; check its stderr; return its exit code
 static int
-s_tmux_wait_exit(void)
+s_tmux_exit_at(const char *file, int line, htmux_t *term)
 {
-    char exit_path[PATH_MAX], code[16] = "";
-    harness_path(exit_path, sizeof exit_path, "zchat.exit");
-    int64_t deadline = zclock_mono() + S_EXIT_MS;
-    while (!*code) {
-        FILE *file = fopen(exit_path, "r");
-        if (file) {
-            if (!fgets(code, sizeof code, file))
-                code[0] = 0;
-            fclose(file);
-        }
-        CHECK(*code || zclock_mono() < deadline, "zchat did not exit");
-        if (!*code)
-            s_sleep_ms(20);
-    }
-    char err_path[PATH_MAX], err[4096] = "";
-    FILE *log = fopen(harness_path(err_path, sizeof err_path, "zchat-pty.stderr"), "r");
-    if (log) {
-        size_t got = fread(err, 1, sizeof err - 1, log);
-        err[got] = 0;
-        fclose(log);
-    }
-    CHECK(!strstr(err, "dangling") && !strstr(err, "Sanitizer") && !strstr(err, "runtime error"),
-          "zchat complained on stderr: %s", err);
-    // The session ended with zchat, so the tmux server goes too
-    deadline = zclock_mono() + S_EXIT_MS;
-    while (s_is_running(s_tmux_server) && zclock_mono() < deadline)
-        s_sleep_ms(20);
-    CHECK(!s_is_running(s_tmux_server), "the tmux server outlived its session");
-    s_tmux_server = 0;
-    return atoi(code);
+    int code = htmux_wait_exit_at(file, line, term);
+    s_check_stderr_at(file, line, "zchat in the terminal", htmux_stderr(term));
+    return code;
 }
+#define s_tmux_exit(term) s_tmux_exit_at(__FILE__, __LINE__, term)
 
 void
 test_zchat_pty_half_line(void)
@@ -1282,109 +1074,111 @@ test_zchat_pty_half_line(void)
     hclient_t *bob = hclient_login(broker, "Bob");
     s_watch(bob, "lobby");
     char args[64];
-    snprintf(args, sizeof args, "-H 127.0.0.1 -p %d -u Alice --no-color", hproc_port(broker));
-    s_tmux_start(args);
+    snprintf(args, sizeof args, "-H 127.0.0.1 -p %d -u Alice --no-color", hbroker_port(broker));
+    htmux_t *term = htmux_start("zchat", args);
 
     char screen[16384];
-    s_wait_screen(screen, "the prompt", s_ends_with_line, "#lobby>");
+    htmux_wait_screen(term, screen, "the prompt", s_ends_with_line, "#lobby>");
     CHECK(s_screen_has(screen, "Welcome to the chat, Alice!"), "no welcome:\n%s", screen);
     hclient_expect_presence(bob, "lobby", "Alice", "join", NULL);
     // Bob's lines reach the terminal: from now on the feed is live
     hclient_say(bob, "lobby", "sync");
     hclient_expect_message(bob, "lobby", "Bob", "sync");
-    s_wait_screen(screen, "Bob's sync", s_has_line, "Bob: sync");
+    htmux_wait_screen(term, screen, "Bob's sync", s_has_line, "Bob: sync");
 
     // Half a line, no Enter; then a message arrives
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "half typed", NULL);
-    s_wait_screen(screen, "the half line", s_ends_with_line, "#lobby> half typed");
+    htmux_type(term, "half typed");
+    htmux_wait_screen(term, screen, "the half line", s_ends_with_line, "#lobby> half typed");
     hclient_say(bob, "lobby", "incoming while typing");
     hclient_expect_message(bob, "lobby", "Bob", "incoming while typing");
-    s_wait_screen(screen, "the incoming line", s_has_line, "Bob: incoming while typing");
+    htmux_wait_screen(term, screen, "the incoming line", s_has_line, "Bob: incoming while typing");
     char last[512];
-    s_last_line(screen, last, sizeof last);
+    htmux_last_line(screen, last, sizeof last);
     CHECK(streq(last, "#lobby> half typed"), "the input line was damaged: \"%s\"\n%s", last,
           screen);
-    CHECK(s_cursor_x() == (int)strlen("#lobby> half typed"), "the cursor moved: x = %d",
-          s_cursor_x());
+    CHECK(htmux_cursor_x(term) == (int)strlen("#lobby> half typed"), "the cursor moved: x = %d",
+          htmux_cursor_x(term));
     CHECK(!strstr(screen, "half typed[") && !strstr(screen, "typedBob"),
           "the incoming line was mixed into the input:\n%s", screen);
     char attributes[16384];  // --no-color: not one color or dim attribute on the screen
-    s_tmux(attributes, sizeof attributes, "capture-pane", "-p", "-e", "-t", "chat", NULL);
+    htmux_screen(term, attributes, sizeof attributes, true);
     CHECK(!strchr(attributes, '\033'), "colors despite --no-color:\n%s", attributes);
 
     // Editing still works on the restored line: finish it and send it as one message
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", " and finished", NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    htmux_type(term, " and finished");
+    htmux_key(term, "Enter");
     hclient_expect_message(bob, "lobby", "Alice", "half typed and finished");
-    s_wait_screen(screen, "the sent line", s_has_line, "Alice: half typed and finished");
-    s_wait_screen(screen, "an empty prompt", s_ends_with_line, "#lobby>");
+    htmux_wait_screen(term, screen, "the sent line", s_has_line, "Alice: half typed and finished");
+    htmux_wait_screen(term, screen, "an empty prompt", s_ends_with_line, "#lobby>");
     CHECK(!strstr(screen, "#lobby> half typed and finished"),
           "the typed copy of a sent message stayed on the screen:\n%s", screen);
 
     // Tab completes commands and names; Up recalls the last line
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "/ms", NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Tab", NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "bo", NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Tab", NULL);
-    s_wait_screen(screen, "the completions", s_ends_with_line, "#lobby> /msg Bob");
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "psst", NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    htmux_type(term, "/ms");
+    htmux_key(term, "Tab");
+    htmux_type(term, "bo");
+    htmux_key(term, "Tab");
+    htmux_wait_screen(term, screen, "the completions", s_ends_with_line, "#lobby> /msg Bob");
+    htmux_type(term, "psst");
+    htmux_key(term, "Enter");
     jcheck_str(hclient_expect(bob, "private"), "text", "psst");
-    s_wait_screen(screen, "the confirmation", s_has_line, "*** Private message sent to Bob ***");
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Up", NULL);
-    s_wait_screen(screen, "the recalled line", s_ends_with_line, "#lobby> /msg Bob psst");
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "C-u", NULL);
-    s_wait_screen(screen, "an empty prompt", s_ends_with_line, "#lobby>");
+    htmux_wait_screen(term, screen, "the confirmation", s_has_line,
+                      "*** Private message sent to Bob ***");
+    htmux_key(term, "Up");
+    htmux_wait_screen(term, screen, "the recalled line", s_ends_with_line, "#lobby> /msg Bob psst");
+    htmux_key(term, "C-u");
+    htmux_wait_screen(term, screen, "an empty prompt", s_ends_with_line, "#lobby>");
 
     // Ctrl-D leaves: quit sent, exit 0
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "C-d", NULL);
+    htmux_key(term, "C-d");
     hclient_expect_presence(bob, "lobby", "Alice", "leave", "quit");
-    CHECK(s_tmux_wait_exit() == 0, "exit code after Ctrl-D");
+    CHECK(s_tmux_exit(term) == 0, "exit code after Ctrl-D");
 }
 
 void
 test_zchat_pty_questions(void)
 {
     hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
-    s_tmux_start("");  // bare: zchat asks
+    htmux_t *term = htmux_start("zchat", "");  // bare: zchat asks
     char screen[16384], port[16];
-    snprintf(port, sizeof port, "%d", hproc_port(broker));
-    s_wait_screen(screen, "the host question", s_ends_with_line,
-                  "Server host (default: 127.0.0.1):");
+    snprintf(port, sizeof port, "%d", hbroker_port(broker));
+    htmux_wait_screen(term, screen, "the host question", s_ends_with_line,
+                      "Server host (default: 127.0.0.1):");
     CHECK(s_screen_has(screen, "=== zchat ==="), "no title:\n%s", screen);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "127.0.0.1", NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
-    s_wait_screen(screen, "the port question", s_ends_with_line, "Server port (default: 12345):");
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", port, NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
-    s_wait_screen(screen, "the user question", s_ends_with_line, "Username:");
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "9lives", NULL);  // not a user name: again
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
-    s_wait_screen(screen, "the user question again", s_ends_with_line, "Username:");
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "Alice", NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
+    htmux_type(term, "127.0.0.1");
+    htmux_key(term, "Enter");
+    htmux_wait_screen(term, screen, "the port question", s_ends_with_line,
+                      "Server port (default: 12345):");
+    htmux_type(term, port);
+    htmux_key(term, "Enter");
+    htmux_wait_screen(term, screen, "the user question", s_ends_with_line, "Username:");
+    htmux_type(term, "9lives");  // not a user name: again
+    htmux_key(term, "Enter");
+    htmux_wait_screen(term, screen, "the user question again", s_ends_with_line, "Username:");
+    htmux_type(term, "Alice");
+    htmux_key(term, "Enter");
     char connected[64];
     snprintf(connected, sizeof connected, "Connected to 127.0.0.1:%s", port);
-    s_wait_screen(screen, "the connection", s_has_line, connected);
-    s_wait_screen(screen, "the prompt", s_ends_with_line, "#lobby>");
+    htmux_wait_screen(term, screen, "the connection", s_has_line, connected);
+    htmux_wait_screen(term, screen, "the prompt", s_ends_with_line, "#lobby>");
     CHECK(s_screen_has(screen, "Welcome to the chat, Alice!"), "no welcome:\n%s", screen);
 
     // On a terminal, names are colored and system lines dimmed
     hclient_t *bob = hclient_login(broker, "Bob");
-    s_wait_screen(screen, "Bob's arrival", s_has_line, "*** Bob joined lobby ***");
+    htmux_wait_screen(term, screen, "Bob's arrival", s_has_line, "*** Bob joined lobby ***");
     hclient_say(bob, "lobby", "in color");
-    s_wait_screen(screen, "Bob's line", s_has_line, "Bob: in color");
+    htmux_wait_screen(term, screen, "Bob's line", s_has_line, "Bob: in color");
     char colored[16384];
-    s_tmux(colored, sizeof colored, "capture-pane", "-p", "-e", "-t", "chat", NULL);
+    htmux_screen(term, colored, sizeof colored, true);
     char painted[64];
     snprintf(painted, sizeof painted,
              "m"
              "Bob\033[");  // an SGR right before and after the name
     CHECK(strstr(colored, painted), "Bob's name is not colored:\n%s", colored);
     CHECK(strstr(colored, "\033[2m"), "nothing dimmed:\n%s", colored);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "-l", "/quit bye now", NULL);
-    s_tmux(NULL, 0, "send-keys", "-t", "chat", "Enter", NULL);
-    CHECK(s_tmux_wait_exit() == 0, "exit code after /quit");
+    htmux_type(term, "/quit bye now");
+    htmux_key(term, "Enter");
+    CHECK(s_tmux_exit(term) == 0, "exit code after /quit");
     hclient_send(bob, "{\"type\":\"users\"}");
     CHECK(cJSON_GetArraySize(jarr(hclient_expect(bob, "users"), "users")) == 1,
           "Alice is still online");
@@ -1413,9 +1207,9 @@ void
 test_zchat_broker_amnesia(void)
 {
     char port_text[16];
-    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
-    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
-                                      "--db", ":memory:", NULL);
+    snprintf(port_text, sizeof port_text, "%d", hbroker_free_port());
+    hbroker_t *broker =
+        hbroker_start("--heartbeat", "300", "--port", port_text, "--db", ":memory:", NULL);
     s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
     s_expect_greeting(alice, broker);
     for (int i = 1; i <= 6; i++) {
@@ -1427,8 +1221,8 @@ test_zchat_broker_amnesia(void)
     }
     hbroker_stop(broker);
     s_expect(alice, "*** Connection lost, reconnecting... ***");
-    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
-                                     "--db", ":memory:", NULL);
+    hbroker_t *again =
+        hbroker_start("--heartbeat", "300", "--port", port_text, "--db", ":memory:", NULL);
     hclient_t *bob = hclient_login(again, "Bob");
     s_keepalive = bob;
     s_expect(alice, "*** Reconnected ***");
@@ -1449,9 +1243,9 @@ void
 test_zchat_rejoin_rate_limited(void)
 {
     char port_text[16];
-    snprintf(port_text, sizeof port_text, "%d", s_fixed_port());
-    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
-                                      "--rate", "2", "--burst", "8", NULL);
+    snprintf(port_text, sizeof port_text, "%d", hbroker_free_port());
+    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, "--rate", "2",
+                                      "--burst", "8", NULL);
     s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
     s_expect_greeting(alice, broker);
     enum { ROOMS = 10 };
@@ -1459,14 +1253,14 @@ test_zchat_rejoin_rate_limited(void)
         char line[32], shown[64];
         snprintf(line, sizeof line, "/join r%d", i);
         snprintf(shown, sizeof shown, "*** Joined room: r%d ***", i);
-        s_sleep_ms(600);  // within the rate: 2 a second
+        zclock_sleep(600);  // within the rate: 2 a second
         s_type(alice, line);
         s_expect(alice, shown);
     }
     hbroker_stop(broker);
     s_expect(alice, "*** Connection lost, reconnecting... ***");
-    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, "--feed-port", "0",
-                                     "--rate", "2", "--burst", "8", NULL);
+    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, "--rate", "2",
+                                     "--burst", "8", NULL);
     hclient_t *bob = hclient_login(again, "Bob");
     s_keepalive = bob;
     s_expect(alice, "*** Reconnected ***");
@@ -1475,7 +1269,7 @@ test_zchat_rejoin_rate_limited(void)
     int64_t deadline = harness_now_ms() + 15000;
     int missing = ROOMS;
     while (missing > 0 && harness_now_ms() < deadline) {
-        s_sleep_ms(600);
+        zclock_sleep(600);
         hclient_send(bob, "{\"type\":\"rooms\"}");
         cJSON *reply = hclient_recv(bob, 2000);
         if (!reply || !streq(jstr(reply, "type"), "rooms"))
