@@ -961,6 +961,47 @@ test_zchat_broker_restart(void)
     s_keepalive = NULL;
 }
 
+// zchat-protocol(7) RETRIES: a private retried after a broker restart reaches its recipient
+// again (privates are not stored, and the new run remembers no ids); zchat shows it once: the
+// same id from the same sender, whatever the case of the sender's name.
+void
+test_zchat_private_repeat(void)
+{
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", hbroker_free_port());
+    hbroker_t *broker = hbroker_start("--heartbeat", "300", "--port", port_text, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    s_keepalive = bob;
+    hclient_send(bob, "{\"type\":\"msg\",\"to\":\"Alice\",\"text\":\"only once\",\"id\":\"p1\"}");
+    hclient_expect(bob, "ack");
+    s_expect(alice, "[PRIVATE] Bob: only once");
+    s_keepalive = NULL;
+
+    hbroker_stop(broker);
+    s_expect(alice, "*** Connection lost, reconnecting... ***");
+    hbroker_t *again = hbroker_start("--heartbeat", "300", "--port", port_text, NULL);
+    hclient_t *bob2 = hclient_login(again, "BOB");
+    s_keepalive = bob2;
+    s_expect(alice, "*** Reconnected ***");
+    // Bob's client retries: the new broker run delivers it again
+    hclient_send(bob2, "{\"type\":\"msg\",\"to\":\"Alice\",\"text\":\"only once\",\"id\":\"p1\"}");
+    hclient_expect(bob2, "ack");
+    // The same text under another id is another message
+    hclient_send(bob2, "{\"type\":\"msg\",\"to\":\"Alice\",\"text\":\"only once\",\"id\":\"p2\"}");
+    hclient_expect(bob2, "ack");
+    s_expect(alice, "[PRIVATE] BOB: only once");
+    s_settle(alice, H_QUIET_MS);
+    CHECK(s_count(alice, "[PRIVATE] Bob: only once") == 1 &&
+              s_count(alice, "[PRIVATE] BOB: only once") == 1,
+          "a repeated private shown again, or a new one dropped:%s", s_transcript(alice));
+    s_type(alice, "/quit");
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+    hclient_ping(bob2);
+    s_keepalive = NULL;
+}
+
 // --- Safety ---
 
 void
