@@ -1,5 +1,5 @@
 // bench.h - zchat-bench: the real zchat-broker against a minimal ROUTER->PUB relay, on the same
-// workloads in the same run (issue 6). Declarations shared by the bench modules.
+// workloads in the same run. Declarations shared by the bench modules.
 #ifndef BENCH_H_INCLUDED
 #define BENCH_H_INCLUDED
 

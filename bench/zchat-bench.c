@@ -1,8 +1,8 @@
-// zchat-bench.c - the benchmark of issue 6: zchat-broker against a ROUTER->PUB relay
+// zchat-bench.c - the benchmark: zchat-broker against a ROUTER->PUB relay
 //
 // Runs each selected workload --runs times per system, interleaved (broker, relay, broker,
 // relay...), each run against a fresh server process, and prints one table: the median of each
-// figure per system, the ratio broker/relay, and the issue's target. `zchat-bench --relay` is
+// figure per system, the ratio broker/relay, and the target. `zchat-bench --relay` is
 // the relay itself (relay.c), started by the bench as a child process like the broker.
 #include "bench.h"
 #include "hfile.h"
@@ -24,7 +24,7 @@
 static const char *s_usage =
     "Usage: zchat-bench [OPTION]...\n"
     "Benchmark zchat-broker against a minimal ROUTER->PUB relay on the same workloads and print\n"
-    "one table: medians of interleaved runs, the ratio broker/relay, the targets of issue 6.\n"
+    "one table: medians of interleaved runs, the ratio broker/relay, the targets.\n"
     "\n"
     "  --quick          much smaller counts: the whole run takes well under 30 s\n"
     "  --runs N         interleaved runs per system (default 3)\n"
