@@ -21,6 +21,8 @@
 #define CONN_HANDSHAKE_TRIES 2      // failed handshakes without detail before conn_connect gives up
 #define CONN_JOIN_RETRY_MS   1000   // an internal join refused for the moment goes again after
 #define CONN_PENDING_MS      60000  // a reply not come by then never comes (history: 2 heartbeats)
+#define CONN_ID_SIZE         (ZCHAT_ID_MAX + 1)  // a request id, NUL included
+#define CONN_RUN_BYTES       8  // random bytes that make this conn's request ids its own
 
 // What a request in flight was asked for: where its reply goes
 typedef enum {
@@ -73,8 +75,9 @@ struct conn {
     zhashx_t *pending;  // id -> s_pending_t *, owner: requests of this DEALER not answered yet
     outbox_t *outbox;   // say/msg not acked yet
     seen_t *privates;   // "sender id" of the private messages shown, sender folded
-    uint64_t next_id;   // the number in the id of the last request
-    char hello_id[24];  // id of the hello in flight, "" if none
+    char run[2 * CONN_RUN_BYTES + 1];  // random hex: no other conn, nor a later run, sends our ids
+    uint64_t next_id;                  // the number in the id of the last request
+    char hello_id[CONN_ID_SIZE];       // id of the hello in flight, "" if none
     int64_t last_heard;
     int64_t next_poll;
     int64_t hello_at;
@@ -104,21 +107,23 @@ s_forward(conn_t *self, const zchat_msg_t *reply)
 
 // --- Sending ---
 
-// A new request id into id[24]; returns its number.
+// A new request id into id[CONN_ID_SIZE]; returns its number. The run's random part keeps ids
+// unique beyond this conn: a private's recipient drops a repeated (sender, id), and a say found
+// in history after a broker restart is recognised by its id (zchat-protocol(7) RETRIES).
 static uint64_t
 s_new_id(conn_t *self, char *id)
 {
-    snprintf(id, 24, "c%" PRIu64, ++self->next_id);
+    snprintf(id, CONN_ID_SIZE, "c%s-%" PRIu64, self->run, ++self->next_id);
     return self->next_id;
 }
 
 // Send a request with a new id, and remember what it was asked for (and about which room, may
-// be NULL) until its reply comes. Takes ownership of *request_p; writes the id into id[24] when
-// id is not NULL. Returns the request's number.
+// be NULL) until its reply comes. Takes ownership of *request_p; writes the id into
+// id[CONN_ID_SIZE] when id is not NULL. Returns the request's number.
 static uint64_t
 s_send(conn_t *self, zchat_msg_t **request_p, s_ask_t ask, const char *room, char *id)
 {
-    char my_id[24];
+    char my_id[CONN_ID_SIZE];
     s_pending_t *pending = zmalloc(sizeof(s_pending_t));
     pending->ask = ask;
     pending->number = s_new_id(self, my_id);
@@ -536,8 +541,7 @@ s_on_pong(conn_t *self, zchat_msg_t *pong)
 }
 
 // A private message: shown once. A msg sent again (its ack lost with a broker that died) makes
-// a second private with the same id from the same sender (zchat-protocol(7) SEQ, HISTORY AND
-// EXACTLY-ONCE DISPLAY).
+// a second private with the same id from the same sender (zchat-protocol(7) RETRIES).
 static void
 s_on_private(conn_t *self, zchat_msg_t *private)
 {
@@ -883,6 +887,7 @@ s_next_timer(const conn_t *self)
     }
     return self->ever_online ? self->hello_at + self->retry_ms + 1 : zclock_mono() + 100;
 }
+
 // --- Public ---
 
 conn_t *
@@ -907,6 +912,9 @@ conn_new(const conn_options_t *options, const conn_handler_t *handler, void *arg
     zhashx_set_destructor(self->pending, (zhashx_destructor_fn *)s_pending_destroy);
     self->outbox = outbox_new(s_outbox_send, self);
     self->privates = seen_new(SEEN_PRIVATES);
+    byte run[CONN_RUN_BYTES];
+    randombytes_buf(run, sizeof run);
+    sodium_bin2hex(self->run, sizeof self->run, run, sizeof run);
     if (options->server_key) {
         self->server_key = strdup(options->server_key);
         assert(self->server_key);
@@ -1112,7 +1120,7 @@ conn_leave(conn_t *self, const char *room)
 static void
 s_send_tracked(conn_t *self, zchat_msg_t **request_p)
 {
-    char id[24];
+    char id[CONN_ID_SIZE];
     s_new_id(self, id);
     zchat_msg_set_string(*request_p, "id", id);
     outbox_add(self->outbox, request_p, zclock_mono());
@@ -1292,6 +1300,16 @@ s_test_broker(void)
     conn_options_t options = {
         .host = "127.0.0.1", .port = atoi(strrchr(endpoint, ':') + 1), .user = "alice"};
     conn_t *conn = conn_new(&options, &handler, &log);
+    // Request ids are this conn's own: another conn (or a later run) numbers from 1 too, but
+    // under another random part, so a recipient never takes its first msg for a repeat
+    conn_t *other = conn_new(&options, &handler, &log);
+    char id[CONN_ID_SIZE], other_id[CONN_ID_SIZE];
+    s_new_id(conn, id);
+    s_new_id(other, other_id);
+    assert(strlen(id) == 1 + 2 * CONN_RUN_BYTES + 2 && streq(id + strlen(id) - 2, "-1"));
+    assert(strneq(id, other_id));
+    conn_destroy(&other, NULL);
+    conn->next_id = 0;
     char identity[2 * CONN_ROUTING_ID_BYTES + 2] = "";
     for (int i = 0; i < 2; i++) {
         s_new_dealer(conn);
@@ -1430,10 +1448,13 @@ s_test_window(const conn_options_t *options, const conn_handler_t *handler, s_lo
         conn_say(conn, "r", "a line of a paste");
     assert(outbox_in_flight(conn->outbox) == OUTBOX_WINDOW && outbox_size(conn->outbox) == 100);
     zchat_msg_t *say = s_fake_next(&fake, NULL, "say");  // the broker acks the first: the next goes
+    char *ack =
+        zsys_sprintf("{\"type\":\"ack\",\"seq\":1,\"id\":\"%s\"}", zchat_msg_string(say, "id"));
     zchat_msg_destroy(&say);
     assert(s_test_received(fake.router, 1000) == OUTBOX_WINDOW - 1);
     int replies = log->count;
-    s_fake_send(&fake, "{\"type\":\"ack\",\"seq\":1,\"id\":\"c1\"}");
+    s_fake_send(&fake, ack);
+    zstr_free(&ack);
     s_on_command(conn);
     assert(log->count == replies + 1);
     assert(outbox_in_flight(conn->outbox) == OUTBOX_WINDOW && outbox_size(conn->outbox) == 99);

@@ -1002,6 +1002,30 @@ test_zchat_private_repeat(void)
     s_keepalive = NULL;
 }
 
+// ...and a sender that runs zchat again numbers its requests anew, yet its first private is no
+// repeat: request ids are unique to each run.
+void
+test_zchat_private_new_run(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *bob = s_zchat_start(broker, "Bob", NULL);
+    s_expect_greeting(bob, broker);
+    for (int run = 1; run <= 2; run++) {
+        s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+        s_expect_greeting(alice, broker);
+        char line[64];
+        snprintf(line, sizeof line, "/msg Bob from run %d", run);
+        s_type(alice, line);
+        s_expect(alice, "*** Private message sent to Bob ***");
+        snprintf(line, sizeof line, "[PRIVATE] Alice: from run %d", run);
+        s_expect(bob, line);
+        s_type(alice, "/quit");
+        CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code of run %d", run);
+    }
+    s_type(bob, "/quit");
+    CHECK(s_wait_exit(bob, S_EXIT_MS) == 0, "exit code");
+}
+
 // --- Safety ---
 
 void

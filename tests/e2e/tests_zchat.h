@@ -20,6 +20,7 @@
     X(zchat_rate_limited)                                                                          \
     X(zchat_broker_restart)                                                                        \
     X(zchat_private_repeat)                                                                        \
+    X(zchat_private_new_run)                                                                       \
     X(zchat_escape_injection)                                                                      \
     X(zchat_pty_half_line)                                                                         \
     X(zchat_pty_questions)                                                                         \
