@@ -95,7 +95,8 @@ void conn_follow(conn_t *self, const char *room, uint64_t since);
 zlist_t *conn_rooms(const conn_t *self);
 
 // True for an error code that refuses a request for the moment, not for what it asks
-// (rate_limited, server_full): the same request may succeed later (zchat-protocol(7) RETRIES).
+// (rate_limited, server_full): the same request may succeed later
+// (zchat-protocol(7) RATE LIMIT; SERVER LIMITS).
 bool conn_error_is_retryable(const char *code);
 
 void conn_test(bool verbose);

@@ -1,5 +1,5 @@
 // seen.h - the last N keys seen, to drop repeats: a client remembers the (sender, id) of the
-// private messages it showed (zchat-protocol(7) SEQ, HISTORY AND EXACTLY-ONCE DISPLAY)
+// private messages it showed (zchat-protocol(7) RETRIES)
 #ifndef SEEN_H_INCLUDED
 #define SEEN_H_INCLUDED
 

@@ -72,10 +72,8 @@ const char *track_room(const track_t *self);
 // The seq delivered up to; -1 if the baseline is unknown yet.
 int64_t track_last(const track_t *self);
 
-// The newest seq known to exist.
+// For tests: the newest seq known to exist, and how many events wait beyond a gap.
 uint64_t track_known(const track_t *self);
-
-// How many events wait beyond a gap.
 size_t track_waiting(const track_t *self);
 
 void track_test(bool verbose);
