@@ -395,7 +395,9 @@ s_bind_socket(zsock_t *sock, const char *host, int port)
         host = "127.0.0.1";  // libzmq reads a bind host as an interface name: "lo" here
     char port_text[8];
     snprintf(port_text, sizeof port_text, "%d", port);
-    char *endpoint = s_endpoint(host, port ? port_text : "*");
+    // CZMQ's "!": a random free port, so that a broker started after another stopped does not
+    // take its port, and with it the stopped one's reconnecting clients ("*" takes the lowest)
+    char *endpoint = s_endpoint(host, port ? port_text : "!");
     if (strchr(host, ':'))
         zsock_set_ipv6(sock, 1);
     int rc = zsock_bind(sock, "%s", endpoint);

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #define LOG_TAIL 80  // lines of each broker log shown on failure
-// hbroker_free_port picks among these: below the kernel's ephemeral ports (32768 up), which a
-// connecting socket is given, and below CZMQ's wildcard ports (49152 up, lowest free first),
-// which a broker on --port 0 takes and a stopped one leaves to the next
+// hbroker_free_port, for a test that restarts a broker on a port of its own, picks among these:
+// below the kernel's ephemeral ports (32768 up), which a connecting socket is given, and below
+// CZMQ's random ports (49152 up), which a broker on --port 0 takes
 #define S_PORT_FIRST 20000
 #define S_PORTS      12000
 
@@ -121,11 +121,11 @@ hbroker_start_argv(const char *const args[])
                    strncmp(args[i], "--feed-port", 11) == 0;
         curve = curve || streq(args[i], "--curve");
     }
-    char port[16];
     if (!has_port) {
-        snprintf(port, sizeof port, "%d", hbroker_free_port());
+        // The broker picks a random free port itself and says which: no port chosen here can
+        // be taken meanwhile by another test's broker
         argv[argc++] = "--port";
-        argv[argc++] = port;
+        argv[argc++] = "0";
     }
     for (int i = 0; args[i]; i++) {
         if (argc == 60)

@@ -8,9 +8,9 @@
 
 typedef struct hbroker hbroker_t;
 
-// Start ZCHAT_BROKER with the NULL-terminated extra args, on hbroker_free_port (its feed on the
-// next port) unless args say -p, --port or --feed-port, with --db <tmpdir>/zchat.db unless args
-// say --db; wait for its ready line and parse both endpoints from it.
+// Start ZCHAT_BROKER with the NULL-terminated extra args, on --port 0 (random free ports the
+// broker picks itself) unless args say -p, --port or --feed-port, with --db <tmpdir>/zchat.db
+// unless args say --db; wait for its ready line and parse both endpoints from it.
 // The harness owns the result; it stays valid until the end of the test.
 // hbroker_start(NULL), hbroker_start("--heartbeat", "200", NULL).
 hbroker_t *hbroker_start_argv(const char *const args[]);
@@ -46,9 +46,9 @@ const char *hbroker_db(const hbroker_t *self);
 int harness_run_broker(const char *const argv[], int timeout_ms, char *out, size_t out_size,
                        char *err, size_t err_size);
 
-// A free loopback port, and the next one free too, picked at random (from 20000 to 31999): a
-// broker there does not meet another test's, and the clients of one that stopped do not
-// reconnect to another test's broker that took its port.
+// A free loopback port, and the next one free too, picked at random (from 20000 to 31999), for
+// a test that restarts a broker on the same port: a broker there does not meet another test's,
+// and the clients of one that stopped do not reconnect to another test's broker.
 int hbroker_free_port(void);
 
 // The port of the broker's commands endpoint.
