@@ -20,23 +20,6 @@ store_new_exclusive(const char *path, size_t keep, char **error)
     return store_sqlite_new_exclusive(path, keep, error);
 }
 
-store_t *
-store_wrap(const store_backend_t *backend, void *state)
-{
-    assert(backend && state);
-    store_t *self = zmalloc(sizeof(store_t));
-    self->backend = backend;
-    self->state = state;
-    return self;
-}
-
-void *
-store_state(const store_t *self)
-{
-    assert(self);
-    return self->state;
-}
-
 void
 store_destroy(store_t **self_p)
 {
@@ -118,6 +101,23 @@ store_user_list(store_t *self, store_user_fn *fn, void *arg)
 {
     assert(self && fn);
     return self->backend->user_list(self->state, fn, arg);
+}
+
+store_t *
+store_wrap(const store_backend_t *backend, void *state)
+{
+    assert(backend && state);
+    store_t *self = zmalloc(sizeof(store_t));
+    self->backend = backend;
+    self->state = state;
+    return self;
+}
+
+void *
+store_state(const store_t *self)
+{
+    assert(self);
+    return self->state;
 }
 
 // --- Self-test: a backend that records what reaches it ---
