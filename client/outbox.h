@@ -10,7 +10,7 @@
 
 typedef struct outbox outbox_t;
 
-#define OUTBOX_WINDOW   64   // say/msg on their way at once; the rest wait here
+#define OUTBOX_WINDOW   64   // say/msg sent at once; the rest wait until all these are answered
 #define OUTBOX_PAUSE_MS 100  // after a refusal for the moment, before the next one goes
 
 // Send one request (JSON). Returns 0, or -1 if it cannot go now (offline, the socket is full):
@@ -23,7 +23,8 @@ outbox_t *outbox_new(outbox_send_fn *send, void *arg);
 // Destroy the outbox and what it still holds, null *self_p; safe on NULL.
 void outbox_destroy(outbox_t **self_p);
 
-// Queue a say or msg request, which has its id, and send it if the window allows. Takes
+// Queue a say or msg request, which has its id, and send it at once if nothing is on its way;
+// else it goes with the next window, once every request on its way is answered. Takes
 // ownership of *request_p.
 void outbox_add(outbox_t *self, zchat_msg_t **request_p, int64_t now);
 
