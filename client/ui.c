@@ -1053,6 +1053,26 @@ s_complete(const char *text, int start, int end)
 
 static void s_readline_stop(ui_t *self);
 
+// A paste of several lines: readline's bracketed paste hands them over as one line with the
+// newlines (or carriage returns) in it. Each line runs as if typed on its own, in order; says go
+// through conn's outbox, which paces them to the broker's rate limit. Empty lines are skipped.
+static void
+s_run_paste(ui_t *self, char *text)
+{
+    self->in_handler = true;
+    for (char *next = text; next;) {
+        char *line = next;
+        size_t size = strcspn(line, "\r\n");
+        next = line[size] ? line + size + 1 : NULL;
+        line[size] = 0;
+        if (*line) {
+            add_history(line);
+            s_run_line(self, line);
+        }
+    }
+    self->in_handler = false;
+}
+
 // readline hands over a whole line (NULL at Ctrl-D on an empty line)
 static void
 s_on_readline(char *line)
@@ -1066,6 +1086,11 @@ s_on_readline(char *line)
         self->in_handler = false;
         fputs("\n", stdout);
         fflush(stdout);
+        return;
+    }
+    if (strpbrk(line, "\r\n")) {
+        s_run_paste(self, line);
+        free(line);
         return;
     }
     if (*line)

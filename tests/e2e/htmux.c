@@ -129,6 +129,20 @@ htmux_key_at(const char *file, int line, htmux_t *self, const char *key)
 }
 
 void
+htmux_paste_at(const char *file, int line, htmux_t *self, const char *text)
+{
+    harness_note("tmux< [paste of %zu bytes]", strlen(text));
+    // Through a file: a paste of hundreds of lines is no command-line argument
+    char path[PATH_MAX];
+    harness_path(path, sizeof path, "tmux-paste.txt");
+    FILE *out = fopen(path, "w");
+    if (!out || fputs(text, out) == EOF || fclose(out) == EOF)
+        harness_fail(file, line, "cannot write %s: %s", path, strerror(errno));
+    s_tmux(self, NULL, 0, "load-buffer", "-b", "paste", path, NULL);
+    s_tmux(self, NULL, 0, "paste-buffer", "-p", "-d", "-b", "paste", "-t", "main", NULL);
+}
+
+void
 htmux_screen_at(const char *file, int line, htmux_t *self, char *screen, size_t size, bool escapes)
 {
     if (escapes)

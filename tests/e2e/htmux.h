@@ -23,6 +23,11 @@ void htmux_type_at(const char *file, int line, htmux_t *self, const char *text);
 void htmux_key_at(const char *file, int line, htmux_t *self, const char *key);
 #define htmux_key(t, key) htmux_key_at(__FILE__, __LINE__, t, key)
 
+// Paste text as a terminal does, in bracketed paste mode when the program asked for it
+// (tmux paste-buffer -p): lines separated by newlines arrive at once.
+void htmux_paste_at(const char *file, int line, htmux_t *self, const char *text);
+#define htmux_paste(t, text) htmux_paste_at(__FILE__, __LINE__, t, text)
+
 // The screen as text into screen, lines without trailing blanks; with escapes, colors and
 // attributes show as escape sequences (tmux capture-pane -e).
 void htmux_screen_at(const char *file, int line, htmux_t *self, char *screen, size_t size,

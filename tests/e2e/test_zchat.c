@@ -1200,6 +1200,57 @@ test_zchat_pty_half_line(void)
     CHECK(s_tmux_exit(term) == 0, "exit code after Ctrl-D");
 }
 
+// A paste of several lines: readline's bracketed paste hands them over as one input line with
+// the line breaks in it, and Enter sends one message per line, in order.
+void
+test_zchat_pty_paste(void)
+{
+    // A rate limit the 500 lines exceed: they go paced, as a paste over a pipe does
+    hbroker_t *broker =
+        hbroker_start("--heartbeat", S_HEARTBEAT, "--rate", "200", "--burst", "20", NULL);
+    hclient_t *bob = hclient_login(broker, "Bob");
+    s_watch(bob, "lobby");
+    s_keepalive = bob;
+    char args[64];
+    snprintf(args, sizeof args, "-H 127.0.0.1 -p %d -u Alice --no-color", hbroker_port(broker));
+    htmux_t *term = htmux_start("zchat", args);
+    char screen[16384];
+    htmux_wait_screen(term, screen, "the prompt", s_ends_with_line, "#lobby>");
+    hclient_expect_presence(bob, "lobby", "Alice", "join", NULL);
+
+    htmux_paste(term, "one\ntwo\n/join python\nthree\n");
+    htmux_key(term, "Enter");
+    hclient_expect_message(bob, "lobby", "Alice", "one");
+    hclient_expect_message(bob, "lobby", "Alice", "two");
+    htmux_wait_screen(term, screen, "the paste in python", s_has_line, "Alice: three");
+
+    // 500 lines, the last without a line break
+    htmux_type(term, "/switch lobby");
+    htmux_key(term, "Enter");
+    htmux_wait_screen(term, screen, "the lobby prompt", s_ends_with_line, "#lobby>");
+    size_t size = 500 * 16;
+    char *paste = zmalloc(size);
+    for (int i = 1; i <= 500; i++) {
+        size_t used = strlen(paste);
+        snprintf(paste + used, size - used, i < 500 ? "line %d\n" : "line %d", i);
+    }
+    htmux_paste(term, paste);
+    free(paste);
+    htmux_key(term, "Enter");
+    for (int i = 1; i <= 500; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "line %d", i);
+        hclient_expect_message(bob, "lobby", "Alice", text);
+    }
+    htmux_wait_screen(term, screen, "the last line of the paste", s_has_line, "Alice: line 500");
+    CHECK(!strstr(screen, "Too many") && !strstr(screen, "rate"), "a refusal was shown:\n%s",
+          screen);
+    s_keepalive = NULL;
+    htmux_type(term, "/quit");
+    htmux_key(term, "Enter");
+    CHECK(htmux_wait_exit(term) == 0, "exit code after /quit");
+}
+
 void
 test_zchat_pty_questions(void)
 {

@@ -23,6 +23,7 @@
     X(zchat_private_new_run)                                                                       \
     X(zchat_escape_injection)                                                                      \
     X(zchat_pty_half_line)                                                                         \
+    X(zchat_pty_paste)                                                                             \
     X(zchat_pty_questions)                                                                         \
     X(zchat_last_line)                                                                             \
     X(zchat_broker_amnesia)                                                                        \
