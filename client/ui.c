@@ -905,6 +905,16 @@ s_conn_reply(void *arg, const zchat_msg_t *reply)
     zchat_debug("ignoring a %s reply", type ? type : "typeless");
 }
 
+// True if name (from the wire) is ours, case aside.
+static bool
+s_is_me(ui_t *self, const char *name)
+{
+    char fold[ZCHAT_NAME_MAX + 1], my_fold[ZCHAT_NAME_MAX + 1];
+    return zchat_name_fold(name, fold, sizeof fold) == 0 &&
+           zchat_name_fold(conn_user(self->conn), my_fold, sizeof my_fold) == 0 &&
+           streq(fold, my_fold);
+}
+
 static void
 s_conn_event(void *arg, const zchat_msg_t *event)
 {
@@ -924,10 +934,8 @@ s_conn_event(void *arg, const zchat_msg_t *event)
     const char *what = zchat_msg_string(event, "event");
     if (who && what && streq(what, "status")) {
         // A status change comes once per room we share: show it once. Ours: /away said it
-        char fold[ZCHAT_NAME_MAX + 1], my_fold[ZCHAT_NAME_MAX + 1];
-        if (zchat_name_fold(who, fold, sizeof fold) == -1 ||
-            zchat_name_fold(conn_user(self->conn), my_fold, sizeof my_fold) == -1 ||
-            streq(fold, my_fold))
+        char fold[ZCHAT_NAME_MAX + 1];
+        if (zchat_name_fold(who, fold, sizeof fold) == -1 || s_is_me(self, who))
             return;
         // One status request makes one event per room, all with the same ts: that is a repeat;
         // the same words later are a new change
@@ -942,7 +950,11 @@ s_conn_event(void *arg, const zchat_msg_t *event)
         if (repeat)
             return;
     }
-    char *line = render_event(event, self->current, self->color);
+    // Our own line was said in its room while that room was current (text goes to the current
+    // room): shown as it was then, whatever a /join or /switch made current since
+    const char *from = zchat_msg_string(event, "from");
+    bool mine = from && s_is_me(self, from);
+    char *line = render_event(event, mine ? room : self->current, self->color);
     if (line)
         s_show(self, line);
     free(line);

@@ -539,6 +539,26 @@ test_zchat_private(void)
           s_transcript(alice));
 }
 
+// A line of ours is shown as in the room it was said in, which was current then: a /join right
+// after it does not turn it into another room's line ("#lobby Alice: ...").
+void
+test_zchat_own_line_room(void)
+{
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, NULL);
+    s_zchat_t *alice = s_zchat_start(broker, "Alice", NULL);
+    s_expect_greeting(alice, broker);
+    s_type(alice, "said in the lobby");
+    s_type(alice, "/join python");
+    s_expect(alice, "*** Joined room: python ***");
+    s_expect(alice, "Alice: said in the lobby");
+    // Someone else's line from a room not current keeps its label
+    hclient_t *bob = hclient_login(broker, "Bob");
+    hclient_say(bob, "lobby", "from bob");
+    s_expect(alice, "#lobby Bob: from bob");
+    s_close_stdin(alice);
+    CHECK(s_wait_exit(alice, S_EXIT_MS) == 0, "exit code");
+}
+
 void
 test_zchat_rooms(void)
 {

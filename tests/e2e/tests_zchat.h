@@ -10,6 +10,7 @@
     X(zchat_messages)                                                                              \
     X(zchat_private)                                                                               \
     X(zchat_rooms)                                                                                 \
+    X(zchat_own_line_room)                                                                         \
     X(zchat_start_room)                                                                            \
     X(zchat_paste)                                                                                 \
     X(zchat_paste_paced)                                                                           \
