@@ -13,6 +13,7 @@
 #include "track.h"
 #include "zchat_name.h"
 #include "zchat_password.h"
+#include <netdb.h>
 #include <sodium.h>
 
 #define CONN_RETRY_MIN_MS    500    // first reconnect attempt after a loss
@@ -976,11 +977,33 @@ conn_destroy(conn_t **self_p, const char *reason)
     }
 }
 
+// Look the host up once, as libzmq will. Returns 0, or -1 with the error "unknown_host" when
+// the name does not resolve.
+static int
+s_resolve(conn_t *self)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo(self->host, NULL, &hints, &found);
+    if (found)
+        freeaddrinfo(found);
+    if (rc == 0)
+        return 0;
+    snprintf(self->error_code, sizeof self->error_code, "unknown_host");
+    snprintf(self->error, sizeof self->error, "unknown host %s: %s (check the name given to -H)",
+             self->host, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+    return -1;
+}
+
 int
 conn_connect(conn_t *self)
 {
     assert(self);
     self->error_code[0] = self->error[0] = 0;
+    // libzmq resolves the host in the background and retries for ever: a name that does not
+    // resolve would look like a broker that does not answer
+    if (s_resolve(self) == -1)
+        return -1;
     s_new_dealer(self);
     s_hello(self);
     while (!self->online && self->hello_id[0]) {

@@ -65,8 +65,9 @@ void conn_destroy(conn_t **self_p, const char *reason);
 int conn_connect(conn_t *self);
 
 // Why the last conn_connect failed: the broker's error code ("name_taken", "auth_failed"),
-// "unreachable" (no answer), or "handshake" (the connection was made but its handshake failed:
-// a wrong server key, a client key the broker does not allow, or CURVE on one side only).
+// "unreachable" (no answer), "unknown_host" (the host name does not resolve), or "handshake"
+// (the connection was made but its handshake failed: a wrong server key, a client key the
+// broker does not allow, or CURVE on one side only).
 const char *conn_error_code(const conn_t *self);
 const char *conn_error(const conn_t *self);  // a sentence for the user
 

@@ -1088,7 +1088,8 @@ s_pause(logger_t *self, int ms)
     }
 }
 
-// Log in, retrying with backoff while the broker cannot be reached or cannot take us yet
+// Log in, retrying with backoff while the broker cannot be reached (its name may resolve later:
+// a logger started before the network) or cannot take us yet
 // (conn_error_is_retryable: rate_limited, server_full), or answers with an internal error.
 static int
 s_connect(logger_t *self)
@@ -1102,8 +1103,8 @@ s_connect(logger_t *self)
             s_turn(self);
             if (conn_is_online(self->conn))
                 break;  // the welcome had come: logged in
-        } else if (streq(code, "unreachable") || conn_error_is_retryable(code) ||
-                   streq(code, "internal")) {
+        } else if (streq(code, "unreachable") || streq(code, "unknown_host") ||
+                   conn_error_is_retryable(code) || streq(code, "internal")) {
             zsys_warning("%s; retrying in %d.%d s", conn_error(self->conn), retry_ms / 1000,
                          retry_ms % 1000 / 100);
             s_pause(self, retry_ms);

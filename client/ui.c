@@ -1388,7 +1388,7 @@ ui_run(ui_t *self)
         const char *code = conn_error_code(self->conn);
         char *why = zchat_text_safe(conn_error(self->conn));
         zstr_free(&self->error);
-        if (streq(code, "unreachable") || streq(code, "handshake"))
+        if (streq(code, "unreachable") || streq(code, "unknown_host") || streq(code, "handshake"))
             self->error = zsys_sprintf("%s", why);
         else
             self->error = zsys_sprintf("login refused: %s", why);

@@ -366,6 +366,20 @@ test_zchat_unreachable(void)
           hproc_output(z->proc));
 }
 
+// A host name that does not resolve is said to be unknown, not reported as a broker that does
+// not answer (".invalid" never resolves: RFC 6761)
+void
+test_zchat_unknown_host(void)
+{
+    s_zchat_t *z = s_zchat_spawn("Alice", (const char *const[]){"-H", "no-such-host.invalid", "-p",
+                                                                "12345", "-u", "Alice", NULL});
+    int code = s_wait_exit(z, 30000);  // a resolver without network may take its time to say so
+    const char *err = hproc_stderr(z->proc);
+    CHECK(code == 1, "exit %d, expected 1; stderr: %s", code, err);
+    CHECK(strstr(err, "unknown host no-such-host.invalid") && !strstr(err, "cannot reach"),
+          "unclear message: %s", err);
+}
+
 void
 test_zchat_login_refused(void)
 {

@@ -5,6 +5,7 @@
 #define E2E_ZCHAT_TESTS(X)                                                                         \
     X(zchat_options)                                                                               \
     X(zchat_unreachable)                                                                           \
+    X(zchat_unknown_host)                                                                          \
     X(zchat_login_refused)                                                                         \
     X(zchat_exit)                                                                                  \
     X(zchat_messages)                                                                              \
