@@ -1239,9 +1239,9 @@ test_zchat_pty_half_line(void)
 void
 test_zchat_pty_paste(void)
 {
-    // A rate limit the 500 lines exceed: they go paced, as a paste over a pipe does
-    hbroker_t *broker =
-        hbroker_start("--heartbeat", S_HEARTBEAT, "--rate", "200", "--burst", "20", NULL);
+    // No rate limit: what is checked is one message per pasted line, in order (pacing under the
+    // limit is the outbox's, tested with zchat_paste_paced)
+    hbroker_t *broker = hbroker_start("--heartbeat", S_HEARTBEAT, "--rate", "0", NULL);
     hclient_t *bob = hclient_login(broker, "Bob");
     s_watch(bob, "lobby");
     s_keepalive = bob;
@@ -1277,8 +1277,6 @@ test_zchat_pty_paste(void)
         hclient_expect_message(bob, "lobby", "Alice", text);
     }
     htmux_wait_screen(term, screen, "the last line of the paste", s_has_line, "Alice: line 500");
-    CHECK(!strstr(screen, "Too many") && !strstr(screen, "rate"), "a refusal was shown:\n%s",
-          screen);
     s_keepalive = NULL;
     htmux_type(term, "/quit");
     htmux_key(term, "Enter");
