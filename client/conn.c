@@ -982,9 +982,15 @@ conn_destroy(conn_t **self_p, const char *reason)
 static int
 s_resolve(conn_t *self)
 {
+    char name[256];  // an IPv6 literal goes in brackets in an endpoint, not in a lookup
+    size_t length = strlen(self->host);
+    if (self->host[0] == '[' && length > 2 && self->host[length - 1] == ']')
+        snprintf(name, sizeof name, "%.*s", (int)(length - 2), self->host + 1);
+    else
+        snprintf(name, sizeof name, "%s", self->host);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *found = NULL;
-    int rc = getaddrinfo(self->host, NULL, &hints, &found);
+    int rc = getaddrinfo(name, NULL, &hints, &found);
     if (found)
         freeaddrinfo(found);
     if (rc == 0)
